@@ -1,0 +1,38 @@
+"""docframe: documents, media and tables in one local lake, searchable and queryable with SQL.
+
+    >>> import docframe
+    >>> lake = docframe.open("my-lake")            # doctest: +SKIP
+    >>> lake.ingest("docs/")                        # doctest: +SKIP
+    >>> lake.search("late delivery penalties", k=5).to_pandas()   # doctest: +SKIP
+    >>> lake.sql("SELECT modality, count(*) FROM chunks GROUP BY 1").to_pandas()  # doctest: +SKIP
+
+Importing docframe is cheap: torch, faiss, cudf, cupy and the parsers load only
+when the work that needs them starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docframe.errors import DocframeError
+from docframe.lake.lake import Lake
+
+__version__ = "0.1.0"
+__all__ = ["DocframeError", "Lake", "__version__", "open"]
+
+
+def open(  # noqa: A001 - mirrors the built-in on purpose: docframe.open(path)
+    path: str | Path = "lake",
+    *,
+    create: bool = True,
+    engine: str | None = None,
+    model: str | None = None,
+    **settings: Any,
+) -> Lake:
+    """Open the lake at ``path``, creating it if it does not exist (``create=False`` to refuse).
+
+    ``engine`` is ``auto`` (default; GPU only when a device and RAPIDS are present),
+    ``cpu`` or ``gpu``. ``model`` is the embedding model of a new lake.
+    """
+    return Lake.open(path, create=create, engine=engine, model=model, **settings)

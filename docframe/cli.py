@@ -1,0 +1,274 @@
+"""The ``docframe`` command: a thin layer over the Python API.
+
+Every command opens the lake through :func:`docframe.open` and prints what the
+API returns; errors become one red line naming the input plus a hint, and a
+non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from docframe.errors import DocframeError
+
+app = typer.Typer(
+    name="docframe",
+    help=(
+        "Ingest documents into a local lake, then search them and query them with SQL.\n\n"
+        "Typical session:\n\n"
+        "  docframe ingest ./docs                 # add or update files\n\n"
+        '  docframe search "late delivery penalties" -k 5\n\n'
+        '  docframe sql "SELECT source_uri, count(*) FROM chunks GROUP BY 1"'
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# piped output has no terminal width; 80 columns would fold every path
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+LakeOpt = Annotated[
+    Path,
+    typer.Option("--lake", envvar="DOCFRAME_LAKE", help="Lake directory.", show_default=True),
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="auto | cpu | gpu (env DOCFRAME_ENGINE). auto picks the GPU only if a device "
+        "and the RAPIDS packages are present.",
+    ),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+@app.callback()
+def main(ctx: typer.Context, lake: LakeOpt = Path("lake"), engine: EngineOpt = None) -> None:
+    ctx.obj = {"lake": lake, "engine": engine}
+
+
+def _fail(exc: DocframeError) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {exc.message}", markup=True, highlight=False)
+    if exc.help:
+        err.print(f"[dim]help: {exc.help}[/dim]")
+    return typer.Exit(2)
+
+
+def _open(ctx: typer.Context, *, create: bool = False, model: str | None = None):
+    import docframe
+
+    return docframe.open(ctx.obj["lake"], create=create, engine=ctx.obj["engine"], model=model)
+
+
+def _cell(value: Any, width: int = 80) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list) and len(value) > 8:
+        return f"[{len(value)} values]"
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _print(rows: list[dict[str, Any]], columns: list[str], fmt: Format, title: str = "") -> None:
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps([_jsonable(r) for r in rows], indent=2, ensure_ascii=False))
+        sys.stdout.write("\n")
+    elif fmt is Format.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(
+                {
+                    k: json.dumps(_jsonable(v)) if isinstance(v, (list, dict)) else v
+                    for k, v in r.items()
+                }
+            )
+    else:
+        table = Table(title=title or None, show_lines=False)
+        for c in columns:
+            table.add_column(c, overflow="fold")
+        for r in rows:
+            table.add_row(*(_cell(r[c]) for c in columns))
+        out.print(table)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Embedding model: default all-MiniLM-L6-v2 (bundled), or a local path."),
+    ] = None,
+) -> None:
+    """Create an empty lake (ingest also creates one on first use)."""
+    try:
+        lake = _open(ctx, create=True, model=model)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    out.print(f"lake ready at {lake.root} (model {lake.model}; {lake.backend.describe()})")
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or globs.")],
+    prune: Annotated[
+        bool, typer.Option(help="Remove chunks of files under PATHS that no longer exist.")
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option(help="Embedding model for a new lake (must match an old one).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+) -> None:
+    """Add new and changed files to the lake; unchanged files are skipped.
+
+    Supported: .txt .md .html .jsonl/.jsonl.gz (BEIR: _id, title, text). Files
+    that fail are recorded (see `docframe sources`) and the rest go on; the exit
+    code is 1 if any file failed.
+    """
+    try:
+        lake = _open(ctx, create=True, model=model)
+        report = lake.ingest(paths, prune=prune, progress=progress and err.is_terminal)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    for o in report.failures:
+        err.print(f"[red]failed[/red] {o.error}")
+    chunks = report.n_chunks
+    out.print(f"{report.summary()}; {chunks} new chunk(s)")
+    if report.index:
+        out.print(f"index: {report.index}")
+    if not report.ok:
+        err.print(
+            f"{len(report.failures)} input(s) failed; details: docframe sources --status error"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Semantic search over chunks, best first, with where each hit came from."""
+    try:
+        result = _open(ctx).search(text, k=k)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    rows = result.to_list()
+    if fmt is Format.table:
+        columns = ["rank", "score", "doc_key", "source_uri", "text"]
+        for r in rows:
+            r["source_uri"] = _short(r["source_uri"])
+        _print(rows, columns, fmt, title=f"top {len(rows)} for {text!r}")
+    else:
+        _print(rows, result.columns, fmt)
+
+
+@app.command()
+def sql(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="A DuckDB SQL statement.")],
+    fmt: FormatOpt = Format.table,
+    max_rows: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
+) -> None:
+    """Run DuckDB SQL over the newest snapshot.
+
+    Relations: chunks (chunk_id, doc_id, doc_key, source_uri, modality, text,
+    page, bbox, start_s, end_s, char_start, char_end, metadata JSON, embedding),
+    documents, sources, snapshots.
+    """
+    try:
+        result = _open(ctx).sql(query)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    rows = result.to_list()
+    if fmt is Format.table and len(rows) > max_rows:
+        err.print(f"[dim]showing {max_rows} of {len(rows)} rows (--max-rows)[/dim]")
+        rows = rows[:max_rows]
+    _print(rows, result.columns, fmt)
+
+
+@app.command()
+def sources(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status: ok | error.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every input the lake knows: status, chunk count and the error if it failed."""
+    try:
+        rows = _open(ctx).sources().to_list()
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    columns = [
+        "source_uri",
+        "status",
+        "connector",
+        "n_documents",
+        "n_chunks",
+        "snapshot_id",
+        "error",
+    ]
+    if fmt is Format.table:
+        for r in rows:
+            r["source_uri"] = _short(r["source_uri"])
+    else:
+        columns = list(rows[0]) if rows else columns
+    _print(rows, columns, fmt)
+
+
+def _short(uri: str) -> str:
+    """Paths under the working directory print relative to it."""
+    try:
+        return str(Path(uri).relative_to(Path.cwd()))
+    except ValueError:
+        return uri
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check the installation: Python, packages, GPU visibility, chosen engine and why."""
+    from docframe.doctor import report
+
+    problems = report(out, ctx.obj["lake"], ctx.obj["engine"])
+    if problems:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,68 @@
+"""The connector contract: a source file in, documents made of located elements out.
+
+An *element* is a piece of text with its location in the source (page and bbox
+for PDFs, start/end seconds for media, character offsets for text). Connectors
+normalise whatever their parser gives into these, so the chunker and the lake
+cannot tell which parser ran. Heavy parser imports stay inside ``extract``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from docframe.errors import ConnectorError
+
+
+@dataclass
+class Element:
+    text: str
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Document:
+    doc_key: str
+    elements: list[Element]
+    title: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Connector(Protocol):
+    name: str
+    modality: str
+    suffixes: tuple[str, ...]  # lower-case, with the dot; may be compound (".jsonl.gz")
+
+    def extract(self, path: Path) -> Iterator[Document]:
+        """Yield the documents in ``path``; raise ConnectorError naming the problem."""
+
+
+TEXT_SNIFF_BYTES = 8192
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file, refusing binary, undecodable and empty input clearly."""
+    data = path.read_bytes()
+    if b"\x00" in data[:TEXT_SNIFF_BYTES]:
+        raise ConnectorError(
+            f"{path}: binary content (NUL bytes) in a {path.suffix or 'text'} file",
+            help="this is not a text file; remove it or give it its real extension",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConnectorError(
+            f"{path}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            help=f"re-encode it as UTF-8, e.g. iconv -f latin1 -t utf-8 '{path}'",
+        ) from None
+    if not text.strip():
+        raise ConnectorError(
+            f"{path}: empty file, nothing to index", help="add content or remove it"
+        )
+    return text

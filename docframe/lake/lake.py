@@ -1,0 +1,178 @@
+"""The lake: a directory with a SQLite catalog, Parquet segments and derived indexes.
+
+``Lake`` is the one object the CLI, the Python API and (later) the agent server
+share. It opens or creates the directory, refuses directories that are not
+lakes, pins snapshots for readers and hands writes to the ingest job.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from docframe import backend as backend_mod
+from docframe.config import CONFIG_FILE, Settings, load_settings
+from docframe.errors import LakeError, ModelMismatchError, NotALakeError
+from docframe.lake import catalog
+from docframe.lake.snapshot import Snapshot, pin
+
+if TYPE_CHECKING:
+    from docframe.pipelines.embedding import Embedder
+    from docframe.pipelines.ingest import IngestReport
+    from docframe.query.result import Result
+
+_ALLOWED_IN_NEW_LAKE = {CONFIG_FILE, ".lock"}
+
+
+def _canonical(model: str) -> str:
+    from docframe.pipelines.embedding import canonical_model_name
+
+    return canonical_model_name(model)
+
+
+class Lake:
+    """A lake directory. Open it with :func:`docframe.open`."""
+
+    def __init__(self, root: Path, settings: Settings, backend: backend_mod.Backend) -> None:
+        self.root = root
+        self.settings = settings
+        self.backend = backend
+
+    # -- opening -----------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | Path = "lake",
+        *,
+        create: bool = True,
+        engine: str | None = None,
+        model: str | None = None,
+        **settings: Any,
+    ) -> Lake:
+        root = Path(path).expanduser().absolute()
+        if root.exists() and not root.is_dir():
+            raise NotALakeError(
+                f"{root} is a file, not a lake directory", help="choose a directory"
+            )
+        catalog_path = root / catalog.CATALOG_FILE
+        if not catalog_path.exists():
+            if not create:
+                raise NotALakeError(
+                    f"{root} is not a docframe lake (no {catalog.CATALOG_FILE})",
+                    help="create one with: docframe --lake PATH init",
+                )
+            if root.exists() and any(p.name not in _ALLOWED_IN_NEW_LAKE for p in root.iterdir()):
+                raise NotALakeError(
+                    f"{root} is not empty and is not a docframe lake (no {catalog.CATALOG_FILE})",
+                    help="point --lake at a new or empty directory",
+                )
+        config = load_settings(root if root.is_dir() else None, engine=engine, model=model)
+        chosen = backend_mod.resolve(config.engine)
+        lake = cls(root, config, chosen)
+        if catalog_path.exists():
+            lake._check_catalog(explicit_model=model)
+        else:
+            lake._create()
+        return lake
+
+    def _create(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = self.root / f".{catalog.CATALOG_FILE}.creating"
+            tmp.unlink(missing_ok=True)
+            catalog.create(tmp, {"embedding_model": _canonical(self.settings.model)})
+            tmp.rename(self.root / catalog.CATALOG_FILE)  # a half-created catalog is never seen
+        except PermissionError as exc:
+            raise LakeError(
+                f"cannot create lake {self.root}: {exc.strerror}",
+                help="choose a writable --lake directory",
+            ) from exc
+
+    def _check_catalog(self, explicit_model: str | None) -> None:
+        try:
+            con = self.connect()
+            try:
+                meta = catalog.read_meta(con)
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            raise NotALakeError(
+                f"{self.root / catalog.CATALOG_FILE} is not a docframe catalog ({exc})",
+                help="point --lake at a docframe lake or a new directory",
+            ) from exc
+        if meta.get("format_version") != catalog.FORMAT_VERSION:
+            raise NotALakeError(
+                f"{self.root}: unsupported lake format {meta.get('format_version')!r}",
+                help=f"this docframe reads format {catalog.FORMAT_VERSION}",
+            )
+        recorded = meta["embedding_model"]
+        if explicit_model is not None and _canonical(explicit_model) != recorded:
+            raise ModelMismatchError(
+                f"lake {self.root} was built with embedding model {recorded!r}, "
+                f"not {_canonical(explicit_model)!r}; one lake holds one model's vectors",
+                help="drop --model to use the lake's model, or ingest into a new lake",
+            )
+
+    # -- catalog access ----------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        return catalog.connect(self.root / catalog.CATALOG_FILE)
+
+    @property
+    def model(self) -> str:
+        con = self.connect()
+        try:
+            return catalog.read_meta(con)["embedding_model"]
+        finally:
+            con.close()
+
+    def snapshot(self, snapshot_id: int | None = None) -> Snapshot:
+        """Pin the newest committed snapshot (or an older one) for reading."""
+        con = self.connect()
+        try:
+            return pin(self.root, con, snapshot_id)
+        finally:
+            con.close()
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        from docframe.pipelines.embedding import Embedder
+
+        return Embedder(self.model, self.backend.torch_device, self.settings.embed_batch)
+
+    # -- the public verbs --------------------------------------------------------
+    def ingest(
+        self,
+        paths: str | Path | Sequence[str | Path],
+        *,
+        prune: bool = False,
+        progress: bool = False,
+    ) -> IngestReport:
+        """Add new and changed files under ``paths``; unchanged files are skipped."""
+        from docframe.pipelines.ingest import IngestJob
+
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        return IngestJob(self, [str(p) for p in paths], prune=prune, progress=progress).run()
+
+    def search(self, text: str, k: int = 10, *, snapshot: int | None = None) -> Result:
+        """Dense (semantic) search over chunks: best first, with provenance."""
+        from docframe.query.search import dense_search
+
+        return dense_search(self, self.snapshot(snapshot), text, k)
+
+    def sql(self, query: str, *, snapshot: int | None = None) -> Result:
+        """Run DuckDB SQL over ``chunks``, ``documents``, ``sources`` and ``snapshots``."""
+        from docframe.query.sql import run_sql
+
+        return run_sql(self.snapshot(snapshot), query)
+
+    def sources(self) -> Result:
+        from docframe.query.result import Result
+
+        return Result(self.snapshot().sources)
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r}, engine={self.backend.name})"

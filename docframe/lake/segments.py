@@ -1,0 +1,80 @@
+"""Immutable Parquet segments: their schemas and a crash-safe writer.
+
+A segment is written under a temporary name, fsynced, renamed into place and the
+directory fsynced, all *before* the catalog transaction that references it. A
+crash leaves at most an unreferenced file, never a referenced partial one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SEGMENTS_DIR = "segments"
+
+
+def chunk_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("chunk_id", pa.string()),
+            ("doc_id", pa.string()),
+            ("doc_key", pa.string()),
+            ("source_uri", pa.string()),
+            ("modality", pa.string()),
+            ("ordinal", pa.int32()),
+            ("text", pa.string()),
+            ("page", pa.int32()),
+            ("bbox", pa.list_(pa.float64(), 4)),
+            ("start_s", pa.float64()),
+            ("end_s", pa.float64()),
+            ("char_start", pa.int64()),
+            ("char_end", pa.int64()),
+            ("n_tokens", pa.int32()),
+            ("metadata", pa.string()),  # JSON text; exposed as JSON in SQL
+            ("content_hash", pa.string()),  # hash of the source file version
+            ("embedding", pa.list_(pa.float32(), dim)),
+            ("version_id", pa.int64()),
+        ]
+    )
+
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("doc_key", pa.string()),
+        ("source_uri", pa.string()),
+        ("title", pa.string()),
+        ("modality", pa.string()),
+        ("n_chunks", pa.int32()),
+        ("n_chars", pa.int64()),
+        ("metadata", pa.string()),
+        ("content_hash", pa.string()),
+        ("version_id", pa.int64()),
+    ]
+)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_segment(root: Path, kind: str, table: pa.Table) -> tuple[str, int]:
+    """Write ``table`` durably; return (path relative to ``root``, size in bytes)."""
+    directory = root / SEGMENTS_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{kind}-{uuid.uuid4().hex}.parquet"
+    tmp = directory / f".tmp-{name}"
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, directory / name)
+    _fsync_dir(directory)
+    return f"{SEGMENTS_DIR}/{name}", (directory / name).stat().st_size

@@ -1,0 +1,111 @@
+"""A pinned snapshot: everything a reader needs, read in one catalog transaction.
+
+Once pinned, a query sees exactly these files and versions however many
+commits land meanwhile: the files are immutable and nothing deletes them while
+their snapshot is referenced.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from docframe.errors import LakeError
+from docframe.lake import catalog
+
+SOURCE_COLUMNS = (
+    "source_uri",
+    "size",
+    "mtime",
+    "content_hash",
+    "connector",
+    "status",
+    "error",
+    "snapshot_id",
+    "n_documents",
+    "n_chunks",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    root: Path
+    snapshot_id: int
+    model: str
+    dim: int | None
+    chunk_files: tuple[str, ...]
+    document_files: tuple[str, ...]
+    live_versions: tuple[int, ...]
+    sources: pa.Table
+    history: pa.Table  # the snapshots table up to this one
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.chunk_files
+
+
+def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> Snapshot:
+    with catalog.transaction(con, mode="DEFERRED"):
+        latest = catalog.latest_snapshot(con)
+        sid = latest if snapshot_id is None else snapshot_id
+        if not 0 <= sid <= latest:
+            raise LakeError(
+                f"snapshot {sid} does not exist in lake {root} (latest is {latest})",
+                help="list snapshots with: docframe sql 'SELECT * FROM snapshots'",
+            )
+        meta = catalog.read_meta(con)
+        segments = con.execute(catalog.VISIBLE_SEGMENTS, {"s": sid}).fetchall()
+        live = [r[0] for r in con.execute(catalog.LIVE_VERSIONS, {"s": sid})]
+        rows = con.execute(
+            f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources ORDER BY source_uri"
+        ).fetchall()
+        history = con.execute(
+            "SELECT snapshot_id, created_at, job, note FROM snapshots WHERE snapshot_id <= ?",
+            (sid,),
+        ).fetchall()
+    files = {"chunks": [], "documents": []}
+    for seg in segments:
+        files[seg["kind"]].append(str(root / seg["path"]))
+    sources = pa.Table.from_pylist([dict(r) for r in rows], schema=_SOURCES_SCHEMA)
+    dim = meta.get("embedding_dim")
+    return Snapshot(
+        root=root,
+        snapshot_id=sid,
+        model=meta["embedding_model"],
+        dim=int(dim) if dim else None,
+        chunk_files=tuple(files["chunks"]),
+        document_files=tuple(files["documents"]),
+        live_versions=tuple(live),
+        sources=sources,
+        history=pa.Table.from_pylist([dict(r) for r in history], schema=_HISTORY_SCHEMA),
+    )
+
+
+_SOURCES_SCHEMA = pa.schema(
+    [
+        ("source_uri", pa.string()),
+        ("size", pa.int64()),
+        ("mtime", pa.float64()),
+        ("content_hash", pa.string()),
+        ("connector", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("snapshot_id", pa.int64()),
+        ("n_documents", pa.int64()),
+        ("n_chunks", pa.int64()),
+        ("updated_at", pa.float64()),
+    ]
+)
+
+_HISTORY_SCHEMA = pa.schema(
+    [
+        ("snapshot_id", pa.int64()),
+        ("created_at", pa.float64()),
+        ("job", pa.string()),
+        ("note", pa.string()),
+    ]
+)

@@ -1,0 +1,464 @@
+"""The ingest job: discover files, extract, chunk, embed, commit — incrementally and crash-safe.
+
+Work is committed in batches of about ``commit_chunks`` chunks. Each batch
+writes its Parquet segments durably, then one catalog transaction adds a
+snapshot, the new source versions, and retires the versions they replace. If
+the process dies anywhere, the last committed batch is intact and the next run
+skips what is already committed (same size/mtime/hash) and finishes the rest.
+
+A file that fails is recorded in ``sources`` with its error and the batch goes
+on; if it had an earlier good version, that version stays searchable.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from docframe.connectors import Connector, Document, connector_for
+from docframe.errors import ConnectorError, DocframeError, UnsupportedInputError
+from docframe.lake import catalog
+from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema, write_segment
+from docframe.pipelines.chunking import Chunker
+from docframe.pipelines.progress import IngestProgress
+
+if TYPE_CHECKING:
+    from docframe.lake.lake import Lake
+
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class Outcome:
+    """What happened to one input; ``status`` is one of STATUSES."""
+
+    input: str
+    status: str
+    n_documents: int = 0
+    n_chunks: int = 0
+    error: str | None = None
+
+
+STATUSES = ("ingested", "unchanged", "failed", "unsupported", "pruned")
+
+
+@dataclass
+class IngestReport:
+    snapshot_id: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    index: str | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def n_chunks(self) -> int:
+        return sum(o.n_chunks for o in self.outcomes if o.status == "ingested")
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
+        return f"snapshot {self.snapshot_id}: " + (", ".join(parts) or "nothing to do")
+
+
+@dataclass
+class _Pending:
+    """One file read and chunked, waiting for its batch to be embedded and committed."""
+
+    uri: str
+    size: int
+    mtime: float
+    content_hash: str
+    connector: Connector
+    rows: list[dict[str, Any]]
+    documents: list[dict[str, Any]]
+    embed_texts: list[str]
+
+
+def _discover(args: list[str], lake_root: Path) -> tuple[list[tuple[Path, bool]], list[Outcome]]:
+    """Expand files, folders and globs into (file, named explicitly) pairs."""
+    found: dict[Path, bool] = {}
+    problems: list[Outcome] = []
+    for arg in args:
+        if _GLOB_CHARS & set(arg):
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True))
+            if not matches:
+                problems.append(Outcome(arg, "failed", error=f"{arg}: no files match this pattern"))
+            for m in matches:
+                if m.is_file():
+                    found.setdefault(m.absolute(), True)
+            continue
+        path = Path(arg).expanduser()
+        if path.is_file():
+            found[path.absolute()] = True
+        elif path.is_dir():
+            for p in sorted(path.rglob("*")):
+                rel = p.relative_to(path).parts
+                if any(part.startswith(".") for part in rel) or not p.is_file():
+                    continue
+                if p.absolute().is_relative_to(lake_root):
+                    continue  # never ingest the lake into itself
+                found.setdefault(p.absolute(), False)
+        else:
+            problems.append(
+                Outcome(arg, "failed", error=f"{arg}: no such file or directory; check the path")
+            )
+    return sorted(found.items()), problems
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_FAILPOINT_HITS: dict[str, int] = {}
+
+
+def _failpoint(name: str) -> None:
+    """Die here, as kill -9 would, when DOCFRAME_FAILPOINT is ``name:N`` on the N-th pass.
+
+    Crash tests use it to stop the writer between writing segments and
+    committing, inside the transaction, and right after it.
+    """
+    target, _, nth = os.environ.get("DOCFRAME_FAILPOINT", "").partition(":")
+    if target != name:
+        return
+    _FAILPOINT_HITS[name] = _FAILPOINT_HITS.get(name, 0) + 1
+    if _FAILPOINT_HITS[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _stable_id(*parts: object) -> str:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=10).hexdigest()
+
+
+class IngestJob:
+    def __init__(self, lake: Lake, paths: list[str], *, prune: bool, progress: bool) -> None:
+        self.lake = lake
+        self.paths = paths
+        self.prune = prune
+        self.progress = IngestProgress(enabled=progress)
+        self.settings = lake.settings
+        self.report = IngestReport(snapshot_id=0)
+        self._pending: list[_Pending] = []
+        self._failed: list[tuple[str, os.stat_result | None, str, str]] = []
+        self._touched: list[tuple[str, float]] = []
+        self._chunker: Chunker | None = None
+
+    # -- driver ------------------------------------------------------------------
+    def run(self) -> IngestReport:
+        from docframe.lake.lock import WriterLock
+
+        with WriterLock(self.lake.root), self.progress:
+            self.con = self.lake.connect()
+            try:
+                return self._run()
+            finally:
+                self.con.close()
+
+    def _run(self) -> IngestReport:
+        files, problems = _discover(self.paths, self.lake.root)
+        for problem in problems:
+            self._record_failure(problem.input, None, "", problem.error or "")
+        known = {r["source_uri"]: r for r in self.con.execute("SELECT * FROM sources")}
+        self.progress.start_files(len(files))
+        for path, explicit in files:
+            self._process(path, explicit, known.get(str(path)))
+            self.progress.advance_file()
+            if sum(len(p.rows) for p in self._pending) >= self.settings.commit_chunks:
+                self._flush()
+        self._flush()
+        if self.prune:
+            self._prune({str(p) for p, _ in files})
+        self.report.snapshot_id = catalog.latest_snapshot(self.con)
+        self.report.index = self._refresh_index()
+        return self.report
+
+    # -- per file ----------------------------------------------------------------
+    def _process(self, path: Path, explicit: bool, known: Any) -> None:
+        uri = str(path)
+        try:
+            st = path.stat()
+            connector = connector_for(path)
+        except UnsupportedInputError as exc:
+            if explicit:
+                self._record_failure(uri, None, "", str(exc))
+            else:
+                self.report.outcomes.append(Outcome(uri, "unsupported", error=str(exc)))
+            return
+        except OSError as exc:
+            self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
+            return
+        if known is not None and known["status"] == "ok":
+            if known["size"] == st.st_size and known["mtime"] == st.st_mtime:
+                self.report.outcomes.append(Outcome(uri, "unchanged"))
+                return
+        try:
+            digest = _hash_file(path)
+            if known is not None and known["status"] == "ok" and known["content_hash"] == digest:
+                self._touched.append((uri, st.st_mtime))
+                self.report.outcomes.append(Outcome(uri, "unchanged"))
+                return
+            docs = list(connector.extract(path))
+            self._pending.append(self._chunk(uri, st, digest, connector, docs))
+        except ConnectorError as exc:
+            self._record_failure(uri, st, connector.name, str(exc))
+        except PermissionError as exc:
+            self._record_failure(uri, st, connector.name, f"{uri}: permission denied ({exc})")
+        except DocframeError:
+            raise  # lake or model problems stop the job: they are not about this file
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
+            msg = f"{uri}: {connector.name} connector failed: {type(exc).__name__}: {exc}"
+            self._record_failure(uri, st, connector.name, msg.splitlines()[0])
+
+    def _chunk(
+        self, uri: str, st: os.stat_result, digest: str, connector: Connector, docs: list[Document]
+    ) -> _Pending:
+        if self._chunker is None:
+            emb = self.lake.embedder
+            self._chunker = Chunker(
+                emb.tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap
+            )
+        rows: list[dict[str, Any]] = []
+        documents: list[dict[str, Any]] = []
+        texts: list[str] = []
+        for doc in docs:
+            doc_id = _stable_id(uri, doc.doc_key)
+            ordinal = 0
+            for element in doc.elements:
+                for span in self._chunker.split(element.text):
+                    text = element.text[span.start : span.end]
+                    rows.append(
+                        {
+                            "chunk_id": _stable_id(doc_id, ordinal, text),
+                            "doc_id": doc_id,
+                            "doc_key": doc.doc_key,
+                            "source_uri": uri,
+                            "modality": connector.modality,
+                            "ordinal": ordinal,
+                            "text": text,
+                            "page": element.page,
+                            "bbox": list(element.bbox) if element.bbox else None,
+                            "start_s": element.start_s,
+                            "end_s": element.end_s,
+                            "char_start": span.start,
+                            "char_end": span.end,
+                            "n_tokens": span.n_tokens,
+                            "metadata": json.dumps(element.metadata, default=str),
+                            "content_hash": digest,
+                        }
+                    )
+                    title = doc.title
+                    texts.append(f"{title}\n{text}" if title and title not in text else text)
+                    ordinal += 1
+            documents.append(
+                {
+                    "doc_id": doc_id,
+                    "doc_key": doc.doc_key,
+                    "source_uri": uri,
+                    "title": doc.title,
+                    "modality": connector.modality,
+                    "n_chunks": ordinal,
+                    "n_chars": sum(len(e.text) for e in doc.elements),
+                    "metadata": json.dumps(doc.metadata, default=str),
+                    "content_hash": digest,
+                }
+            )
+        return _Pending(uri, st.st_size, st.st_mtime, digest, connector, rows, documents, texts)
+
+    def _record_failure(
+        self, uri: str, st: os.stat_result | None, connector: str, msg: str
+    ) -> None:
+        self._failed.append((uri, st, connector, msg))
+        self.report.outcomes.append(Outcome(uri, "failed", error=msg))
+        self.progress.log_failure(msg)
+
+    # -- commit ------------------------------------------------------------------
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        failed, self._failed = self._failed, []
+        touched, self._touched = self._touched, []
+        if not (pending or failed or touched):
+            return
+        embedder = self.lake.embedder if pending else None
+        texts = [t for p in pending for t in p.embed_texts]
+        vectors = None
+        if embedder is not None and texts:
+            vectors = self.progress.embed(embedder, texts)
+        con = self.con
+        next_version = con.execute("SELECT coalesce(max(version_id), 0) FROM versions").fetchone()[
+            0
+        ]
+        versions: dict[str, int] = {}
+        for p in pending:
+            next_version += 1
+            versions[p.uri] = next_version
+        segments: list[tuple[str, str, int, int, list[int]]] = []
+        if pending:
+            segments = self._write_segments(pending, versions, vectors)
+        now = time.time()
+        _failpoint("segments-written")
+        with catalog.transaction(con):
+            sid = catalog.latest_snapshot(con)
+            if pending:
+                sid += 1
+                con.execute(
+                    "INSERT INTO snapshots VALUES (?, ?, 'ingest', ?)",
+                    (sid, now, f"{len(pending)} file(s)"),
+                )
+                if embedder is not None and texts:
+                    self._record_model(embedder.dim)
+                for kind, path, rows, size, vids in segments:
+                    cur = con.execute(
+                        "INSERT INTO segments (kind, path, rows, bytes, snapshot_id) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (kind, path, rows, size, sid),
+                    )
+                    con.executemany(
+                        "INSERT INTO segment_versions VALUES (?, ?)",
+                        [(cur.lastrowid, v) for v in vids],
+                    )
+            for p in pending:
+                con.execute(
+                    "UPDATE versions SET removed_snapshot = ? "
+                    "WHERE source_uri = ? AND removed_snapshot IS NULL",
+                    (sid, p.uri),
+                )
+                con.execute(
+                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                    (versions[p.uri], p.uri, p.content_hash, len(p.documents), len(p.rows), sid),
+                )
+                con.execute(
+                    "INSERT OR REPLACE INTO sources "
+                    "VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?)",
+                    (
+                        p.uri, p.size, p.mtime, p.content_hash, p.connector.name,
+                        sid, versions[p.uri], len(p.documents), len(p.rows), now,
+                    ),
+                )  # fmt: skip
+                self.report.outcomes.append(
+                    Outcome(p.uri, "ingested", len(p.documents), len(p.rows))
+                )
+            for uri, mtime in touched:
+                con.execute("UPDATE sources SET mtime = ? WHERE source_uri = ?", (mtime, uri))
+            for uri, st, connector, msg in failed:
+                self._write_failure(uri, st, connector, msg, sid, now)
+            _failpoint("before-commit")
+        _failpoint("after-commit")
+
+    def _write_failure(
+        self, uri: str, st: os.stat_result | None, connector: str, msg: str, sid: int, now: float
+    ) -> None:
+        con = self.con
+        con.execute("INSERT INTO errors (snapshot_id, input, error, at) VALUES (?, ?, ?, ?)",
+                    (sid, uri, msg, now))  # fmt: skip
+        if st is None and not Path(uri).exists():
+            return  # a path that does not exist: logged in errors, it is not a source
+        # keep size/mtime/hash of the last good version so an unchanged bad file is retried
+        con.execute(
+            """INSERT INTO sources (source_uri, size, mtime, connector, status, error,
+                                    snapshot_id, updated_at)
+               VALUES (?, ?, ?, ?, 'error', ?, ?, ?)
+               ON CONFLICT (source_uri) DO UPDATE SET status = 'error', error = excluded.error,
+                   connector = excluded.connector, updated_at = excluded.updated_at""",
+            (
+                uri,
+                st.st_size if st else None,
+                st.st_mtime if st else None,
+                connector,
+                msg,
+                sid,
+                now,
+            ),
+        )
+
+    def _record_model(self, dim: int) -> None:
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+        if row is None:
+            self.con.execute("INSERT INTO meta VALUES ('embedding_dim', ?)", (str(dim),))
+        elif int(row[0]) != dim:
+            raise DocframeError(
+                f"lake {self.lake.root} holds {row[0]}-dim vectors but the model gives {dim}",
+                help="use the lake's model or a new lake",
+            )
+
+    def _write_segments(
+        self, pending: list[_Pending], versions: dict[str, int], vectors: Any
+    ) -> list[tuple[str, str, int, int, list[int]]]:
+        dim = self.lake.embedder.dim
+        chunk_rows = [dict(r, version_id=versions[p.uri]) for p in pending for r in p.rows]
+        doc_rows = [dict(d, version_id=versions[p.uri]) for p in pending for d in p.documents]
+        out = []
+        vids = sorted(versions.values())
+        if chunk_rows:
+            schema = chunk_schema(dim)
+            columns = {
+                name: [r[name] for r in chunk_rows] for name in schema.names if name != "embedding"
+            }
+            flat = pa.array(vectors.reshape(-1), type=pa.float32())
+            columns["embedding"] = pa.FixedSizeListArray.from_arrays(flat, dim)
+            table = pa.table(
+                {n: columns[n] for n in schema.names},
+                schema=schema,
+            )
+            path, size = write_segment(self.lake.root, "chunks", table)
+            out.append(("chunks", path, table.num_rows, size, vids))
+        if doc_rows:
+            table = pa.Table.from_pylist(doc_rows, schema=DOCUMENT_SCHEMA)
+            path, size = write_segment(self.lake.root, "documents", table)
+            out.append(("documents", path, table.num_rows, size, vids))
+        return out
+
+    def _prune(self, seen: set[str]) -> None:
+        roots = [Path(p).expanduser().absolute() for p in self.paths if not _GLOB_CHARS & set(p)]
+        rows = self.con.execute("SELECT source_uri FROM sources").fetchall()
+        gone = [
+            r[0]
+            for r in rows
+            if r[0] not in seen
+            and not Path(r[0]).exists()
+            and any(Path(r[0]) == root or Path(r[0]).is_relative_to(root) for root in roots)
+        ]
+        if not gone:
+            return
+        with catalog.transaction(self.con):
+            sid = catalog.latest_snapshot(self.con) + 1
+            self.con.execute(
+                "INSERT INTO snapshots VALUES (?, ?, 'prune', ?)",
+                (sid, time.time(), f"{len(gone)} vanished file(s)"),
+            )
+            for uri in gone:
+                self.con.execute(
+                    "UPDATE versions SET removed_snapshot = ? "
+                    "WHERE source_uri = ? AND removed_snapshot IS NULL",
+                    (sid, uri),
+                )
+                self.con.execute("DELETE FROM sources WHERE source_uri = ?", (uri,))
+                self.report.outcomes.append(Outcome(uri, "pruned"))
+
+    def _refresh_index(self) -> str | None:
+        from docframe.index.store import ensure_index
+
+        snapshot = self.lake.snapshot()
+        if snapshot.is_empty:
+            return None
+        return ensure_index(self.lake, snapshot).describe()

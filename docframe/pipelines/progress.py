@@ -1,0 +1,63 @@
+"""Progress display for long jobs (rich, on stderr), a no-op when disabled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class IngestProgress:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._files: Any = None
+
+    def __enter__(self) -> IngestProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description:<10}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start_files(self, total: int) -> None:
+        if self._progress is not None:
+            self._files = self._progress.add_task("files", total=total)
+
+    def advance_file(self) -> None:
+        if self._files is not None:
+            self._progress.advance(self._files)
+
+    def log_failure(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(f"[red]failed[/red] {message}", highlight=False)
+
+    def embed(self, embedder: Any, texts: list[str], step: int = 256) -> np.ndarray:
+        """Encode in slices so the bar moves; one model call per slice."""
+        if self._progress is None:
+            return embedder.encode(texts)
+        task = self._progress.add_task("embedding", total=len(texts))
+        parts = []
+        for i in range(0, len(texts), step):
+            parts.append(embedder.encode(texts[i : i + step]))
+            self._progress.advance(task, len(parts[-1]))
+        return np.concatenate(parts)

@@ -1,0 +1,80 @@
+"""SQL over one pinned snapshot, run by DuckDB.
+
+The relations are views over the snapshot's immutable Parquet files, filtered to
+the source versions live at that snapshot, so a query never sees a half-written
+batch and never blocks the writer.
+
+    chunks     one row per chunk: text, provenance, embedding
+    documents  one row per document
+    sources    one row per input file: status and error
+    snapshots  the catalog's snapshot history up to this one
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from docframe.errors import QueryError
+from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema
+from docframe.lake.snapshot import Snapshot
+from docframe.query.result import Result
+
+RELATIONS = ("chunks", "documents", "sources", "snapshots")
+_PUBLIC_DEFAULT_DIM = 384
+
+
+def _files_sql(files: tuple[str, ...]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+def _relation(
+    con: duckdb.DuckDBPyConnection, name: str, files: tuple[str, ...], empty: pa.Table
+) -> None:
+    if files:
+        source = f"read_parquet({_files_sql(files)})"
+    else:
+        con.register(f"_empty_{name}", empty)
+        source = f"_empty_{name}"
+    con.execute(
+        f"CREATE TEMP VIEW {name} AS SELECT * EXCLUDE (version_id, metadata), "
+        f"metadata::JSON AS metadata FROM {source} "
+        f"WHERE version_id IN (SELECT version_id FROM _live)"
+    )
+
+
+def connect(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the snapshot's relations defined."""
+    con = duckdb.connect(":memory:")
+    con.register("_live", pa.table({"version_id": pa.array(snapshot.live_versions, pa.int64())}))
+    dim = snapshot.dim or _PUBLIC_DEFAULT_DIM
+    _relation(con, "chunks", snapshot.chunk_files, chunk_schema(dim).empty_table())
+    _relation(con, "documents", snapshot.document_files, DOCUMENT_SCHEMA.empty_table())
+    con.register("_sources", snapshot.sources)
+    con.execute(
+        "CREATE TEMP VIEW sources AS SELECT * REPLACE (to_timestamp(mtime) AS mtime,"
+        " to_timestamp(updated_at) AS updated_at) FROM _sources"
+    )
+    con.register("_snapshots", snapshot.history)
+    con.execute(
+        "CREATE TEMP VIEW snapshots AS SELECT snapshot_id, to_timestamp(created_at) AS created_at,"
+        " job, note FROM _snapshots"
+    )
+    return con
+
+
+def run_sql(snapshot: Snapshot, query: str, params: Any = None) -> Result:
+    if not query.strip():
+        raise QueryError("empty SQL statement", help="try: SELECT count(*) FROM chunks")
+    con = connect(snapshot)
+    try:
+        return Result(con.execute(query, params).to_arrow_table())
+    except duckdb.Error as exc:
+        raise QueryError(
+            f"SQL error: {str(exc).strip()}",
+            help=f"relations here: {', '.join(RELATIONS[:3])}; see docframe sql --help",
+        ) from None
+    finally:
+        con.close()

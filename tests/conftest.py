@@ -1,0 +1,63 @@
+"""Shared fixtures. Everything here is real: SQLite, Parquet, DuckDB, faiss and the
+packaged all-MiniLM-L6-v2 model (loaded once per test process)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for var in ("DOCFRAME_ENGINE", "DOCFRAME_LAKE", "DOCFRAME_MODEL", "DOCFRAME_FAILPOINT"):
+    os.environ.pop(var, None)
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "sample-corpus"
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private, writable copy of the bundled sample corpus."""
+    dest = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, dest)
+    return dest
+
+
+@pytest.fixture
+def lake_path(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture(scope="session")
+def sample_lake(tmp_path_factory: pytest.TempPathFactory):
+    """The sample corpus ingested once, for read-only tests."""
+    import docframe
+
+    root = tmp_path_factory.mktemp("sample")
+    src = root / "corpus"
+    shutil.copytree(SAMPLE, src)
+    lake = docframe.open(root / "lake")
+    report = lake.ingest(src)
+    assert report.ok, report.failures
+    return lake
+
+
+def write_topics(folder: Path, n: int) -> list[Path]:
+    """``n`` small, distinct text files (for crash and concurrency tests)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ["river", "granite", "violin", "orbit", "harvest", "lantern", "glacier", "compiler"]
+    paths = []
+    for i in range(n):
+        w = words[i % len(words)]
+        body = "\n\n".join(
+            f"Note {i}.{j} about the {w}: item {i * 31 + j} is recorded in section {j}."
+            for j in range(6)
+        )
+        p = folder / f"note-{i:03d}.txt"
+        p.write_text(body + "\n")
+        paths.append(p)
+    return paths

@@ -1,0 +1,129 @@
+"""The CLI through typer's runner (in-process) and, once, as a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from docframe.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, list(args), env=env)
+
+
+@pytest.fixture(scope="module")
+def cli_lake(tmp_path_factory):
+    from tests.conftest import SAMPLE
+
+    lake = tmp_path_factory.mktemp("cli") / "lake"
+    result = run("--lake", str(lake), "ingest", str(SAMPLE), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "5 ingested" in result.output
+    return lake
+
+
+def test_help_teaches_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("init", "ingest", "search", "sql", "sources", "doctor"):
+        assert command in result.output
+
+
+def test_search_json_has_the_documented_fields(cli_lake):
+    result = run(
+        "--lake", str(cli_lake), "search", "beekeeping in winter", "-k", "3", "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3
+    for field in ("chunk_id", "doc_key", "source_uri", "score", "text", "rank"):
+        assert field in hits[0]
+    assert hits[0]["doc_key"] == "beekeeping.txt"
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+
+
+def test_search_table_output(cli_lake):
+    result = run("--lake", str(cli_lake), "search", "volcano monitoring", "-k", "2")
+    assert result.exit_code == 0
+    assert "volcanoes.html" in result.stdout
+
+
+def test_sql_formats(cli_lake):
+    q = "SELECT doc_key, n_chunks FROM documents WHERE doc_key IN ('a1', 'a2') ORDER BY doc_key"
+    as_json = json.loads(run("--lake", str(cli_lake), "sql", q, "--format", "json").stdout)
+    assert [r["doc_key"] for r in as_json] == ["a1", "a2"]
+    as_csv = list(
+        csv.DictReader(io.StringIO(run("--lake", str(cli_lake), "sql", q, "-f", "csv").stdout))
+    )
+    assert [r["doc_key"] for r in as_csv] == ["a1", "a2"]
+    assert as_csv[0]["n_chunks"] == str(as_json[0]["n_chunks"])
+    table = run("--lake", str(cli_lake), "sql", q)
+    assert "a1" in table.stdout and "n_chunks" in table.stdout
+
+
+def test_sql_errors_are_one_line_with_help(cli_lake):
+    result = run("--lake", str(cli_lake), "sql", "SELECT * FROM nowhere")
+    assert result.exit_code == 2
+    assert "SQL error" in result.stderr and "nowhere" in result.stderr
+    assert "help:" in result.stderr
+
+
+def test_sources_and_failures_set_the_exit_code(tmp_path):
+    lake = tmp_path / "lake"
+    (tmp_path / "good.txt").write_text("lighthouse lenses focus the beam")
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa")
+    good, bad = str(tmp_path / "good.txt"), str(tmp_path / "bad.txt")
+    result = run("--lake", str(lake), "ingest", good, bad, "--no-progress")
+    assert result.exit_code == 1
+    assert "1 ingested" in result.stdout and "1 failed" in result.stdout
+    assert "bad.txt: not valid UTF-8" in result.stderr
+    listed = json.loads(run("--lake", str(lake), "sources", "--format", "json").stdout)
+    assert {r["status"] for r in listed} == {"ok", "error"}
+    errors = run("--lake", str(lake), "sources", "--status", "error")
+    assert "bad.txt" in errors.stdout and "good.txt" not in errors.stdout
+
+
+def test_engine_gpu_fails_clearly(tmp_path):
+    result = run("--lake", str(tmp_path / "lake"), "--engine", "gpu", "init")
+    assert result.exit_code == 2
+    assert "no usable GPU" in result.stderr
+    assert not (tmp_path / "lake").exists()
+
+
+def test_missing_lake_for_search_says_how_to_create_one(tmp_path):
+    result = run("--lake", str(tmp_path / "none"), "search", "x")
+    assert result.exit_code == 2
+    assert (
+        "is not a docframe lake" in result.stderr and "docframe --lake PATH init" in result.stderr
+    )
+
+
+def test_doctor_reports_the_engine_and_why(tmp_path):
+    result = run("--lake", str(tmp_path), "doctor")
+    assert result.exit_code == 0, result.output
+    assert "engine" in result.stdout and "chose CPU" in result.stdout
+    assert "all checks passed" in result.stdout
+
+
+def test_lake_from_environment(cli_lake):
+    result = run("sql", "SELECT count(*) AS n FROM documents", "-f", "json",
+                 env={"DOCFRAME_LAKE": str(cli_lake)})  # fmt: skip
+    assert json.loads(result.stdout) == [{"n": 12}]
+
+
+def test_console_script_runs_as_a_process(cli_lake):
+    out = subprocess.run(
+        [sys.executable, "-m", "docframe.cli", "--lake", str(cli_lake), "sql",
+         "SELECT count(*) AS n FROM chunks", "-f", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(out.stdout)[0]["n"] > 12
