@@ -58,6 +58,12 @@ EngineOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+SnapshotOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Read this older snapshot instead of the newest (see the snapshots relation)."
+    ),
+]
 
 
 @app.callback()
@@ -182,10 +188,11 @@ def search(
     text: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
     fmt: FormatOpt = Format.table,
+    snapshot: SnapshotOpt = None,
 ) -> None:
     """Semantic search over chunks, best first, with where each hit came from."""
     try:
-        result = _open(ctx).search(text, k=k)
+        result = _open(ctx).search(text, k=k, snapshot=snapshot)
     except DocframeError as exc:
         raise _fail(exc) from None
     rows = result.to_list()
@@ -204,6 +211,7 @@ def sql(
     query: Annotated[str, typer.Argument(help="A DuckDB SQL statement.")],
     fmt: FormatOpt = Format.table,
     max_rows: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
+    snapshot: SnapshotOpt = None,
 ) -> None:
     """Run DuckDB SQL over the newest snapshot.
 
@@ -212,7 +220,7 @@ def sql(
     documents, sources, snapshots.
     """
     try:
-        result = _open(ctx).sql(query)
+        result = _open(ctx).sql(query, snapshot=snapshot)
     except DocframeError as exc:
         raise _fail(exc) from None
     rows = result.to_list()

@@ -114,6 +114,36 @@ def test_doctor_reports_the_engine_and_why(tmp_path):
     assert "all checks passed" in result.stdout
 
 
+def test_older_snapshots_stay_queryable(tmp_path):
+    lake = str(tmp_path / "lake")
+    note = tmp_path / "note.md"
+    note.write_text("# Kites\n\nKites fly on steady wind.")
+    assert run("--lake", lake, "ingest", str(note), "--no-progress").exit_code == 0
+    note.write_text("# Gliders\n\nGliders ride thermals.")
+    assert run("--lake", lake, "ingest", str(note), "--no-progress").exit_code == 0
+    q = "SELECT text FROM chunks"
+    assert "Gliders" in json.loads(run("--lake", lake, "sql", q, "-f", "json").stdout)[0]["text"]
+    old = run("--lake", lake, "sql", q, "-f", "json", "--snapshot", "1")
+    assert "Kites" in json.loads(old.stdout)[0]["text"]
+    hit = run("--lake", lake, "search", "kite flying", "--snapshot", "1", "-f", "json")
+    assert "Kites" in json.loads(hit.stdout)[0]["text"]
+    missing = run("--lake", lake, "sql", q, "--snapshot", "9")
+    assert missing.exit_code == 2 and "snapshot 9 does not exist" in missing.stderr
+
+
+def test_globs_expand_and_unmatched_globs_fail(tmp_path):
+    for name in ("a.md", "b.md", "c.txt"):
+        (tmp_path / name).write_text(f"# {name}\n\nnotes about {name}")
+    lake = str(tmp_path / "lake")
+    result = run("--lake", lake, "ingest", str(tmp_path / "*.md"), "--no-progress")
+    assert result.exit_code == 0 and "2 ingested" in result.stdout
+    keys = json.loads(run("--lake", lake, "sql", "SELECT doc_key FROM documents ORDER BY 1",
+                          "-f", "json").stdout)  # fmt: skip
+    assert [k["doc_key"] for k in keys] == ["a.md", "b.md"]
+    none = run("--lake", lake, "ingest", str(tmp_path / "*.pdfx"), "--no-progress")
+    assert none.exit_code == 1 and "no files match" in none.stderr
+
+
 def test_lake_from_environment(cli_lake):
     result = run("sql", "SELECT count(*) AS n FROM documents", "-f", "json",
                  env={"DOCFRAME_LAKE": str(cli_lake)})  # fmt: skip

@@ -6,24 +6,37 @@ from __future__ import annotations
 import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from docframe.connectors.base import Connector, Document, Element
 from docframe.connectors.html import HtmlConnector
 from docframe.connectors.jsonl import JsonlConnector
+from docframe.connectors.parquet import ParquetConnector
 from docframe.connectors.text import MarkdownConnector, TextConnector
 from docframe.errors import UnsupportedInputError
 
 __all__ = ["Connector", "Document", "Element", "connector_for", "registry"]
 
-_BUILTIN: tuple[type, ...] = (TextConnector, MarkdownConnector, HtmlConnector, JsonlConnector)
-_registry: dict[str, Connector] | None = None
+_BUILTIN: tuple[type, ...] = (
+    TextConnector,
+    MarkdownConnector,
+    HtmlConnector,
+    JsonlConnector,
+    ParquetConnector,
+)
+_registry: dict[str, list[Any]] | None = None
 
 
-def registry() -> dict[str, Connector]:
-    """suffix -> connector, built-ins first, then plugins (a broken plugin warns, never breaks)."""
+def registry() -> dict[str, list[Any]]:
+    """suffix -> connectors in priority order: built-ins, then plugins.
+
+    Several connectors may share a suffix (``.jsonl`` holds documents or table
+    records); the first whose optional ``accepts(path)`` agrees reads the file.
+    A broken plugin warns and is skipped; it never stops ingestion.
+    """
     global _registry
     if _registry is None:
-        found: dict[str, Connector] = {}
+        found: dict[str, list[Any]] = {}
         classes = list(_BUILTIN)
         for ep in entry_points(group="docframe.connectors"):
             try:
@@ -35,18 +48,24 @@ def registry() -> dict[str, Connector]:
         for cls in classes:
             connector = cls()
             for suffix in connector.suffixes:
-                found[suffix.lower()] = connector
+                found.setdefault(suffix.lower(), []).append(connector)
         _registry = found
     return _registry
 
 
-def connector_for(path: Path) -> Connector:
+def connector_for(path: Path) -> Any:
+    """The connector for ``path``: a document connector or a table connector (``kind``)."""
     name = path.name.lower()
     reg = registry()
     # longest suffix first, so ".jsonl.gz" wins over ".gz"
     for suffix in sorted(reg, key=len, reverse=True):
         if name.endswith(suffix):
-            return reg[suffix]
+            candidates = reg[suffix]
+            for connector in candidates:
+                accepts = getattr(connector, "accepts", None)
+                if accepts is None or accepts(path):
+                    return connector
+            return candidates[-1]
     known = ", ".join(sorted(reg))
     raise UnsupportedInputError(
         f"{path}: no connector for file type {path.suffix or '(none)'!r}",

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 CREATE TABLE IF NOT EXISTS segments (
     segment_id  INTEGER PRIMARY KEY,
-    kind        TEXT NOT NULL,           -- chunks | documents
+    kind        TEXT NOT NULL,           -- chunks | documents | table
+    relation    TEXT,                    -- the lake table's name, for kind = table
     path        TEXT NOT NULL UNIQUE,    -- relative to the lake root
     rows        INTEGER NOT NULL,
     bytes       INTEGER NOT NULL,
@@ -66,7 +67,19 @@ CREATE TABLE IF NOT EXISTS sources (
     version_id   INTEGER,                -- live data version (kept when a re-read fails)
     n_documents  INTEGER NOT NULL DEFAULT 0,
     n_chunks     INTEGER NOT NULL DEFAULT 0,
+    n_tables     INTEGER NOT NULL DEFAULT 0,
+    n_rows       INTEGER NOT NULL DEFAULT 0,
     updated_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tables (
+    name        TEXT NOT NULL,
+    version_id  INTEGER NOT NULL REFERENCES versions,
+    origin      TEXT NOT NULL,           -- where in the source: sheet, sqlite table, job
+    schema_json TEXT NOT NULL,           -- [{"name": ..., "type": ...}] (Arrow types)
+    n_rows      INTEGER NOT NULL,
+    n_columns   INTEGER NOT NULL,
+    notes       TEXT,                    -- repairs made while reading (skipped rows, encoding)
+    PRIMARY KEY (name, version_id)
 );
 CREATE TABLE IF NOT EXISTS errors (
     error_id    INTEGER PRIMARY KEY,
@@ -128,9 +141,17 @@ SELECT version_id FROM versions
 WHERE added_snapshot <= :s AND (removed_snapshot IS NULL OR removed_snapshot > :s)
 """
 
+LIVE_TABLES = f"""
+SELECT t.name, t.version_id, t.origin, t.schema_json, t.n_rows, t.n_columns, t.notes,
+       v.source_uri, v.added_snapshot
+FROM tables t JOIN versions v ON v.version_id = t.version_id
+WHERE t.version_id IN ({LIVE_VERSIONS})
+ORDER BY t.name
+"""
+
 # Segments holding at least one live version: fully replaced files cost nothing to read.
 VISIBLE_SEGMENTS = f"""
-SELECT DISTINCT s.segment_id, s.kind, s.path FROM segments s
+SELECT DISTINCT s.segment_id, s.kind, s.relation, s.path FROM segments s
 JOIN segment_versions sv ON sv.segment_id = s.segment_id
 WHERE s.snapshot_id <= :s AND sv.version_id IN ({LIVE_VERSIONS})
 ORDER BY s.segment_id

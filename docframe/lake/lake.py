@@ -17,14 +17,19 @@ from docframe import backend as backend_mod
 from docframe.config import CONFIG_FILE, Settings, load_settings
 from docframe.errors import LakeError, ModelMismatchError, NotALakeError
 from docframe.lake import catalog
-from docframe.lake.snapshot import Snapshot, pin
+from docframe.lake.snapshot import Snapshot, TableInfo, pin
 
 if TYPE_CHECKING:
+    from docframe.connectors.tables import TableOptions
     from docframe.pipelines.embedding import Embedder
     from docframe.pipelines.ingest import IngestReport
     from docframe.query.result import Result
 
 _ALLOWED_IN_NEW_LAKE = {CONFIG_FILE, ".lock"}
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _canonical(model: str) -> str:
@@ -149,13 +154,60 @@ class Lake:
         *,
         prune: bool = False,
         progress: bool = False,
+        table_options: TableOptions | None = None,
+        **table_settings: Any,
     ) -> IngestReport:
-        """Add new and changed files under ``paths``; unchanged files are skipped."""
+        """Add new and changed files under ``paths``; unchanged files are skipped.
+
+        Tabular files (CSV, Parquet, JSON, Excel, SQLite) become lake tables;
+        ``table_settings`` are :class:`TableOptions` fields (``table=``,
+        ``schema=``, ``delimiter=``, ``on_bad_rows=``...).
+        """
+        from docframe.connectors.tables import TableOptions
         from docframe.pipelines.ingest import IngestJob
 
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        return IngestJob(self, [str(p) for p in paths], prune=prune, progress=progress).run()
+        if table_settings:
+            table_options = TableOptions(**table_settings)
+        job = IngestJob(
+            self, [str(p) for p in paths], prune=prune, progress=progress,
+            table_options=table_options,
+        )  # fmt: skip
+        return job.run()
+
+    def tables(self, *, snapshot: int | None = None) -> Result:
+        """The lake's tables: name, source, rows, columns."""
+        return self.sql("SELECT * FROM tables ORDER BY name", snapshot=snapshot)
+
+    def table(self, name: str, *, snapshot: int | None = None) -> Result:
+        """All rows of one lake table (for big tables, read ``table_info(name).files``)."""
+        return self.sql(f"SELECT * FROM {_quote_ident(self.table_info(name, snapshot).name)}",
+                        snapshot=snapshot)  # fmt: skip
+
+    def table_info(self, name: str, snapshot: int | None = None) -> TableInfo:
+        tables = self.snapshot(snapshot).tables
+        if name not in tables:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(tables), n=1)
+            raise LakeError(
+                f"no table {name!r} in lake {self.root}"
+                + (f"; did you mean {close[0]!r}?" if close else ""),
+                help="list tables with: docframe tables",
+            )
+        return tables[name]
+
+    def write_table(self, name: str, data: Any, *, source: str, content_hash: str) -> int:
+        """Commit ``data`` (Arrow table, pandas or cuDF DataFrame) as a new version of ``name``.
+
+        ``source`` names what produced it (e.g. ``job:delays``); if that source's
+        live version already has ``content_hash``, nothing is written. Returns
+        the snapshot holding the table.
+        """
+        from docframe.pipelines.table_writer import write_table
+
+        return write_table(self, name, data, source=source, content_hash=content_hash)
 
     def search(self, text: str, k: int = 10, *, snapshot: int | None = None) -> Result:
         """Dense (semantic) search over chunks: best first, with provenance."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -68,13 +69,34 @@ def _fsync_dir(directory: Path) -> None:
 
 def write_segment(root: Path, kind: str, table: pa.Table) -> tuple[str, int]:
     """Write ``table`` durably; return (path relative to ``root``, size in bytes)."""
+    path, size, _ = write_segment_batches(root, kind, table.schema, iter(table.to_batches()))
+    return path, size
+
+
+def write_segment_batches(
+    root: Path, kind: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+) -> tuple[str, int, int]:
+    """Stream record batches into one durable segment; memory stays at one batch.
+
+    Returns (path relative to ``root``, size in bytes, row count). On any error
+    the temporary file is removed and the error propagates.
+    """
     directory = root / SEGMENTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{kind}-{uuid.uuid4().hex}.parquet"
     tmp = directory / f".tmp-{name}"
-    pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, directory / name)
+    rows = 0
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for batch in batches:
+                if batch.num_rows:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, directory / name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(directory)
-    return f"{SEGMENTS_DIR}/{name}", (directory / name).stat().st_size
+    return f"{SEGMENTS_DIR}/{name}", (directory / name).stat().st_size, rows

@@ -7,6 +7,7 @@ their snapshot is referenced.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,25 @@ SOURCE_COLUMNS = (
     "snapshot_id",
     "n_documents",
     "n_chunks",
+    "n_tables",
+    "n_rows",
     "updated_at",
 )
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One live lake table: its Parquet files and what the catalog knows of it."""
+
+    name: str
+    files: tuple[str, ...]  # absolute paths; read them with any Parquet reader
+    source_uri: str
+    origin: str
+    columns: tuple[tuple[str, str], ...]  # (name, Arrow type)
+    n_rows: int
+    version_id: int
+    snapshot_id: int  # the snapshot that added this version
+    notes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,7 @@ class Snapshot:
     live_versions: tuple[int, ...]
     sources: pa.Table
     history: pa.Table  # the snapshots table up to this one
+    tables: dict[str, TableInfo]
 
     @property
     def is_empty(self) -> bool:
@@ -63,13 +82,35 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
         rows = con.execute(
             f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources ORDER BY source_uri"
         ).fetchall()
+        table_rows = con.execute(catalog.LIVE_TABLES, {"s": sid}).fetchall()
         history = con.execute(
             "SELECT snapshot_id, created_at, job, note FROM snapshots WHERE snapshot_id <= ?",
             (sid,),
         ).fetchall()
-    files = {"chunks": [], "documents": []}
+    files: dict[str, list[str]] = {"chunks": [], "documents": []}
+    table_files: dict[tuple[str, int], list[str]] = {}
+    versions_of = {(r["name"], r["version_id"]) for r in table_rows}
     for seg in segments:
-        files[seg["kind"]].append(str(root / seg["path"]))
+        if seg["kind"] == "table":
+            for key in versions_of:
+                if key[0] == seg["relation"]:
+                    table_files.setdefault(key, []).append(str(root / seg["path"]))
+        else:
+            files[seg["kind"]].append(str(root / seg["path"]))
+    tables = {
+        r["name"]: TableInfo(
+            name=r["name"],
+            files=tuple(table_files.get((r["name"], r["version_id"]), ())),
+            source_uri=r["source_uri"],
+            origin=r["origin"],
+            columns=tuple((c["name"], c["type"]) for c in json.loads(r["schema_json"])),
+            n_rows=r["n_rows"],
+            version_id=r["version_id"],
+            snapshot_id=r["added_snapshot"],
+            notes=r["notes"],
+        )
+        for r in table_rows
+    }
     sources = pa.Table.from_pylist([dict(r) for r in rows], schema=_SOURCES_SCHEMA)
     dim = meta.get("embedding_dim")
     return Snapshot(
@@ -81,6 +122,7 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
         document_files=tuple(files["documents"]),
         live_versions=tuple(live),
         sources=sources,
+        tables=tables,
         history=pa.Table.from_pylist([dict(r) for r in history], schema=_HISTORY_SCHEMA),
     )
 
@@ -97,6 +139,8 @@ _SOURCES_SCHEMA = pa.schema(
         ("snapshot_id", pa.int64()),
         ("n_documents", pa.int64()),
         ("n_chunks", pa.int64()),
+        ("n_tables", pa.int64()),
+        ("n_rows", pa.int64()),
         ("updated_at", pa.float64()),
     ]
 )

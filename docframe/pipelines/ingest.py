@@ -18,16 +18,24 @@ import json
 import os
 import signal
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from docframe.connectors import Connector, Document, connector_for
+from docframe.connectors import Document, connector_for
+from docframe.connectors.parquet import ParquetConnector, is_partitioned_dataset
+from docframe.connectors.tables import TableData, TableOptions
 from docframe.errors import ConnectorError, DocframeError, UnsupportedInputError
 from docframe.lake import catalog
-from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema, write_segment
+from docframe.lake.segments import (
+    DOCUMENT_SCHEMA,
+    chunk_schema,
+    write_segment,
+    write_segment_batches,
+)
 from docframe.pipelines.chunking import Chunker
 from docframe.pipelines.progress import IngestProgress
 
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
     from docframe.lake.lake import Lake
 
 _GLOB_CHARS = set("*?[")
+_COMMIT_TABLES = 16  # table sources per commit: their rows are already on disk
 
 
 @dataclass
@@ -46,6 +55,8 @@ class Outcome:
     n_documents: int = 0
     n_chunks: int = 0
     error: str | None = None
+    tables: list[str] = field(default_factory=list)
+    n_rows: int = 0
 
 
 STATUSES = ("ingested", "unchanged", "failed", "unsupported", "pruned")
@@ -78,21 +89,38 @@ class IngestReport:
 
 
 @dataclass
+class _WrittenTable:
+    """A table's rows, already in a durable (not yet committed) segment."""
+
+    name: str
+    origin: str
+    schema: pa.Schema
+    path: str
+    size: int
+    n_rows: int
+    notes: list[str]
+
+
+@dataclass
 class _Pending:
-    """One file read and chunked, waiting for its batch to be embedded and committed."""
+    """One source read, waiting for its batch to be embedded and committed."""
 
     uri: str
     size: int
     mtime: float
     content_hash: str
-    connector: Connector
-    rows: list[dict[str, Any]]
-    documents: list[dict[str, Any]]
-    embed_texts: list[str]
+    connector: Any
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    embed_texts: list[str] = field(default_factory=list)
+    tables: list[_WrittenTable] = field(default_factory=list)
 
 
 def _discover(args: list[str], lake_root: Path) -> tuple[list[tuple[Path, bool]], list[Outcome]]:
-    """Expand files, folders and globs into (file, named explicitly) pairs."""
+    """Expand files, folders and globs into (input, named explicitly) pairs.
+
+    A partitioned Parquet folder is one input, not one per file.
+    """
     found: dict[Path, bool] = {}
     problems: list[Outcome] = []
     for arg in args:
@@ -101,20 +129,14 @@ def _discover(args: list[str], lake_root: Path) -> tuple[list[tuple[Path, bool]]
             if not matches:
                 problems.append(Outcome(arg, "failed", error=f"{arg}: no files match this pattern"))
             for m in matches:
-                if m.is_file():
+                if m.is_file() or is_partitioned_dataset(m):
                     found.setdefault(m.absolute(), True)
             continue
         path = Path(arg).expanduser()
-        if path.is_file():
+        if path.is_file() or is_partitioned_dataset(path):
             found[path.absolute()] = True
         elif path.is_dir():
-            for p in sorted(path.rglob("*")):
-                rel = p.relative_to(path).parts
-                if any(part.startswith(".") for part in rel) or not p.is_file():
-                    continue
-                if p.absolute().is_relative_to(lake_root):
-                    continue  # never ingest the lake into itself
-                found.setdefault(p.absolute(), False)
+            _walk(path, lake_root, found)
         else:
             problems.append(
                 Outcome(arg, "failed", error=f"{arg}: no such file or directory; check the path")
@@ -122,11 +144,42 @@ def _discover(args: list[str], lake_root: Path) -> tuple[list[tuple[Path, bool]]
     return sorted(found.items()), problems
 
 
+def _walk(top: Path, lake_root: Path, found: dict[Path, bool]) -> None:
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        keep = []
+        for name in sorted(dirnames):
+            sub = (here / name).absolute()
+            if name.startswith(".") or sub == lake_root or sub.is_relative_to(lake_root):
+                continue  # hidden folders, and never the lake itself
+            if is_partitioned_dataset(sub):
+                found.setdefault(sub, False)
+            else:
+                keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                found.setdefault((here / name).absolute(), False)
+
+
+def _fingerprint(path: Path) -> tuple[int, float]:
+    """(size, mtime) of a file, or totals over a dataset folder's files."""
+    if path.is_file():
+        st = path.stat()
+        return st.st_size, st.st_mtime
+    stats = [p.stat() for p in path.rglob("*") if p.is_file()]
+    return sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
+
+
 def _hash_file(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        if f != path:
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
 
 
@@ -151,16 +204,38 @@ def _stable_id(*parts: object) -> str:
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=10).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Producer:
+    """Stands in for a connector when tables come from a job rather than a file."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class _Stat:
+    st_size: int
+    st_mtime: float
+
+
 class IngestJob:
-    def __init__(self, lake: Lake, paths: list[str], *, prune: bool, progress: bool) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        paths: list[str],
+        *,
+        prune: bool,
+        progress: bool,
+        table_options: TableOptions | None = None,
+    ) -> None:
         self.lake = lake
+        self.table_options = table_options or TableOptions()
         self.paths = paths
         self.prune = prune
         self.progress = IngestProgress(enabled=progress)
         self.settings = lake.settings
         self.report = IngestReport(snapshot_id=0)
         self._pending: list[_Pending] = []
-        self._failed: list[tuple[str, os.stat_result | None, str, str]] = []
+        self._failed: list[tuple[str, _Stat | None, str, str]] = []
         self._touched: list[tuple[str, float]] = []
         self._chunker: Chunker | None = None
 
@@ -180,11 +255,14 @@ class IngestJob:
         for problem in problems:
             self._record_failure(problem.input, None, "", problem.error or "")
         known = {r["source_uri"]: r for r in self.con.execute("SELECT * FROM sources")}
+        self._table_owner = {t.name: t.source_uri for t in self.lake.snapshot().tables.values()}
         self.progress.start_files(len(files))
         for path, explicit in files:
             self._process(path, explicit, known.get(str(path)))
             self.progress.advance_file()
-            if sum(len(p.rows) for p in self._pending) >= self.settings.commit_chunks:
+            chunks = sum(len(p.rows) for p in self._pending)
+            tables = sum(len(p.tables) for p in self._pending)
+            if chunks >= self.settings.commit_chunks or tables >= _COMMIT_TABLES:
                 self._flush()
         self._flush()
         if self.prune:
@@ -197,8 +275,8 @@ class IngestJob:
     def _process(self, path: Path, explicit: bool, known: Any) -> None:
         uri = str(path)
         try:
-            st = path.stat()
-            connector = connector_for(path)
+            size, mtime = _fingerprint(path)
+            connector = ParquetConnector() if path.is_dir() else connector_for(path)
         except UnsupportedInputError as exc:
             if explicit:
                 self._record_failure(uri, None, "", str(exc))
@@ -208,8 +286,9 @@ class IngestJob:
         except OSError as exc:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
             return
+        st = _Stat(size, mtime)
         if known is not None and known["status"] == "ok":
-            if known["size"] == st.st_size and known["mtime"] == st.st_mtime:
+            if known["size"] == size and known["mtime"] == mtime:
                 self.report.outcomes.append(Outcome(uri, "unchanged"))
                 return
         try:
@@ -218,8 +297,11 @@ class IngestJob:
                 self._touched.append((uri, st.st_mtime))
                 self.report.outcomes.append(Outcome(uri, "unchanged"))
                 return
-            docs = list(connector.extract(path))
-            self._pending.append(self._chunk(uri, st, digest, connector, docs))
+            if getattr(connector, "kind", "documents") == "table":
+                self._pending.append(self._read_tables(path, st, digest, connector))
+            else:
+                docs = list(connector.extract(path))
+                self._pending.append(self._chunk(uri, st, digest, connector, docs))
         except ConnectorError as exc:
             self._record_failure(uri, st, connector.name, str(exc))
         except PermissionError as exc:
@@ -230,8 +312,70 @@ class IngestJob:
             msg = f"{uri}: {connector.name} connector failed: {type(exc).__name__}: {exc}"
             self._record_failure(uri, st, connector.name, msg.splitlines()[0])
 
+    def _read_tables(self, path: Path, st: _Stat, digest: str, connector: Any) -> _Pending:
+        """Stream each table of ``path`` into its own segment (committed later, with the batch)."""
+        pending = _Pending(str(path), st.st_size, st.st_mtime, digest, connector)
+        return self._write_tables(pending, connector.read_tables(path, self.table_options))
+
+    def _write_tables(self, pending: _Pending, tables: Iterable[TableData]) -> _Pending:
+        uri = pending.uri
+        try:
+            for data in tables:
+                owner = self._table_owner.get(data.name)
+                if owner is not None and owner != uri:
+                    raise ConnectorError(
+                        f"{uri}: table name {data.name!r} is already taken by {owner}",
+                        help="pass --table NAME to give this file's table another name",
+                    )
+                try:
+                    seg, size, n_rows = write_segment_batches(
+                        self.lake.root, "table", data.schema, data.batches
+                    )
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise ConnectorError(
+                        f"{uri}: table {data.name!r}: {exc}".splitlines()[0],
+                        help="fix the value or override the column type with --schema COL=TYPE",
+                    ) from None
+                self._table_owner[data.name] = uri
+                pending.tables.append(
+                    _WrittenTable(
+                        data.name, data.origin, data.schema, seg, size, n_rows, data.notes
+                    )
+                )
+        except BaseException:
+            for table in pending.tables:  # not committed: nobody references them
+                (self.lake.root / table.path).unlink(missing_ok=True)
+                self._table_owner.pop(table.name, None)
+            raise
+        if not pending.tables:
+            raise ConnectorError(f"{uri}: no tables found", help="is the file empty?")
+        return pending
+
+    def commit_tables(self, source: str, content_hash: str, tables: list[TableData]) -> int:
+        """Commit tables made in this process (a job's output) as one version of ``source``."""
+        from docframe.lake.lock import WriterLock
+
+        with WriterLock(self.lake.root):
+            self.con = self.lake.connect()
+            try:
+                row = self.con.execute(
+                    "SELECT content_hash, status FROM sources WHERE source_uri = ?", (source,)
+                ).fetchone()
+                if row is None or row["status"] != "ok" or row["content_hash"] != content_hash:
+                    self._table_owner = {
+                        t.name: t.source_uri for t in self.lake.snapshot().tables.values()
+                    }
+                    connector = _Producer(source.partition(":")[0] or "python")
+                    pending = _Pending(source, 0, time.time(), content_hash, connector)
+                    self._pending.append(self._write_tables(pending, tables))
+                    self._pending[-1].size = sum(t.size for t in self._pending[-1].tables)
+                    self._flush()
+                return catalog.latest_snapshot(self.con)
+            finally:
+                self.con.close()
+
     def _chunk(
-        self, uri: str, st: os.stat_result, digest: str, connector: Connector, docs: list[Document]
+        self, uri: str, st: _Stat, digest: str, connector: Any, docs: list[Document]
     ) -> _Pending:
         if self._chunker is None:
             emb = self.lake.embedder
@@ -285,9 +429,7 @@ class IngestJob:
             )
         return _Pending(uri, st.st_size, st.st_mtime, digest, connector, rows, documents, texts)
 
-    def _record_failure(
-        self, uri: str, st: os.stat_result | None, connector: str, msg: str
-    ) -> None:
+    def _record_failure(self, uri: str, st: _Stat | None, connector: str, msg: str) -> None:
         self._failed.append((uri, st, connector, msg))
         self.report.outcomes.append(Outcome(uri, "failed", error=msg))
         self.progress.log_failure(msg)
@@ -299,22 +441,21 @@ class IngestJob:
         touched, self._touched = self._touched, []
         if not (pending or failed or touched):
             return
-        embedder = self.lake.embedder if pending else None
         texts = [t for p in pending for t in p.embed_texts]
+        embedder = self.lake.embedder if texts else None
         vectors = None
         if embedder is not None and texts:
             vectors = self.progress.embed(embedder, texts)
         con = self.con
-        next_version = con.execute("SELECT coalesce(max(version_id), 0) FROM versions").fetchone()[
-            0
-        ]
-        versions: dict[str, int] = {}
+        next_version = con.execute("SELECT coalesce(max(version_id), 0) FROM versions")
+        versions = {p.uri: v for v, p in enumerate(pending, start=next_version.fetchone()[0] + 1)}
+        segments: list[tuple[str, str | None, str, int, int, list[int]]] = []
+        with_docs = [p for p in pending if p.rows or p.documents]
+        if with_docs:
+            segments = self._write_segments(with_docs, versions, vectors)
         for p in pending:
-            next_version += 1
-            versions[p.uri] = next_version
-        segments: list[tuple[str, str, int, int, list[int]]] = []
-        if pending:
-            segments = self._write_segments(pending, versions, vectors)
+            for t in p.tables:
+                segments.append(("table", t.name, t.path, t.n_rows, t.size, [versions[p.uri]]))
         now = time.time()
         _failpoint("segments-written")
         with catalog.transaction(con):
@@ -327,37 +468,18 @@ class IngestJob:
                 )
                 if embedder is not None and texts:
                     self._record_model(embedder.dim)
-                for kind, path, rows, size, vids in segments:
+                for kind, relation, path, rows, size, vids in segments:
                     cur = con.execute(
-                        "INSERT INTO segments (kind, path, rows, bytes, snapshot_id) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (kind, path, rows, size, sid),
+                        "INSERT INTO segments (kind, relation, path, rows, bytes, snapshot_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (kind, relation, path, rows, size, sid),
                     )
                     con.executemany(
                         "INSERT INTO segment_versions VALUES (?, ?)",
                         [(cur.lastrowid, v) for v in vids],
                     )
             for p in pending:
-                con.execute(
-                    "UPDATE versions SET removed_snapshot = ? "
-                    "WHERE source_uri = ? AND removed_snapshot IS NULL",
-                    (sid, p.uri),
-                )
-                con.execute(
-                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                    (versions[p.uri], p.uri, p.content_hash, len(p.documents), len(p.rows), sid),
-                )
-                con.execute(
-                    "INSERT OR REPLACE INTO sources "
-                    "VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?)",
-                    (
-                        p.uri, p.size, p.mtime, p.content_hash, p.connector.name,
-                        sid, versions[p.uri], len(p.documents), len(p.rows), now,
-                    ),
-                )  # fmt: skip
-                self.report.outcomes.append(
-                    Outcome(p.uri, "ingested", len(p.documents), len(p.rows))
-                )
+                self._commit_source(p, versions[p.uri], sid, now)
             for uri, mtime in touched:
                 con.execute("UPDATE sources SET mtime = ? WHERE source_uri = ?", (mtime, uri))
             for uri, st, connector, msg in failed:
@@ -365,8 +487,38 @@ class IngestJob:
             _failpoint("before-commit")
         _failpoint("after-commit")
 
+    def _commit_source(self, p: _Pending, version: int, sid: int, now: float) -> None:
+        """Inside the batch transaction: retire the old version, record the new one."""
+        con = self.con
+        con.execute(
+            "UPDATE versions SET removed_snapshot = ? "
+            "WHERE source_uri = ? AND removed_snapshot IS NULL",
+            (sid, p.uri),
+        )
+        con.execute(
+            "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            (version, p.uri, p.content_hash, len(p.documents), len(p.rows), sid),
+        )
+        for t in p.tables:
+            schema = [{"name": f.name, "type": str(f.type)} for f in t.schema]
+            con.execute(
+                "INSERT INTO tables VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (t.name, version, t.origin, json.dumps(schema), t.n_rows, len(schema),
+                 "; ".join(t.notes) or None),
+            )  # fmt: skip
+        n_rows = sum(t.n_rows for t in p.tables)
+        con.execute(
+            "INSERT OR REPLACE INTO sources "
+            "VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?, ?, ?)",
+            (p.uri, p.size, p.mtime, p.content_hash, p.connector.name, sid, version,
+             len(p.documents), len(p.rows), len(p.tables), n_rows, now),
+        )  # fmt: skip
+        outcome = Outcome(p.uri, "ingested", len(p.documents), len(p.rows))
+        outcome.tables, outcome.n_rows = [t.name for t in p.tables], n_rows
+        self.report.outcomes.append(outcome)
+
     def _write_failure(
-        self, uri: str, st: os.stat_result | None, connector: str, msg: str, sid: int, now: float
+        self, uri: str, st: _Stat | None, connector: str, msg: str, sid: int, now: float
     ) -> None:
         con = self.con
         con.execute("INSERT INTO errors (snapshot_id, input, error, at) VALUES (?, ?, ?, ?)",
@@ -403,12 +555,12 @@ class IngestJob:
 
     def _write_segments(
         self, pending: list[_Pending], versions: dict[str, int], vectors: Any
-    ) -> list[tuple[str, str, int, int, list[int]]]:
+    ) -> list[tuple[str, str | None, str, int, int, list[int]]]:
         dim = self.lake.embedder.dim
         chunk_rows = [dict(r, version_id=versions[p.uri]) for p in pending for r in p.rows]
         doc_rows = [dict(d, version_id=versions[p.uri]) for p in pending for d in p.documents]
         out = []
-        vids = sorted(versions.values())
+        vids = sorted(versions[p.uri] for p in pending)
         if chunk_rows:
             schema = chunk_schema(dim)
             columns = {
@@ -421,11 +573,11 @@ class IngestJob:
                 schema=schema,
             )
             path, size = write_segment(self.lake.root, "chunks", table)
-            out.append(("chunks", path, table.num_rows, size, vids))
+            out.append(("chunks", None, path, table.num_rows, size, vids))
         if doc_rows:
             table = pa.Table.from_pylist(doc_rows, schema=DOCUMENT_SCHEMA)
             path, size = write_segment(self.lake.root, "documents", table)
-            out.append(("documents", path, table.num_rows, size, vids))
+            out.append(("documents", None, path, table.num_rows, size, vids))
         return out
 
     def _prune(self, seen: set[str]) -> None:

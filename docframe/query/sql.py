@@ -8,6 +8,8 @@ batch and never blocks the writer.
     documents  one row per document
     sources    one row per input file: status and error
     snapshots  the catalog's snapshot history up to this one
+    tables     one row per lake table (name, source, rows, columns)
+    <name>     every lake table by its own name
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema
 from docframe.lake.snapshot import Snapshot
 from docframe.query.result import Result
 
-RELATIONS = ("chunks", "documents", "sources", "snapshots")
+RELATIONS = ("chunks", "documents", "sources", "snapshots", "tables")
 _PUBLIC_DEFAULT_DIM = 384
 
 
@@ -62,7 +64,48 @@ def connect(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
         "CREATE TEMP VIEW snapshots AS SELECT snapshot_id, to_timestamp(created_at) AS created_at,"
         " job, note FROM _snapshots"
     )
+    _tables(con, snapshot)
     return con
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
+    rows = []
+    for info in snapshot.tables.values():
+        # every table version has at least one segment: a 0-row table is a 0-row file
+        source = f"read_parquet({_files_sql(info.files)})"
+        con.execute(f"CREATE TEMP VIEW {_quote(info.name)} AS SELECT * FROM {source}")
+        rows.append(
+            {
+                "name": info.name,
+                "source_uri": info.source_uri,
+                "origin": info.origin,
+                "n_rows": info.n_rows,
+                "n_columns": len(info.columns),
+                "columns": ", ".join(f"{n} {t}" for n, t in info.columns),
+                "snapshot_id": info.snapshot_id,
+                "notes": info.notes,
+            }
+        )
+    con.register("_tables", pa.Table.from_pylist(rows, schema=_TABLES_SCHEMA))
+    con.execute("CREATE TEMP VIEW tables AS SELECT * FROM _tables")
+
+
+_TABLES_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("source_uri", pa.string()),
+        ("origin", pa.string()),
+        ("n_rows", pa.int64()),
+        ("n_columns", pa.int32()),
+        ("columns", pa.string()),
+        ("snapshot_id", pa.int64()),
+        ("notes", pa.string()),
+    ]
+)
 
 
 def run_sql(snapshot: Snapshot, query: str, params: Any = None) -> Result:

@@ -1,0 +1,51 @@
+"""Writing a DataFrame produced in Python (a job's output) into the lake as a table.
+
+Whatever engine made the frame — pandas, cuDF, or Arrow directly — it enters the
+lake as Arrow record batches through the same commit path as ingested files, so
+versioning, snapshots and crash safety are identical.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from docframe.connectors.tables import TableData, table_name
+from docframe.errors import DocframeError
+
+if TYPE_CHECKING:
+    from docframe.lake.lake import Lake
+
+
+def to_arrow(data: Any) -> pa.Table:
+    """An Arrow table from Arrow, pandas or cuDF data (the index is dropped)."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "cudf":
+        return data.to_arrow(preserve_index=False)
+    if module == "pandas":
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise DocframeError(
+        f"cannot write a {type(data).__name__} as a lake table",
+        help="pass a pyarrow Table, a pandas DataFrame or a cuDF DataFrame",
+    )
+
+
+def write_table(lake: Lake, name: str, data: Any, *, source: str, content_hash: str) -> int:
+    from docframe.pipelines.ingest import IngestJob
+
+    if table_name(name) != name:
+        raise DocframeError(
+            f"invalid table name {name!r}",
+            help=f"use lower-case letters, digits and _, e.g. {table_name(name)!r}",
+        )
+    table = to_arrow(data)
+    job = IngestJob(lake, [], prune=False, progress=False)
+    batches = iter(table.to_batches(max_chunksize=65_536))
+    return job.commit_tables(
+        source, content_hash, [TableData(name, table.schema, batches, origin=source)]
+    )
