@@ -157,16 +157,52 @@ def ingest(
         str | None, typer.Option(help="Embedding model for a new lake (must match an old one).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+    table: Annotated[
+        str | None,
+        typer.Option(help="Lake table name for a tabular file (prefix for multi-table files)."),
+    ] = None,
+    schema: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Column type override COL=TYPE, repeatable: --schema id=int64 "
+            "--schema amount='decimal(12,2)' --schema ts='timestamp[tz=UTC]'."
+        ),
+    ] = None,
+    schema_file: Annotated[
+        Path | None, typer.Option(help="TOML or JSON file mapping column -> type.")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detect).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect).")] = None,
+    header: Annotated[
+        bool | None,
+        typer.Option("--header/--no-header", help="CSV has a header row (default: detect)."),
+    ] = None,
+    on_bad_rows: Annotated[
+        str, typer.Option(help="error: stop at a malformed row; skip: skip and report it.")
+    ] = "error",
 ) -> None:
     """Add new and changed files to the lake; unchanged files are skipped.
 
-    Supported: .txt .md .html .jsonl/.jsonl.gz (BEIR: _id, title, text). Files
-    that fail are recorded (see `docframe sources`) and the rest go on; the exit
-    code is 1 if any file failed.
+    Documents (.txt .md .html .jsonl with _id/text) are chunked and embedded;
+    tables (.csv .tsv .parquet .json .jsonl records .xlsx .sqlite) become lake
+    tables queryable with `docframe sql`. Files that fail are recorded (see
+    `docframe sources`) and the rest go on; the exit code is 1 if any failed.
     """
     try:
+        from docframe.connectors.tables import TableOptions
+
+        options = TableOptions(
+            table=table,
+            schema=_schema_overrides(schema or [], schema_file),
+            delimiter=delimiter,
+            encoding=encoding,
+            header=header,
+            on_bad_rows=on_bad_rows,
+        )
         lake = _open(ctx, create=True, model=model)
-        report = lake.ingest(paths, prune=prune, progress=progress and err.is_terminal)
+        report = lake.ingest(
+            paths, prune=prune, progress=progress and err.is_terminal, table_options=options
+        )
     except DocframeError as exc:
         raise _fail(exc) from None
     for o in report.failures:
@@ -180,6 +216,28 @@ def ingest(
             f"{len(report.failures)} input(s) failed; details: docframe sources --status error"
         )
         raise typer.Exit(1)
+
+
+def _schema_overrides(pairs: list[str], path: Path | None) -> dict[str, str] | None:
+    """--schema COL=TYPE pairs and --schema-file, as one column -> type mapping."""
+    mapping: dict[str, str] = {}
+    if path is not None:
+        import tomllib
+
+        try:
+            text = path.read_text()
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (OSError, ValueError) as exc:
+            raise DocframeError(
+                f"--schema-file {path}: {exc}", help="a TOML/JSON map of column = type"
+            ) from None
+        mapping.update({str(k): str(v) for k, v in data.items()})
+    for pair in pairs:
+        column, sep, type_name = pair.partition("=")
+        if not sep or not column or not type_name:
+            raise DocframeError(f"--schema {pair!r} is not COL=TYPE", help="e.g. --schema id=int64")
+        mapping[column.strip()] = type_name.strip()
+    return mapping or None
 
 
 @app.command()
@@ -266,6 +324,23 @@ def _short(uri: str) -> str:
         return str(Path(uri).relative_to(Path.cwd()))
     except ValueError:
         return uri
+
+
+@app.command()
+def tables(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """The lake's tables: name, rows, columns and where they came from."""
+    try:
+        result = _open(ctx).tables()
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    rows = result.to_list()
+    columns = ["name", "n_rows", "n_columns", "source_uri", "origin", "snapshot_id", "notes"]
+    if fmt is Format.table:
+        for r in rows:
+            r["source_uri"] = _short(r["source_uri"])
+    else:
+        columns = result.columns
+    _print(rows, columns, fmt)
 
 
 @app.command()

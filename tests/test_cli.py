@@ -157,3 +157,21 @@ def test_console_script_runs_as_a_process(cli_lake):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(out.stdout)[0]["n"] > 12
+
+
+def test_tables_command_and_table_options(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": [1, 2], "name": ["x", "y"]}), tmp_path / "raw.parquet")
+    lake = str(tmp_path / "lake")
+    result = run("--lake", lake, "ingest", str(tmp_path / "raw.parquet"), "--table", "people",
+                 "--schema", "id=float64", "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    listed = json.loads(run("--lake", lake, "tables", "-f", "json").stdout)
+    assert [(t["name"], t["n_rows"]) for t in listed] == [("people", 2)]
+    assert listed[0]["columns"] == "id double, name string"
+    bad = run("--lake", lake, "ingest", str(tmp_path / "raw.parquet"), "--schema", "id")
+    assert bad.exit_code == 2 and "is not COL=TYPE" in bad.stderr
+    worse = run("--lake", lake, "ingest", str(tmp_path / "raw.parquet"), "--on-bad-rows", "maybe")
+    assert worse.exit_code == 2 and "error, skip" in worse.stderr

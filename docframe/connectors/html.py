@@ -10,6 +10,8 @@ from docframe.connectors.base import Document, Element, read_text
 from docframe.errors import ConnectorError
 
 _INVISIBLE = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
+# site navigation is visible but is the same on every page: it only adds noise to search
+_BOILERPLATE = ("nav",)
 _BLANKS = re.compile(r"\n\s*\n\s*")
 
 
@@ -23,7 +25,9 @@ class HtmlConnector:
 
         soup = BeautifulSoup(read_text(path), "html.parser")
         title = soup.title.get_text(" ", strip=True) if soup.title else None
-        for tag in soup(_INVISIBLE):
+        for tag in soup(_INVISIBLE + _BOILERPLATE):
+            tag.decompose()
+        for tag in soup.find_all(attrs={"role": "navigation"}):
             tag.decompose()
         for tag in soup.find_all(style=re.compile(r"display\s*:\s*none", re.I)):
             tag.decompose()

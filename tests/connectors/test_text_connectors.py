@@ -44,7 +44,8 @@ def test_html_hidden_elements_are_dropped(tmp_path):
     page = tmp_path / "p.html"
     page.write_text(
         "<html><body><p>shown words</p><div hidden>secret one</div>"
-        "<span style='display: none'>secret two</span></body></html>"
+        "<span style='display: none'>secret two</span><nav>Home | About</nav>"
+        "<ul role='navigation'><li>Menu</li></ul></body></html>"
     )
     (doc,) = extract(page)
     assert doc.elements[0].text == "shown words"
