@@ -344,6 +344,16 @@ def tables(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
 
 
 @app.command()
+def gc(ctx: typer.Context) -> None:
+    """Remove files no snapshot references: crash leftovers and superseded indexes."""
+    try:
+        report = _open(ctx).gc()
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    out.print(report.summary())
+
+
+@app.command()
 def doctor(ctx: typer.Context) -> None:
     """Check the installation: Python, packages, GPU visibility, chosen engine and why."""
     from docframe.doctor import report

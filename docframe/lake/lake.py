@@ -21,6 +21,7 @@ from docframe.lake.snapshot import Snapshot, TableInfo, pin
 
 if TYPE_CHECKING:
     from docframe.connectors.tables import TableOptions
+    from docframe.lake.gc import GcReport
     from docframe.pipelines.embedding import Embedder
     from docframe.pipelines.ingest import IngestReport
     from docframe.query.result import Result
@@ -175,6 +176,12 @@ class Lake:
             table_options=table_options,
         )  # fmt: skip
         return job.run()
+
+    def gc(self) -> GcReport:
+        """Delete segment files no snapshot references (crash leftovers) and stale indexes."""
+        from docframe.lake.gc import collect
+
+        return collect(self)
 
     def tables(self, *, snapshot: int | None = None) -> Result:
         """The lake's tables: name, source, rows, columns."""

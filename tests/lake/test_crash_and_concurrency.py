@@ -97,6 +97,10 @@ def test_kill_9_mid_ingest_then_resume(tmp_path, reference, failpoint):
         assert snapshot_id == 2  # the commit it died after is durable
     assert lake.search("glacier", k=3) is not None  # readable and searchable as it is
 
+    if failpoint.startswith("segments-written"):  # died holding written, uncommitted files
+        collected = lake.gc()
+        assert collected.segments, "the uncommitted segments are garbage"
+        assert _consistent(lake) == (snapshot_id, partial)  # and nothing committed was touched
     committed = sum(1 for r in lake.sources().to_list() if r["status"] == "ok")
     report = lake.ingest(corpus)
     assert report.ok
