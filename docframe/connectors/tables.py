@@ -34,9 +34,12 @@ class TableOptions:
     encoding: str | None = None  # None = detect (UTF-8 first)
     header: bool | None = None  # CSV: None = detect
     on_bad_rows: str = "error"  # error | skip
+    nested: str = "flatten"  # JSON: "flatten" -> address.city columns, "struct" keeps structs
     batch_rows: int = 65_536
 
     def __post_init__(self) -> None:
+        if self.nested not in ("flatten", "struct"):
+            raise ConnectorError(f"--nested {self.nested!r} is not one of flatten, struct")
         if self.on_bad_rows not in ON_BAD_ROWS:
             raise ConnectorError(
                 f"--on-bad-rows {self.on_bad_rows!r} is not one of {', '.join(ON_BAD_ROWS)}"

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS sources (
     n_chunks     INTEGER NOT NULL DEFAULT 0,
     n_tables     INTEGER NOT NULL DEFAULT 0,
     n_rows       INTEGER NOT NULL DEFAULT 0,
+    read_options TEXT,                   -- table read options used (JSON); a change re-reads
     updated_at   REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tables (

@@ -12,6 +12,7 @@ on; if it had an earlier good version, that version stays searchable.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import json
@@ -229,6 +230,9 @@ class IngestJob:
     ) -> None:
         self.lake = lake
         self.table_options = table_options or TableOptions()
+        options = dataclasses.asdict(self.table_options)
+        options.pop("batch_rows")  # how rows are batched does not change what is read
+        self._options_key = json.dumps(options, sort_keys=True)
         self.paths = paths
         self.prune = prune
         self.progress = IngestProgress(enabled=progress)
@@ -287,6 +291,9 @@ class IngestJob:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
             return
         st = _Stat(size, mtime)
+        is_table = getattr(connector, "kind", "documents") == "table"
+        if is_table and known is not None and known["read_options"] != self._options_key:
+            known = None  # read with other options (--schema, --delimiter...): read it again
         if known is not None and known["status"] == "ok":
             if known["size"] == size and known["mtime"] == mtime:
                 self.report.outcomes.append(Outcome(uri, "unchanged"))
@@ -297,7 +304,7 @@ class IngestJob:
                 self._touched.append((uri, st.st_mtime))
                 self.report.outcomes.append(Outcome(uri, "unchanged"))
                 return
-            if getattr(connector, "kind", "documents") == "table":
+            if is_table:
                 self._pending.append(self._read_tables(path, st, digest, connector))
             else:
                 docs = list(connector.extract(path))
@@ -509,9 +516,10 @@ class IngestJob:
         n_rows = sum(t.n_rows for t in p.tables)
         con.execute(
             "INSERT OR REPLACE INTO sources "
-            "VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
             (p.uri, p.size, p.mtime, p.content_hash, p.connector.name, sid, version,
-             len(p.documents), len(p.rows), len(p.tables), n_rows, now),
+             len(p.documents), len(p.rows), len(p.tables), n_rows,
+             self._options_key if p.tables else None, now),
         )  # fmt: skip
         outcome = Outcome(p.uri, "ingested", len(p.documents), len(p.rows))
         outcome.tables, outcome.n_rows = [t.name for t in p.tables], n_rows

@@ -5,12 +5,18 @@ from pathlib import Path
 import pytest
 
 from docframe.connectors import connector_for
+from docframe.connectors.jsonl import JsonlConnector
+from docframe.connectors.tables import TableOptions
 from docframe.errors import ConnectorError, UnsupportedInputError
 from tests.conftest import SAMPLE
 
 
 def extract(path: Path):
-    return list(connector_for(path).extract(path))
+    """Read ``path`` with whichever connector claims it, to the last row."""
+    connector = connector_for(path)
+    if getattr(connector, "kind", "documents") == "table":
+        return [list(t.batches) for t in connector.read_tables(path, TableOptions())]
+    return list(connector.extract(path))
 
 
 def test_plain_text_is_one_document_keyed_by_file_name():
@@ -80,7 +86,16 @@ def test_jsonl_problems_name_the_line(tmp_path, content, message):
     path = tmp_path / "c.jsonl"
     path.write_text(content)
     with pytest.raises(ConnectorError, match=message):
-        extract(path)
+        list(JsonlConnector().extract(path))
+
+
+def test_jsonl_routes_documents_and_records_apart(tmp_path):
+    docs, records = tmp_path / "docs.jsonl", tmp_path / "rows.jsonl"
+    docs.write_text('{"_id": "d1", "text": "a document"}\n')
+    records.write_text('{"id": 1, "amount": 2.5}\n')
+    assert connector_for(docs).name == "jsonl"
+    assert getattr(connector_for(docs), "kind", "documents") == "documents"
+    assert connector_for(records).kind == "table"
 
 
 @pytest.mark.parametrize(
