@@ -32,6 +32,10 @@ class Document:
     elements: list[Element]
     title: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # tables found inside the document (PDF): each becomes a lake table; its
+    # ``origin`` and ``location`` say where (page, bbox) for the pdf_tables relation
+    tables: list[Any] = field(default_factory=list)  # list[TableData]
+    parser: str | None = None  # which parser produced the elements (pymupdf | pypdf | ocr)
 
 
 class Connector(Protocol):

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -55,6 +55,8 @@ class TableData:
     batches: Iterator[pa.RecordBatch]
     origin: str = ""  # where inside the source: "sheet Sales", "sqlite table orders"
     notes: list[str] = field(default_factory=list)  # repairs made, e.g. skipped rows
+    # structured location, e.g. {"page": 3, "bbox": [x0, y0, x1, y1], "doc_key": ...} for PDFs
+    location: dict[str, Any] = field(default_factory=dict)
 
 
 class TableConnector(Protocol):
