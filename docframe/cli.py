@@ -180,6 +180,23 @@ def ingest(
     on_bad_rows: Annotated[
         str, typer.Option(help="error: stop at a malformed row; skip: skip and report it.")
     ] = "error",
+    pdf_password: Annotated[
+        str | None, typer.Option(help="Password tried for encrypted PDFs.")
+    ] = None,
+    pdf_passwords: Annotated[
+        Path | None,
+        typer.Option(help="TOML/JSON file mapping PDF file name (or path) -> password."),
+    ] = None,
+    ocr: Annotated[
+        str,
+        typer.Option(help="auto: OCR pages without a text layer if Tesseract exists; off; force."),
+    ] = "auto",
+    ocr_lang: Annotated[str, typer.Option(help="Tesseract language(s), e.g. eng+fra.")] = "eng",
+    pdf_timeout: Annotated[float, typer.Option(help="Seconds allowed per PDF.")] = 120.0,
+    pdf_memory_mb: Annotated[int, typer.Option(help="Memory limit per PDF worker (MB).")] = 2048,
+    jobs: Annotated[
+        int | None, typer.Option(help="Documents extracted in parallel (default: CPU count).")
+    ] = None,
 ) -> None:
     """Add new and changed files to the lake; unchanged files are skipped.
 
@@ -199,10 +216,23 @@ def ingest(
             header=header,
             on_bad_rows=on_bad_rows,
         )
+        from docframe.connectors.pdf.options import PdfOptions
+
+        if ocr not in ("auto", "off", "force"):
+            raise DocframeError(f"--ocr {ocr!r} is not one of auto, off, force")
+        pdf = PdfOptions(
+            password=pdf_password,
+            passwords=_mapping_file(pdf_passwords, "--pdf-passwords") if pdf_passwords else {},
+            ocr=ocr,
+            ocr_lang=ocr_lang,
+            timeout_s=pdf_timeout,
+            memory_mb=pdf_memory_mb,
+        )
         lake = _open(ctx, create=True, model=model)
         report = lake.ingest(
-            paths, prune=prune, progress=progress and err.is_terminal, table_options=options
-        )
+            paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
+            pdf_options=pdf, jobs=jobs,
+        )  # fmt: skip
     except DocframeError as exc:
         raise _fail(exc) from None
     for o in report.failures:
@@ -218,20 +248,23 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _mapping_file(path: Path, option: str) -> dict[str, str]:
+    """A TOML or JSON file holding one flat key -> value mapping."""
+    import tomllib
+
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, ValueError) as exc:
+        raise DocframeError(
+            f"{option} {path}: {exc}", help="a TOML/JSON map: key = value"
+        ) from None
+    return {str(k): str(v) for k, v in data.items()}
+
+
 def _schema_overrides(pairs: list[str], path: Path | None) -> dict[str, str] | None:
     """--schema COL=TYPE pairs and --schema-file, as one column -> type mapping."""
-    mapping: dict[str, str] = {}
-    if path is not None:
-        import tomllib
-
-        try:
-            text = path.read_text()
-            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-        except (OSError, ValueError) as exc:
-            raise DocframeError(
-                f"--schema-file {path}: {exc}", help="a TOML/JSON map of column = type"
-            ) from None
-        mapping.update({str(k): str(v) for k, v in data.items()})
+    mapping: dict[str, str] = _mapping_file(path, "--schema-file") if path else {}
     for pair in pairs:
         column, sep, type_name = pair.partition("=")
         if not sep or not column or not type_name:

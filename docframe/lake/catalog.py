@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS tables (
     n_rows      INTEGER NOT NULL,
     n_columns   INTEGER NOT NULL,
     notes       TEXT,                    -- repairs made while reading (skipped rows, encoding)
+    location    TEXT,                    -- JSON: where in a document (PDF: doc_id, page, bbox)
     PRIMARY KEY (name, version_id)
 );
 CREATE TABLE IF NOT EXISTS errors (
@@ -144,7 +145,7 @@ WHERE added_snapshot <= :s AND (removed_snapshot IS NULL OR removed_snapshot > :
 
 LIVE_TABLES = f"""
 SELECT t.name, t.version_id, t.origin, t.schema_json, t.n_rows, t.n_columns, t.notes,
-       v.source_uri, v.added_snapshot
+       t.location, v.source_uri, v.added_snapshot
 FROM tables t JOIN versions v ON v.version_id = t.version_id
 WHERE t.version_id IN ({LIVE_VERSIONS})
 ORDER BY t.name

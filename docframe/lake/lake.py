@@ -20,6 +20,7 @@ from docframe.lake import catalog
 from docframe.lake.snapshot import Snapshot, TableInfo, pin
 
 if TYPE_CHECKING:
+    from docframe.connectors.pdf.options import PdfOptions
     from docframe.connectors.tables import TableOptions
     from docframe.lake.gc import GcReport
     from docframe.pipelines.embedding import Embedder
@@ -156,13 +157,17 @@ class Lake:
         prune: bool = False,
         progress: bool = False,
         table_options: TableOptions | None = None,
+        pdf_options: PdfOptions | None = None,
+        jobs: int | None = None,
         **table_settings: Any,
     ) -> IngestReport:
         """Add new and changed files under ``paths``; unchanged files are skipped.
 
         Tabular files (CSV, Parquet, JSON, Excel, SQLite) become lake tables;
         ``table_settings`` are :class:`TableOptions` fields (``table=``,
-        ``schema=``, ``delimiter=``, ``on_bad_rows=``...).
+        ``schema=``, ``delimiter=``, ``on_bad_rows=``...). PDFs read with
+        ``pdf_options`` (passwords, OCR, limits). ``jobs`` documents are
+        extracted in parallel (default: the number of CPUs).
         """
         from docframe.connectors.tables import TableOptions
         from docframe.pipelines.ingest import IngestJob
@@ -173,7 +178,7 @@ class Lake:
             table_options = TableOptions(**table_settings)
         job = IngestJob(
             self, [str(p) for p in paths], prune=prune, progress=progress,
-            table_options=table_options,
+            table_options=table_options, pdf_options=pdf_options, jobs=jobs,
         )  # fmt: skip
         return job.run()
 

@@ -47,6 +47,7 @@ class TableInfo:
     version_id: int
     snapshot_id: int  # the snapshot that added this version
     notes: str | None = None
+    location: dict | None = None  # where inside a document (PDF tables: doc_id, page, bbox)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
             version_id=r["version_id"],
             snapshot_id=r["added_snapshot"],
             notes=r["notes"],
+            location=json.loads(r["location"]) if r["location"] else None,
         )
         for r in table_rows
     }

@@ -13,13 +13,14 @@ on; if it had an earlier good version, that version stays searchable.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import hashlib
 import json
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from docframe.connectors import Document, connector_for
-from docframe.connectors.parquet import ParquetConnector, is_partitioned_dataset
+from docframe.connectors.parquet import ParquetConnector
+from docframe.connectors.pdf.options import PdfOptions
 from docframe.connectors.tables import TableData, TableOptions
 from docframe.errors import ConnectorError, DocframeError, UnsupportedInputError
 from docframe.lake import catalog
@@ -38,12 +40,13 @@ from docframe.lake.segments import (
     write_segment_batches,
 )
 from docframe.pipelines.chunking import Chunker
+from docframe.pipelines.discovery import GLOB_CHARS, discover, fingerprint, hash_source
+from docframe.pipelines.packing import pieces
 from docframe.pipelines.progress import IngestProgress
 
 if TYPE_CHECKING:
     from docframe.lake.lake import Lake
 
-_GLOB_CHARS = set("*?[")
 _COMMIT_TABLES = 16  # table sources per commit: their rows are already on disk
 
 
@@ -100,6 +103,7 @@ class _WrittenTable:
     size: int
     n_rows: int
     notes: list[str]
+    location: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -115,73 +119,6 @@ class _Pending:
     documents: list[dict[str, Any]] = field(default_factory=list)
     embed_texts: list[str] = field(default_factory=list)
     tables: list[_WrittenTable] = field(default_factory=list)
-
-
-def _discover(args: list[str], lake_root: Path) -> tuple[list[tuple[Path, bool]], list[Outcome]]:
-    """Expand files, folders and globs into (input, named explicitly) pairs.
-
-    A partitioned Parquet folder is one input, not one per file.
-    """
-    found: dict[Path, bool] = {}
-    problems: list[Outcome] = []
-    for arg in args:
-        if _GLOB_CHARS & set(arg):
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True))
-            if not matches:
-                problems.append(Outcome(arg, "failed", error=f"{arg}: no files match this pattern"))
-            for m in matches:
-                if m.is_file() or is_partitioned_dataset(m):
-                    found.setdefault(m.absolute(), True)
-            continue
-        path = Path(arg).expanduser()
-        if path.is_file() or is_partitioned_dataset(path):
-            found[path.absolute()] = True
-        elif path.is_dir():
-            _walk(path, lake_root, found)
-        else:
-            problems.append(
-                Outcome(arg, "failed", error=f"{arg}: no such file or directory; check the path")
-            )
-    return sorted(found.items()), problems
-
-
-def _walk(top: Path, lake_root: Path, found: dict[Path, bool]) -> None:
-    for dirpath, dirnames, filenames in os.walk(top):
-        here = Path(dirpath)
-        keep = []
-        for name in sorted(dirnames):
-            sub = (here / name).absolute()
-            if name.startswith(".") or sub == lake_root or sub.is_relative_to(lake_root):
-                continue  # hidden folders, and never the lake itself
-            if is_partitioned_dataset(sub):
-                found.setdefault(sub, False)
-            else:
-                keep.append(name)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                found.setdefault((here / name).absolute(), False)
-
-
-def _fingerprint(path: Path) -> tuple[int, float]:
-    """(size, mtime) of a file, or totals over a dataset folder's files."""
-    if path.is_file():
-        st = path.stat()
-        return st.st_size, st.st_mtime
-    stats = [p.stat() for p in path.rglob("*") if p.is_file()]
-    return sum(s.st_size for s in stats), max((s.st_mtime for s in stats), default=0.0)
-
-
-def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        if f != path:
-            h.update(str(f.relative_to(path)).encode() + b"\0")
-        with open(f, "rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
 
 
 _FAILPOINT_HITS: dict[str, int] = {}
@@ -206,6 +143,21 @@ def _stable_id(*parts: object) -> str:
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """An input that must be read: it is new, changed, or was read with other options."""
+
+    path: Path
+    connector: Any
+    st: _Stat
+    digest: str
+    is_table: bool
+
+
+def _extract(plan: _Plan) -> list[Document]:
+    return list(plan.connector.extract(plan.path))
+
+
+@dataclass(frozen=True)
 class _Producer:
     """Stands in for a connector when tables come from a job rather than a file."""
 
@@ -227,8 +179,12 @@ class IngestJob:
         prune: bool,
         progress: bool,
         table_options: TableOptions | None = None,
+        pdf_options: PdfOptions | None = None,
+        jobs: int | None = None,
     ) -> None:
         self.lake = lake
+        self.pdf_options = pdf_options or PdfOptions()
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.table_options = table_options or TableOptions()
         options = dataclasses.asdict(self.table_options)
         options.pop("batch_rows")  # how rows are batched does not change what is read
@@ -255,19 +211,43 @@ class IngestJob:
                 self.con.close()
 
     def _run(self) -> IngestReport:
-        files, problems = _discover(self.paths, self.lake.root)
-        for problem in problems:
-            self._record_failure(problem.input, None, "", problem.error or "")
+        files, problems = discover(self.paths, self.lake.root)
+        for arg, message in problems:
+            self._record_failure(arg, None, "", message)
         known = {r["source_uri"]: r for r in self.con.execute("SELECT * FROM sources")}
         self._table_owner = {t.name: t.source_uri for t in self.lake.snapshot().tables.values()}
         self.progress.start_files(len(files))
-        for path, explicit in files:
-            self._process(path, explicit, known.get(str(path)))
-            self.progress.advance_file()
-            chunks = sum(len(p.rows) for p in self._pending)
-            tables = sum(len(p.tables) for p in self._pending)
-            if chunks >= self.settings.commit_chunks or tables >= _COMMIT_TABLES:
-                self._flush()
+        plans = []
+        for path, explicit in files:  # cheap checks first: only changed files are read
+            plan = self._plan(path, explicit, known.get(str(path)))
+            if plan is None:
+                self.progress.advance_file()
+            else:
+                plans.append(plan)
+        # Documents are extracted ahead on a thread pool (PDF parsing runs in worker
+        # processes, so this is real parallelism) while this thread chunks, embeds
+        # and commits in input order; at most 2 x jobs results wait in memory.
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            window: deque[tuple[_Plan, Future | None]] = deque()
+            queue = iter(plans)
+
+            def submit_next() -> None:
+                plan = next(queue, None)
+                if plan is not None:
+                    docs = None if plan.is_table else pool.submit(_extract, plan)
+                    window.append((plan, docs))
+
+            for _ in range(2 * self.jobs):
+                submit_next()
+            while window:
+                plan, docs = window.popleft()
+                submit_next()
+                self._accept(plan, docs)
+                self.progress.advance_file()
+                chunks = sum(len(p.rows) for p in self._pending)
+                tables = sum(len(p.tables) for p in self._pending)
+                if chunks >= self.settings.commit_chunks or tables >= _COMMIT_TABLES:
+                    self._flush()
         self._flush()
         if self.prune:
             self._prune({str(p) for p, _ in files})
@@ -276,20 +256,23 @@ class IngestJob:
         return self.report
 
     # -- per file ----------------------------------------------------------------
-    def _process(self, path: Path, explicit: bool, known: Any) -> None:
+    def _plan(self, path: Path, explicit: bool, known: Any) -> _Plan | None:
+        """Decide what to do with one input; None when it is settled (unchanged or failed)."""
         uri = str(path)
         try:
-            size, mtime = _fingerprint(path)
+            size, mtime = fingerprint(path)
             connector = ParquetConnector() if path.is_dir() else connector_for(path)
         except UnsupportedInputError as exc:
             if explicit:
                 self._record_failure(uri, None, "", str(exc))
             else:
                 self.report.outcomes.append(Outcome(uri, "unsupported", error=str(exc)))
-            return
+            return None
         except OSError as exc:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
-            return
+            return None
+        if hasattr(connector, "configured"):
+            connector = connector.configured(self.pdf_options)
         st = _Stat(size, mtime)
         is_table = getattr(connector, "kind", "documents") == "table"
         if is_table and known is not None and known["read_options"] != self._options_key:
@@ -297,18 +280,26 @@ class IngestJob:
         if known is not None and known["status"] == "ok":
             if known["size"] == size and known["mtime"] == mtime:
                 self.report.outcomes.append(Outcome(uri, "unchanged"))
-                return
+                return None
         try:
-            digest = _hash_file(path)
-            if known is not None and known["status"] == "ok" and known["content_hash"] == digest:
-                self._touched.append((uri, st.st_mtime))
-                self.report.outcomes.append(Outcome(uri, "unchanged"))
-                return
-            if is_table:
-                self._pending.append(self._read_tables(path, st, digest, connector))
+            digest = hash_source(path)
+        except OSError as exc:
+            self._record_failure(uri, st, connector.name, f"{uri}: cannot read: {exc.strerror}")
+            return None
+        if known is not None and known["status"] == "ok" and known["content_hash"] == digest:
+            self._touched.append((uri, st.st_mtime))
+            self.report.outcomes.append(Outcome(uri, "unchanged"))
+            return None
+        return _Plan(path, connector, st, digest, is_table)
+
+    def _accept(self, plan: _Plan, docs: Future | None) -> None:
+        """Turn one read input into pending rows, or record why it failed."""
+        uri, st, connector = str(plan.path), plan.st, plan.connector
+        try:
+            if docs is None:
+                self._pending.append(self._read_tables(plan.path, st, plan.digest, connector))
             else:
-                docs = list(connector.extract(path))
-                self._pending.append(self._chunk(uri, st, digest, connector, docs))
+                self._pending.append(self._chunk(uri, st, plan.digest, connector, docs.result()))
         except ConnectorError as exc:
             self._record_failure(uri, st, connector.name, str(exc))
         except PermissionError as exc:
@@ -346,8 +337,15 @@ class IngestJob:
                 self._table_owner[data.name] = uri
                 pending.tables.append(
                     _WrittenTable(
-                        data.name, data.origin, data.schema, seg, size, n_rows, data.notes
-                    )
+                        data.name,
+                        data.origin,
+                        data.schema,
+                        seg,
+                        size,
+                        n_rows,
+                        data.notes,
+                        dict(data.location),
+                    )  # fmt: skip
                 )
         except BaseException:
             for table in pending.tables:  # not committed: nobody references them
@@ -392,35 +390,41 @@ class IngestJob:
         rows: list[dict[str, Any]] = []
         documents: list[dict[str, Any]] = []
         texts: list[str] = []
+        pending = _Pending(uri, st.st_size, st.st_mtime, digest, connector, rows, documents, texts)
         for doc in docs:
             doc_id = _stable_id(uri, doc.doc_key)
             ordinal = 0
-            for element in doc.elements:
-                for span in self._chunker.split(element.text):
-                    text = element.text[span.start : span.end]
-                    rows.append(
-                        {
-                            "chunk_id": _stable_id(doc_id, ordinal, text),
-                            "doc_id": doc_id,
-                            "doc_key": doc.doc_key,
-                            "source_uri": uri,
-                            "modality": connector.modality,
-                            "ordinal": ordinal,
-                            "text": text,
-                            "page": element.page,
-                            "bbox": list(element.bbox) if element.bbox else None,
-                            "start_s": element.start_s,
-                            "end_s": element.end_s,
-                            "char_start": span.start,
-                            "char_end": span.end,
-                            "n_tokens": span.n_tokens,
-                            "metadata": json.dumps(element.metadata, default=str),
-                            "content_hash": digest,
-                        }
-                    )
-                    title = doc.title
-                    texts.append(f"{title}\n{text}" if title and title not in text else text)
-                    ordinal += 1
+            for piece in pieces(self._chunker, doc.elements):
+                text = piece.text
+                if doc.parser:
+                    piece.metadata.setdefault("parser", doc.parser)
+                rows.append(
+                    {
+                        "chunk_id": _stable_id(doc_id, ordinal, text),
+                        "doc_id": doc_id,
+                        "doc_key": doc.doc_key,
+                        "source_uri": uri,
+                        "modality": connector.modality,
+                        "ordinal": ordinal,
+                        "text": text,
+                        "page": piece.page,
+                        "bbox": list(piece.bbox) if piece.bbox else None,
+                        "start_s": piece.start_s,
+                        "end_s": piece.end_s,
+                        "char_start": piece.char_start,
+                        "char_end": piece.char_end,
+                        "n_tokens": piece.n_tokens,
+                        "metadata": json.dumps(piece.metadata, default=str),
+                        "content_hash": digest,
+                    }
+                )
+                title = doc.title
+                texts.append(f"{title}\n{text}" if title and title not in text else text)
+                ordinal += 1
+            for table in doc.tables:  # tables found inside the document become lake tables
+                table.location = {**table.location, "doc_id": doc_id, "doc_key": doc.doc_key}
+            if doc.tables:
+                self._write_tables(pending, doc.tables)
             documents.append(
                 {
                     "doc_id": doc_id,
@@ -434,7 +438,7 @@ class IngestJob:
                     "content_hash": digest,
                 }
             )
-        return _Pending(uri, st.st_size, st.st_mtime, digest, connector, rows, documents, texts)
+        return pending
 
     def _record_failure(self, uri: str, st: _Stat | None, connector: str, msg: str) -> None:
         self._failed.append((uri, st, connector, msg))
@@ -509,9 +513,10 @@ class IngestJob:
         for t in p.tables:
             schema = [{"name": f.name, "type": str(f.type)} for f in t.schema]
             con.execute(
-                "INSERT INTO tables VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tables VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (t.name, version, t.origin, json.dumps(schema), t.n_rows, len(schema),
-                 "; ".join(t.notes) or None),
+                 "; ".join(t.notes) or None,
+                 json.dumps(t.location, default=str) if t.location else None),
             )  # fmt: skip
         n_rows = sum(t.n_rows for t in p.tables)
         con.execute(
@@ -589,7 +594,7 @@ class IngestJob:
         return out
 
     def _prune(self, seen: set[str]) -> None:
-        roots = [Path(p).expanduser().absolute() for p in self.paths if not _GLOB_CHARS & set(p)]
+        roots = [Path(p).expanduser().absolute() for p in self.paths if not GLOB_CHARS & set(p)]
         rows = self.con.execute("SELECT source_uri FROM sources").fetchall()
         gone = [
             r[0]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -38,13 +40,46 @@ def dense_search(lake: Lake, snapshot: Snapshot, text: str, k: int) -> Result:
             "rank": pa.array(range(1, len(hits) + 1), pa.int32()),
         }
     )
-    con = connect(snapshot)
-    try:
+    con, lock, rows = _hit_connection(snapshot)
+    with lock:
         con.register("_hits", table)
-        sql = (
-            f"SELECT {HIT_COLUMNS} FROM _hits h JOIN chunks c USING (chunk_id) "
-            "LEFT JOIN documents d USING (doc_id) ORDER BY h.rank"
+        try:
+            return Result(con.execute(f"{rows} ORDER BY h.rank").to_arrow_table())
+        finally:
+            con.unregister("_hits")
+
+
+# Per-process cache of one DuckDB connection per pinned snapshot: opening a
+# connection and defining the relations costs more than the search itself.
+_CONNECTIONS: OrderedDict[tuple[str, int], tuple[Any, threading.Lock, str]] = OrderedDict()
+_CACHE_SIZE = 4
+_MATERIALISE_MAX_CHUNKS = 200_000  # below this, hit rows come from an in-memory table
+_GUARD = threading.Lock()
+
+
+def _hit_connection(snapshot: Snapshot) -> tuple[Any, threading.Lock, str]:
+    key = (str(snapshot.root), snapshot.snapshot_id)
+    with _GUARD:
+        if key in _CONNECTIONS:
+            _CONNECTIONS.move_to_end(key)
+            return _CONNECTIONS[key]
+    con = connect(snapshot)
+    n = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    join = "FROM _hits h JOIN chunks c USING (chunk_id) LEFT JOIN documents d USING (doc_id)"
+    if n <= _MATERIALISE_MAX_CHUNKS:  # no Parquet scan per query: the rows sit in memory
+        con.execute(
+            "CREATE TEMP TABLE _hit_rows AS SELECT c.* EXCLUDE (embedding), d.title "
+            "FROM chunks c LEFT JOIN documents d USING (doc_id)"
         )
-        return Result(con.execute(sql).to_arrow_table())
-    finally:
-        con.close()
+        join = "FROM _hits h JOIN _hit_rows c USING (chunk_id)"
+        columns = HIT_COLUMNS.replace("d.title", "c.title")
+    else:
+        columns = HIT_COLUMNS
+    entry = (con, threading.Lock(), f"SELECT {columns} {join}")
+    with _GUARD:
+        _CONNECTIONS[key] = entry
+        while len(_CONNECTIONS) > _CACHE_SIZE:
+            old, old_lock, _ = _CONNECTIONS.popitem(last=False)[1]
+            with old_lock:  # not while another thread is searching on it
+                old.close()
+    return entry

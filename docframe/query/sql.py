@@ -9,6 +9,7 @@ batch and never blocks the writer.
     sources    one row per input file: status and error
     snapshots  the catalog's snapshot history up to this one
     tables     one row per lake table (name, source, rows, columns)
+    pdf_tables one row per table found inside a PDF (doc_id, page, bbox)
     <name>     every lake table by its own name
 """
 
@@ -24,7 +25,7 @@ from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema
 from docframe.lake.snapshot import Snapshot
 from docframe.query.result import Result
 
-RELATIONS = ("chunks", "documents", "sources", "snapshots", "tables")
+RELATIONS = ("chunks", "documents", "sources", "snapshots", "tables", "pdf_tables")
 _PUBLIC_DEFAULT_DIM = 384
 
 
@@ -92,6 +93,22 @@ def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
         )
     con.register("_tables", pa.Table.from_pylist(rows, schema=_TABLES_SCHEMA))
     con.execute("CREATE TEMP VIEW tables AS SELECT * FROM _tables")
+    found = [
+        {
+            "name": info.name,
+            "doc_id": info.location.get("doc_id"),
+            "doc_key": info.location.get("doc_key"),
+            "source_uri": info.source_uri,
+            "page": info.location.get("page"),
+            "bbox": info.location.get("bbox"),
+            "n_rows": info.n_rows,
+            "n_columns": len(info.columns),
+        }
+        for info in snapshot.tables.values()
+        if info.location and "page" in info.location
+    ]
+    con.register("_pdf_tables", pa.Table.from_pylist(found, schema=_PDF_TABLES_SCHEMA))
+    con.execute("CREATE TEMP VIEW pdf_tables AS SELECT * FROM _pdf_tables")
 
 
 _TABLES_SCHEMA = pa.schema(
@@ -104,6 +121,20 @@ _TABLES_SCHEMA = pa.schema(
         ("columns", pa.string()),
         ("snapshot_id", pa.int64()),
         ("notes", pa.string()),
+    ]
+)
+
+
+_PDF_TABLES_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("doc_id", pa.string()),
+        ("doc_key", pa.string()),
+        ("source_uri", pa.string()),
+        ("page", pa.int32()),
+        ("bbox", pa.list_(pa.float64())),
+        ("n_rows", pa.int64()),
+        ("n_columns", pa.int32()),
     ]
 )
 
