@@ -10,7 +10,8 @@
     ├── ConnectorError            one input could not be read (recorded in `sources`)
     │   └── UnsupportedInputError no connector for this file type
     ├── MissingDependencyError    an optional extra is not installed
-    └── QueryError                SQL or search failed
+    ├── QueryError                SQL or search failed
+    └── JobError                  a table job is invalid or failed (``step``, ``key``)
 
 Each message names the offending input; a ``help`` text says what to do. Errors
 travel between processes, so they pickle with their fields.
@@ -76,3 +77,26 @@ class MissingDependencyError(DocframeError):
 
 class QueryError(DocframeError):
     pass
+
+
+class JobError(DocframeError):
+    """A table job is invalid or failed; ``step`` (1-based) and ``key`` locate it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        help: str | None = None,
+        step: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message, help=help)
+        self.step = step
+        self.key = key
+
+    def __reduce__(self):
+        return (_rebuild_job_error, (self.message, self.help, self.step, self.key))
+
+
+def _rebuild_job_error(message: str, help: str | None, step: int | None, key: str | None):
+    return JobError(message, help=help, step=step, key=key)
