@@ -28,7 +28,7 @@ def cli_lake(tmp_path_factory):
     lake = tmp_path_factory.mktemp("cli") / "lake"
     result = run("--lake", str(lake), "ingest", str(SAMPLE), "--no-progress")
     assert result.exit_code == 0, result.output
-    assert "5 ingested" in result.output
+    assert "6 ingested" in result.output  # 5 documents + shipments.csv
     return lake
 
 

@@ -46,6 +46,19 @@ def test_sql_over_chunks_documents_sources(sample_lake):
     assert len(meta) == 1
 
 
+def test_the_sample_table_sits_beside_the_documents(sample_lake):
+    late = sample_lake.sql(
+        "SELECT count(*) AS n FROM shipments WHERE delivered_date > promised_date"
+    ).to_list()[0]["n"]
+    rows = (REPO / "examples" / "sample-corpus" / "shipments.csv").read_text().splitlines()[1:]
+    assert late == sum(1 for r in rows if r.split(",")[5] > r.split(",")[4]) > 0
+    types = sample_lake.sql(
+        "SELECT column_name, column_type FROM (DESCRIBE shipments) ORDER BY column_name"
+    ).to_pandas().set_index("column_name").column_type.to_dict()
+    assert types["promised_date"] == "DATE" and types["freight_eur"] == "DOUBLE"
+    assert types["weight_kg"] == "BIGINT"
+
+
 def test_results_materialise_as_arrow_and_pandas(sample_lake):
     result = sample_lake.search("chess opening", k=2)
     assert result.to_arrow().num_rows == 2
@@ -63,16 +76,16 @@ def _state(lake):
 def test_reingest_unchanged_is_a_noop(corpus, lake_path):
     lake = docframe.open(lake_path)
     first = lake.ingest(corpus)
-    assert first.count("ingested") == 5
+    assert first.count("ingested") == 6
     before = _state(lake)
     segments = sorted(os.listdir(lake_path / "segments"))
     again = lake.ingest(corpus)
-    assert again.count("unchanged") == 5 and again.count("ingested") == 0
+    assert again.count("unchanged") == 6 and again.count("ingested") == 0
     assert _state(lake) == before
     assert sorted(os.listdir(lake_path / "segments")) == segments
     # touched but identical content: still a no-op
     os.utime(corpus / "beekeeping.txt", (1, 1))
-    assert lake.ingest(corpus).count("unchanged") == 5
+    assert lake.ingest(corpus).count("unchanged") == 6
     assert _state(lake) == before
 
 
@@ -84,7 +97,7 @@ def test_changed_file_replaces_its_chunks_and_old_snapshot_stays_readable(corpus
     old_text = lake.sql(q).to_pandas().text.tolist()
     (corpus / "beekeeping.txt").write_text("Queen bees and drones.\n\nA short new note on hives.\n")
     report = lake.ingest(corpus)
-    assert report.count("ingested") == 1 and report.count("unchanged") == 4
+    assert report.count("ingested") == 1 and report.count("unchanged") == 5
     assert lake.sql(q).to_pandas().text.tolist() == [
         "Queen bees and drones.\n\nA short new note on hives."
     ]
@@ -127,7 +140,7 @@ def test_bad_files_are_recorded_and_the_batch_goes_on(corpus, lake_path):
     lake = docframe.open(lake_path)
     report = lake.ingest([str(corpus), str(corpus / "missing.txt")])
     assert not report.ok
-    assert report.count("ingested") == 5
+    assert report.count("ingested") == 6  # 5 documents and shipments.csv
     assert report.count("unsupported") == 1  # found in a folder walk: reported, not failed
     failed = {Path(o.input).name: o.error for o in report.failures}
     assert set(failed) == {"latin1.txt", "empty.md", "fake.html", "missing.txt"}
