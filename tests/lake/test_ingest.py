@@ -52,9 +52,14 @@ def test_the_sample_table_sits_beside_the_documents(sample_lake):
     ).to_list()[0]["n"]
     rows = (REPO / "examples" / "sample-corpus" / "shipments.csv").read_text().splitlines()[1:]
     assert late == sum(1 for r in rows if r.split(",")[5] > r.split(",")[4]) > 0
-    types = sample_lake.sql(
-        "SELECT column_name, column_type FROM (DESCRIBE shipments) ORDER BY column_name"
-    ).to_pandas().set_index("column_name").column_type.to_dict()
+    types = (
+        sample_lake.sql(
+            "SELECT column_name, column_type FROM (DESCRIBE shipments) ORDER BY column_name"
+        )
+        .to_pandas()
+        .set_index("column_name")
+        .column_type.to_dict()
+    )
     assert types["promised_date"] == "DATE" and types["freight_eur"] == "DOUBLE"
     assert types["weight_kg"] == "BIGINT"
 
