@@ -193,7 +193,15 @@ def ingest(
     ] = "auto",
     ocr_lang: Annotated[str, typer.Option(help="Tesseract language(s), e.g. eng+fra.")] = "eng",
     pdf_timeout: Annotated[float, typer.Option(help="Seconds allowed per PDF.")] = 120.0,
-    pdf_memory_mb: Annotated[int, typer.Option(help="Memory limit per PDF worker (MB).")] = 2048,
+    pdf_memory_mb: Annotated[
+        int,
+        typer.Option(
+            help="Memory limit per PDF worker, MB (includes ~400 MB of libraries).", min=768
+        ),
+    ] = 2048,
+    pdf_tables: Annotated[
+        bool, typer.Option(help="Extract tables found in PDFs as lake tables.")
+    ] = True,
     jobs: Annotated[
         int | None, typer.Option(help="Documents extracted in parallel (default: CPU count).")
     ] = None,
@@ -227,6 +235,7 @@ def ingest(
             ocr_lang=ocr_lang,
             timeout_s=pdf_timeout,
             memory_mb=pdf_memory_mb,
+            tables=pdf_tables,
         )
         lake = _open(ctx, create=True, model=model)
         report = lake.ingest(

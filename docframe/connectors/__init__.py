@@ -15,6 +15,7 @@ from docframe.connectors.html import HtmlConnector
 from docframe.connectors.json_tables import JsonlTableConnector, JsonTableConnector
 from docframe.connectors.jsonl import JsonlConnector
 from docframe.connectors.parquet import ParquetConnector
+from docframe.connectors.pdf import PdfConnector
 from docframe.connectors.sqlite import SqliteConnector
 from docframe.connectors.text import MarkdownConnector, TextConnector
 from docframe.errors import UnsupportedInputError
@@ -28,6 +29,7 @@ _BUILTIN: tuple[type, ...] = (
     JsonlTableConnector,  # before JsonlConnector: it declines BEIR document collections
     JsonlConnector,
     ParquetConnector,
+    PdfConnector,
     CsvConnector,
     JsonTableConnector,
     ExcelConnector,

@@ -569,12 +569,12 @@ class IngestJob:
     def _write_segments(
         self, pending: list[_Pending], versions: dict[str, int], vectors: Any
     ) -> list[tuple[str, str | None, str, int, int, list[int]]]:
-        dim = self.lake.embedder.dim
         chunk_rows = [dict(r, version_id=versions[p.uri]) for p in pending for r in p.rows]
         doc_rows = [dict(d, version_id=versions[p.uri]) for p in pending for d in p.documents]
         out = []
         vids = sorted(versions[p.uri] for p in pending)
         if chunk_rows:
+            dim = self.lake.embedder.dim
             schema = chunk_schema(dim)
             columns = {
                 name: [r[name] for r in chunk_rows] for name in schema.names if name != "embedding"
