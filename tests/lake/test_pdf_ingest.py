@@ -118,3 +118,14 @@ def test_real_table_from_the_fbi_nics_report(tmp_path):
     ).to_list()
     # the values printed in the PDF's Alabama row (November 2015)
     assert row == [{"Permit": 18870, "Handgun": 23022, "Long Gun": 22650, "Totals": 71137}]
+
+
+def test_same_named_pdfs_in_two_folders_both_keep_their_tables(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        make_pdf(tmp_path / folder / "harbour.pdf")
+    lake = docframe.open(tmp_path / "lake")
+    assert lake.ingest(tmp_path).ok
+    names = [r["name"] for r in lake.sql("SELECT name FROM pdf_tables ORDER BY name").to_list()]
+    assert names == ["harbour_p2_t1", "harbour_p2_t1_2"]
+    assert lake.ingest(tmp_path).count("unchanged") == 2

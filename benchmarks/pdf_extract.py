@@ -1,0 +1,257 @@
+"""PDF extraction benchmark: docframe's PDF stage against raw PyMuPDF, same files, one run.
+
+Files: the text PDFs of the shared corpus (``../shared/corpus/pdfs/index.json``,
+categories text / multi-column / many-pages / table; never scanned, encrypted,
+corrupt, fuzzed, malformed or bomb files), ``--data`` to point elsewhere.
+
+Raw baseline: ``pymupdf.open(path)`` and ``page.get_text()`` for every page, in
+this process.
+
+docframe: ``PdfConnector(PdfOptions(ocr="off", tables=...)).extract(path)`` for
+every file, one after another -- the stage as ingest runs it: each file parsed
+in an isolated worker process (time and memory limits), text blocks with page
+and bbox in reading order, headings, metadata, and with ``tables=True`` the
+table finder (``docframe.connectors.pdf.tables``). Measured twice: tables on
+(the default) and tables off. OCR is off (the target excludes it).
+
+One warm-up pass of each variant starts the worker processes and imports
+everything; then ``--repeats`` rounds time raw, docframe and docframe without
+tables in turn (interleaved, so background load hits all three alike). Rates are
+total pages / best round time (best-of-N: the machine's other work only ever
+adds time). ``ratio`` = docframe pages/s / raw pages/s (target: >= 0.8).
+
+``--breakdown`` also times the connector's worker function in this process
+(no sandbox) and PyMuPDF's ``get_text("dict")`` (what the connector reads per
+page), and prints the table stage's cost per file, to show where the time goes.
+
+The last line of output is one JSON object with the headline numbers.
+
+    .venv/bin/python benchmarks/pdf_extract.py
+    .venv/bin/python benchmarks/pdf_extract.py --repeats 5 --breakdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("PYMUPDF_SUGGEST_LAYOUT_ANALYZER", "0")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "corpus" / "pdfs"
+TEXT_CATEGORIES = {"text", "multi-column", "many-pages", "table"}
+EXCLUDED = {
+    "scanned",
+    "encrypted",
+    "corrupt",
+    "bomb",
+    "fuzz",
+    "fuzz-repro",
+    "malformed",
+    "ground-truth",
+}
+
+
+def text_pdfs(root: Path) -> list[Path]:
+    index = json.loads((root / "index.json").read_text(encoding="utf-8"))
+    out = []
+    for entry in index["files"]:
+        cats = set(entry.get("categories", ()))
+        if not cats & TEXT_CATEGORIES or cats & EXCLUDED:
+            continue
+        rel = entry["file"].removeprefix("pdfs/")
+        path = root / rel
+        if path.suffix.lower() == ".pdf" and path.exists():
+            out.append(path)
+    return out
+
+
+def raw_pass(files: list[Path]) -> tuple[float, int, int]:
+    """(seconds, pages, characters) for pymupdf.open + page.get_text() over ``files``."""
+    import pymupdf
+
+    pages = chars = 0
+    start = time.perf_counter()
+    for path in files:
+        with pymupdf.open(path) as doc:
+            for page in doc:
+                chars += len(page.get_text())
+                pages += 1
+    return time.perf_counter() - start, pages, chars
+
+
+def docframe_pass(files: list[Path], tables: bool) -> tuple[float, int, int, int]:
+    """(seconds, documents, elements, tables) for the connector over ``files``."""
+    from docframe.connectors.pdf import PdfConnector, PdfOptions
+
+    connector = PdfConnector(PdfOptions(ocr="off", tables=tables))
+    docs = elements = n_tables = 0
+    start = time.perf_counter()
+    for path in files:
+        for document in connector.extract(path):
+            docs += 1
+            elements += len(document.elements)
+            n_tables += len(document.tables)
+    return time.perf_counter() - start, docs, elements, n_tables
+
+
+def breakdown(files: list[Path], pages: int) -> dict:
+    """Where the time goes: the worker in-process, get_text("dict"), tables per file."""
+    import pymupdf
+
+    from docframe.connectors.pdf import PdfOptions
+    from docframe.connectors.pdf import extract as pdf_extract
+    from docframe.connectors.pdf.tables import find_tables_with_text
+
+    out: dict = {}
+
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    flags = 1 | 2 | 64 | 128  # the connector's get_text("dict") flags
+
+    def dict_pass(extra: int = 0) -> None:
+        for path in files:
+            with pymupdf.open(path) as doc:
+                for page in doc:
+                    page.get_text("dict", flags=flags | extra)
+
+    out["get_text_dict_pages_s"] = pages / min(timed(dict_pass) for _ in range(2))
+    vec = pymupdf.TEXT_COLLECT_VECTORS
+    out["get_text_dict_vectors_pages_s"] = pages / min(
+        timed(lambda: dict_pass(vec)) for _ in range(2)
+    )
+    for tables in (False, True):
+        options = PdfOptions(ocr="off", tables=tables)
+
+        def worker_pass(options=options) -> None:
+            for path in files:
+                pdf_extract.worker(
+                    str(path.absolute()), str(path), path.name, None, options, ("pymupdf",), ()
+                )
+
+        try:
+            worker_pass()  # warm
+            best = min(timed(worker_pass) for _ in range(2))
+        except (AttributeError, TypeError) as exc:  # the worker's signature moved on
+            print(f"(in-process worker not timed: {exc})")
+            continue
+        key = "inprocess_tables_pages_s" if tables else "inprocess_no_tables_pages_s"
+        out[key] = pages / best
+
+    print("\ntable stage per file, in-process (hinted: vectors from the dict pass given):")
+    print(
+        f"{'file':58s} {'pages':>5s} {'get_text s':>10s} {'tables s':>9s} "
+        f"{'hinted s':>9s} {'found':>5s}"
+    )
+    totals = [0.0, 0.0, 0.0]
+    for path in files:
+        with pymupdf.open(path) as doc:
+            vectors = [
+                [b for b in p.get_text("dict", flags=flags | vec)["blocks"] if b["type"] == 3]
+                for p in doc
+            ]
+            t_text = timed(lambda doc=doc: [p.get_text() for p in doc])
+            found: list = []
+
+            def tables_pass(doc=doc, path=path, found=found, hint=None) -> None:
+                for p in doc:
+                    v = None if hint is None else hint[p.number]
+                    found.extend(find_tables_with_text(p, path.name, path, p.number + 1, vectors=v))
+
+            t_tab = timed(tables_pass)
+            t_hint = timed(lambda tables_pass=tables_pass, v=vectors: tables_pass(hint=v))
+            name = str(path.relative_to(path.parents[1]))
+            print(
+                f"{name:58s} {doc.page_count:5d} {t_text:10.3f} {t_tab:9.3f} "
+                f"{t_hint:9.3f} {len(found) // 2:5d}"
+            )
+            for k, v in enumerate((t_text, t_tab, t_hint)):
+                totals[k] += v
+    print(f"{'total':58s} {pages:5d} {totals[0]:10.3f} {totals[1]:9.3f} {totals[2]:9.3f}")
+    out["table_stage_s"] = totals[1]
+    out["table_stage_hinted_s"] = totals[2]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the corpus folder")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (best is kept)")
+    parser.add_argument("--breakdown", action="store_true", help="also show where time goes")
+    args = parser.parse_args(argv)
+
+    if not (args.data / "index.json").exists():
+        print(f"error: no index.json under {args.data}", file=sys.stderr)
+        return 2
+    files = text_pdfs(args.data)
+    if not files:
+        print(f"error: no text PDFs listed in {args.data / 'index.json'}", file=sys.stderr)
+        return 2
+
+    import pymupdf
+
+    print(f"{len(files)} text PDFs from {args.data}")
+    print(
+        f"python {platform.python_version()}, PyMuPDF {pymupdf.VersionBind}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}"
+    )
+
+    # warm-up: starts the worker processes, loads every module, fills OS caches
+    _, pages, chars = raw_pass(files)
+    _, docs, elements, n_tables = docframe_pass(files, tables=True)
+    docframe_pass(files, tables=False)
+    print(
+        f"{pages} pages, {chars} characters (raw get_text); docframe: {docs} documents, "
+        f"{elements} elements, {n_tables} tables"
+    )
+
+    raw_t, df_t, df_nt = [], [], []
+    for r in range(args.repeats):
+        raw_t.append(raw_pass(files)[0])
+        df_t.append(docframe_pass(files, tables=True)[0])
+        df_nt.append(docframe_pass(files, tables=False)[0])
+        print(
+            f"round {r + 1}: raw {raw_t[-1]:.3f} s, docframe {df_t[-1]:.3f} s, "
+            f"docframe without tables {df_nt[-1]:.3f} s"
+        )
+
+    raw_rate = pages / min(raw_t)
+    df_rate = pages / min(df_t)
+    df_nt_rate = pages / min(df_nt)
+    result = {
+        "files": len(files),
+        "pages": pages,
+        "repeats": args.repeats,
+        "raw_pages_s": round(raw_rate, 1),
+        "docframe_pages_s": round(df_rate, 1),
+        "ratio": round(df_rate / raw_rate, 3),
+        "docframe_no_tables_pages_s": round(df_nt_rate, 1),
+        "ratio_no_tables": round(df_nt_rate / raw_rate, 3),
+        "tables": n_tables,
+    }
+    print(f"\nraw PyMuPDF get_text():        {raw_rate:9.1f} pages/s")
+    print(f"docframe, tables on:           {df_rate:9.1f} pages/s  ({result['ratio']:.3f}x raw)")
+    print(
+        f"docframe, tables off:          {df_nt_rate:9.1f} pages/s  "
+        f"({result['ratio_no_tables']:.3f}x raw)"
+    )
+    if args.breakdown:
+        extra = breakdown(files, pages)
+        for key, value in extra.items():
+            if key.endswith("pages_s"):
+                print(f"{key}: {value:.1f} pages/s ({value / raw_rate:.3f}x raw)")
+            result[key] = round(value, 3 if key.endswith("_s") and "pages" not in key else 1)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,442 @@
+"""Tables on PDF pages -> typed Arrow tables: generated PDFs and real ones from the corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from docframe.connectors.pdf import tables as pdf_tables
+from docframe.connectors.pdf.tables import find_tables, find_tables_with_text, table_text
+from tests.conftest import SHARED_CORPUS
+
+pymupdf = pytest.importorskip("pymupdf")
+
+PDFS = SHARED_CORPUS / "pdfs"
+NICS = PDFS / "pdfplumber" / "nics-background-checks-2015-11.pdf"
+
+
+def corpus_file(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"shared PDF corpus not found ({path}); it is present on CI machines only")
+    return path
+
+
+def rows_of(table) -> list[dict]:
+    batches = list(table.batches)
+    return [row for batch in batches for row in batch.to_pylist()]
+
+
+# -- generated PDFs ----------------------------------------------------------------------
+
+
+def draw_grid(page, xs, ys, cells, *, skip_v=(), skip_h=()):
+    """Rule a grid (xs, ys: line positions) and write cells[(row, col)] = text.
+
+    ``skip_v``: (band, x) vertical segments left out (merged across); ``skip_h``:
+    (y, col) horizontal segments left out (merged down).
+    """
+    for y in ys:
+        for j in range(len(xs) - 1):
+            if (y, j) not in skip_h:
+                page.draw_line((xs[j], y), (xs[j + 1], y), width=0.6)
+    for band in range(len(ys) - 1):
+        for x in xs:
+            if (band, x) not in skip_v:
+                page.draw_line((x, ys[band]), (x, ys[band + 1]), width=0.6)
+    for (r, c), text in cells.items():
+        page.insert_text((xs[c] + 4, ys[r] + 14), text, fontsize=10)
+
+
+def simple_table_pdf(path: Path) -> Path:
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.insert_text((50, 60), "Quarterly figures, all regions.", fontsize=11)
+    xs = [50, 150, 230, 330, 400, 500]
+    ys = [100, 120, 140, 160, 180]
+    rows = [
+        ["Region", "Units", "Revenue", "Change", "Date"],
+        ["North", "1,234", "$5,000.50", "12.5%", "2024-01-15"],
+        ["South", "(56)", "$750.25", "-3%", "2024-02-01"],
+        ["East", "98 452", "-", "0%", "2024-03-31"],
+    ]
+    draw_grid(page, xs, ys, {(r, c): t for r, row in enumerate(rows) for c, t in enumerate(row)})
+    page.insert_text((50, 230), "Text after the table is not part of it.", fontsize=11)
+    doc.save(path)
+    return path
+
+
+def test_drawn_table_names_types_location_and_text(tmp_path):
+    path = simple_table_pdf(tmp_path / "Sales Report.pdf")
+    page = pymupdf.open(path)[0]
+    found = find_tables_with_text(page, "sales-key", path, 1)
+    assert len(found) == 1
+    table, text = found[0]
+    assert table.name == "sales_report_p1_t1"
+    assert table.origin == "page 1"
+    assert table.schema.names == ["Region", "Units", "Revenue", "Change", "Date"]
+    assert [f.type for f in table.schema] == [
+        pa.string(),
+        pa.int64(),
+        pa.float64(),
+        pa.float64(),
+        pa.date32(),
+    ]
+    loc = table.location
+    assert loc["doc_key"] == "sales-key" and loc["page"] == 1
+    assert loc["n_rows"] == 3 and loc["n_columns"] == 5
+    assert loc["bbox"] == pytest.approx([50, 100, 500, 180], abs=1.5)
+    assert rows_of(table) == [
+        {
+            "Region": "North",
+            "Units": 1234,
+            "Revenue": 5000.5,
+            "Change": 12.5,
+            "Date": dt.date(2024, 1, 15),
+        },
+        {
+            "Region": "South",
+            "Units": -56,
+            "Revenue": 750.25,
+            "Change": -3.0,
+            "Date": dt.date(2024, 2, 1),
+        },
+        {
+            "Region": "East",
+            "Units": 98452,
+            "Revenue": None,
+            "Change": 0.0,
+            "Date": dt.date(2024, 3, 31),
+        },
+    ]
+    assert any("currency sign $ removed" in n for n in table.notes)
+    assert any("percentages" in n and "'Change'" in n for n in table.notes)
+    lines = text.splitlines()
+    assert lines[0] == "| Region | Units | Revenue | Change | Date |"
+    assert lines[2].startswith("| North | 1234 | 5000.5 | 12.5 | 2024-01-15 |")
+    assert "after the table" not in text
+
+
+def test_two_row_header_with_a_merged_group_cell(tmp_path):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    xs = [50, 150, 230, 310]
+    ys = [100, 120, 140, 160, 180]
+    cells = {
+        (0, 0): "Item",
+        (0, 1): "Sales",
+        (1, 1): "Q1",
+        (1, 2): "Q2",
+        (2, 0): "Apples",
+        (2, 1): "10",
+        (2, 2): "12",
+        (3, 0): "Pears",
+        (3, 1): "7",
+        (3, 2): "9",
+    }
+    # "Sales" spans Q1 and Q2 (no rule at x=230 in the top band); "Item" spans two bands
+    draw_grid(page, xs, ys, cells, skip_v={(0, 230)}, skip_h={(120, 0)})
+    path = tmp_path / "fruit.pdf"
+    doc.save(path)
+    page = pymupdf.open(path)[0]
+    (table,) = find_tables(page, "fruit", path, 1)
+    assert table.schema.names == ["Item", "Sales Q1", "Sales Q2"]
+    assert rows_of(table) == [
+        {"Item": "Apples", "Sales Q1": 10, "Sales Q2": 12},
+        {"Item": "Pears", "Sales Q1": 7, "Sales Q2": 9},
+    ]
+
+
+def test_empty_and_duplicate_header_names_are_repaired(tmp_path):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    rows = [["Name", "", "Name"], ["a", "1", "x"], ["b", "2", "y"]]
+    draw_grid(
+        page,
+        [50, 150, 250, 350],
+        [100, 120, 140, 160],
+        {(r, c): t for r, row in enumerate(rows) for c, t in enumerate(row) if t},
+    )
+    path = tmp_path / "dup.pdf"
+    doc.save(path)
+    (table,) = find_tables(pymupdf.open(path)[0], "dup", path, 1)
+    assert table.schema.names == ["Name", "column_2", "Name_2"]
+    assert any(n.startswith("renamed 2 column(s)") for n in table.notes)
+
+
+def test_pages_without_a_grid_yield_nothing_and_skip_the_finder(tmp_path, monkeypatch):
+    doc = pymupdf.open()
+    prose = doc.new_page()
+    prose.insert_textbox(pymupdf.Rect(50, 50, 550, 400), "Just a paragraph of text. " * 40)
+    boxed = doc.new_page()  # a framed paragraph is one cell, not a table
+    boxed.draw_rect(pymupdf.Rect(45, 45, 555, 405), width=0.8)
+    boxed.insert_textbox(pymupdf.Rect(50, 50, 550, 400), "A boxed note. " * 40)
+    path = tmp_path / "prose.pdf"
+    doc.save(path)
+    doc = pymupdf.open(path)
+    calls = []
+    real = pymupdf.Page.find_tables
+    monkeypatch.setattr(
+        pymupdf.Page, "find_tables", lambda self, **kw: calls.append(kw) or real(self, **kw)
+    )
+    assert find_tables(doc[0], "p", path, 1) == []
+    assert calls == []  # no ruling lines: the finder never ran
+    assert find_tables(doc[1], "p", path, 2) == []
+
+
+def test_tables_pickle_and_text_leaves_the_rows_readable(tmp_path):
+    path = simple_table_pdf(tmp_path / "s.pdf")
+    (table,) = find_tables(pymupdf.open(path)[0], "s", path, 1)
+    copy = pickle.loads(pickle.dumps(table))
+    assert rows_of(copy)[0]["Units"] == 1234
+    text = table_text(table)
+    assert "| South | -56 |" in text
+    assert len(rows_of(table)) == 3  # table_text put the batches back
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_page_reads_upright_and_reports_get_text_coordinates(tmp_path, rotation):
+    """Content drawn turned, /Rotate set so it displays upright (a landscape table)."""
+    src = pymupdf.open(simple_table_pdf(tmp_path / "s.pdf"))
+    doc = pymupdf.open()
+    size = (792, 612) if rotation in (90, 270) else (612, 792)
+    page = doc.new_page(width=size[0], height=size[1])
+    page.show_pdf_page(page.rect, src, 0, rotate=rotation)
+    page.set_rotation(rotation)
+    path = tmp_path / "r.pdf"
+    doc.save(path)
+    page = pymupdf.open(path)[0]
+    (table,) = find_tables(page, "r", path, 1)
+    assert table.schema.names == ["Region", "Units", "Revenue", "Change", "Date"]
+    assert rows_of(table)[0]["Units"] == 1234
+    # the bbox is in page.get_text()'s space: it holds the words it shows
+    bbox = pymupdf.Rect(table.location["bbox"]) + (-1, -1, 1, 1)
+    words = {w[4]: pymupdf.Rect(w[:4]) for w in page.get_text("words")}
+    assert bbox.contains(words["Region"]) and bbox.contains(words["2024-03-31"])
+    assert not bbox.contains(words["Quarterly"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,234", (1234, "", False)),
+        ("98 452", (98452, "", False)),
+        ("(1,234.50)", (-1234.5, "", False)),
+        ("\u22125", (-5, "", False)),
+        ("$-5", (-5, "$", False)),
+        ("12.5%", (12.5, "", True)),
+        ("0", (0, "", False)),
+        ("0.25", (0.25, "", False)),
+        ("01", None),  # a code, not a number
+        ("1,5", None),  # decimal comma or list: ambiguous
+        ("12,34,567", None),
+        ("1.2.3", None),
+        ("abc", None),
+    ],
+)
+def test_number_parsing(text, expected):
+    assert pdf_tables._number(text) == expected
+
+
+def test_column_typing_rules():
+    arr, note = pdf_tables._type_column("n", ["1", "-", "", "3"])
+    assert arr.type == pa.int64() and arr.to_pylist() == [1, None, None, 3] and note is None
+    arr, _ = pdf_tables._type_column("code", ["01", "02", "10"])
+    assert arr.type == pa.string()
+    arr, _ = pdf_tables._type_column("d", ["2024-01-15", "", "2023-12-31"])
+    assert arr.type == pa.date32()
+    arr, _ = pdf_tables._type_column("d", ["2024-13-01"])
+    assert arr.type == pa.string()
+    arr, _ = pdf_tables._type_column("mix", ["12%", "3"])  # % on some values only
+    assert arr.type == pa.string()
+    arr, _ = pdf_tables._type_column("cur", ["$1", "€2"])  # two currencies
+    assert arr.type == pa.string()
+    arr, _ = pdf_tables._type_column("empty", ["", ""])
+    assert arr.type == pa.string() and arr.null_count == 2
+
+
+# -- the corpus ------------------------------------------------------------------------
+
+
+def test_fbi_nics_table_cell_values():
+    """The FBI NICS November 2015 table: values checked against the PDF's own text."""
+    path = corpus_file(NICS)
+    page = pymupdf.open(path)[0]
+    (table,) = find_tables(page, "nics", path, 1)
+    assert table.name == "nics_background_checks_2015_11_p1_t1"
+    assert table.location["n_rows"] == 56 and table.location["n_columns"] == 25
+    assert table.location["bbox"] == pytest.approx([33.1, 23.9, 975.3, 569.3], abs=1)
+    assert "caption: NICS Firearm Background Checks November - 2015" in table.notes
+    names = table.schema.names
+    assert names[:7] == [
+        "State / Territory",
+        "Permit",
+        "Handgun",
+        "Long Gun",
+        "Other",
+        "Multiple",
+        "Admin",
+    ]
+    assert names[7:10] == ["Pre-Pawn Handgun", "Pre-Pawn Long Gun", "Pre-Pawn Other"]
+    assert names[16:18] == ["Rentals Handgun", "Rentals Long Gun"]
+    assert names[-1] == "Totals"
+    assert all(f.type == pa.int64() for f in table.schema if f.name != "State / Territory")
+    rows = {r["State / Territory"]: r for r in rows_of(table)}
+    assert len(rows) == 56 and "Wyoming" in rows and "District of Columbia" in rows
+
+    def values(state):
+        return [rows[state][n] for n in names[1:]]
+
+    # read off page.get_text(); the two Rentals columns are blank in the PDF
+    assert values("Alabama") == [
+        18870, 23022, 22650, 859, 1178, 0, 14, 15, 0, 2179, 2307, 11, 0, 0, 0,
+        None, None, 13, 14, 0, 3, 2, 0, 71137,
+    ]  # fmt: skip
+    assert values("Texas") == [
+        21550, 56941, 51670, 2532, 3048, 0, 29, 20, 0, 5748, 5331, 21, 1, 2, 1,
+        None, None, 42, 36, 4, 1, 5, 0, 146982,
+    ]  # fmt: skip
+    # California prints thousands with a space: "98 452"
+    assert rows["California"]["Permit"] == 98452 and rows["California"]["Totals"] == 180116
+    assert rows["Kentucky"]["Permit"] == 264140
+    assert rows["Totals"]["Totals"] == 2236457
+    # the PDF's own arithmetic holds for every row and column: nothing shifted
+    for state, row in rows.items():
+        assert sum(row[n] or 0 for n in names[1:-1]) == row["Totals"], state
+    for n in names[1:]:
+        column = sum(r[n] or 0 for s, r in rows.items() if s != "Totals")
+        assert column == (rows["Totals"][n] or 0), n
+
+
+def test_nics_table_text_is_searchable():
+    path = corpus_file(NICS)
+    ((table, text),) = find_tables_with_text(pymupdf.open(path)[0], "nics", path, 1)
+    assert text.startswith("NICS Firearm Background Checks November - 2015\n| State / Territory |")
+    assert "| Alabama | 18870 | 23022 |" in text
+
+
+def test_code_tables_keep_leading_zeros_and_key_value_tables():
+    path = corpus_file(PDFS / "openpreserve-format-corpus" / "195981.pdf")
+    doc = pymupdf.open(path)
+    p17 = find_tables(doc[16], "va", path, 17)
+    assert [t.name for t in p17] == ["t_195981_p17_t1", "t_195981_p17_t2"]
+    ages = p17[1]
+    assert ages.schema.names == ["INTERNAL VALUE", "EXTERNAL VALUE"]
+    assert ages.schema.field("INTERNAL VALUE").type == pa.int64()
+    assert rows_of(ages)[:2] == [
+        {"INTERNAL VALUE": 1, "EXTERNAL VALUE": "<25"},
+        {"INTERNAL VALUE": 2, "EXTERNAL VALUE": "25-34"},
+    ]
+    codes = find_tables(doc[17], "va", path, 18)[1]
+    assert codes.schema.field("INTERNAL VALUE").type == pa.string()  # "01", "02": codes
+    assert rows_of(codes)[0] == {
+        "INTERNAL VALUE": "01",
+        "EXTERNAL VALUE": "COMPENSATION AND PENSION",
+    }
+
+
+def test_table_without_outer_side_rules_keeps_its_first_and_last_columns():
+    path = corpus_file(PDFS / "pdfplumber" / "federal-register-2020-17221.pdf")
+    (table,) = find_tables(pymupdf.open(path)[5], "fr", path, 6)
+    assert table.schema.names == [
+        "Action",
+        "Labor cost",
+        "Parts cost",
+        "Cost per product",
+        "Cost on U.S. operators",
+    ]
+    (row,) = rows_of(table)
+    assert row["Action"].startswith("Stabilizer wiring change")
+
+
+def test_plots_and_diagrams_are_not_tables():
+    path = corpus_file(PDFS / "py-pdf-sample-files" / "GeoTopo-komprimiert.pdf")
+    doc = pymupdf.open(path)
+    for number in (10, 12, 35, 38, 56, 81, 82, 86):  # pages with ruled figures
+        assert find_tables(doc[number - 1], "geo", path, number) == [], number
+
+
+def test_prose_pdfs_have_no_tables():
+    for rel in ("pdfplumber/scotus-transcript-p1.pdf", "py-pdf-sample-files/multicolumn.pdf"):
+        path = corpus_file(PDFS / rel)
+        for page in pymupdf.open(path):
+            assert find_tables(page, "t", path, page.number + 1) == []
+
+
+def vector_blocks(page) -> list[dict]:
+    flags = pymupdf.TEXTFLAGS_DICT | pymupdf.TEXT_COLLECT_VECTORS
+    return [b for b in page.get_text("dict", flags=flags)["blocks"] if b["type"] == 3]
+
+
+def test_vector_hint_skips_grid_free_pages_and_changes_nothing_else(tmp_path, monkeypatch):
+    path = simple_table_pdf(tmp_path / "s.pdf")
+    doc = pymupdf.open(path)
+    prose = doc.new_page()
+    prose.insert_textbox(pymupdf.Rect(50, 50, 550, 400), "Plain words. " * 60)
+    prose.draw_line((50, 420), (550, 420))  # one rule under the text
+    table_page, prose = doc[0], doc[1]
+    assert pdf_tables.may_hold_grid(vector_blocks(table_page))
+    assert not pdf_tables.may_hold_grid(vector_blocks(prose))
+    calls = []
+    real = pymupdf.Page.get_cdrawings
+    monkeypatch.setattr(
+        pymupdf.Page, "get_cdrawings", lambda self, *a, **k: calls.append(1) or real(self, *a, **k)
+    )
+    assert find_tables(prose, "s", path, 2, vectors=vector_blocks(prose)) == []
+    assert calls == []  # decided from the hint alone
+    (with_hint,) = find_tables(table_page, "s", path, 1, vectors=vector_blocks(table_page))
+    (without,) = find_tables(table_page, "s", path, 1)
+    assert rows_of(with_hint) == rows_of(without)
+    assert with_hint.location == without.location
+
+
+def test_vector_hint_never_hides_a_grid_on_the_corpus():
+    """Every page where the drawings hold a candidate grid also passes the cheap hint."""
+    for rel in (
+        "pdfplumber/nics-background-checks-2015-11.pdf",
+        "pdfplumber/federal-register-2020-17221.pdf",
+        "py-pdf-sample-files/google-doc-document.pdf",
+    ):
+        path = corpus_file(PDFS / rel)
+        for page in pymupdf.open(path):
+            if pdf_tables.candidate_regions(page):
+                assert pdf_tables.may_hold_grid(vector_blocks(page)), (rel, page.number + 1)
+
+
+def test_thousands_of_separate_boxes_are_cheap_and_not_tables(tmp_path):
+    """Vector halftone or a chart of dots: 5,000+ disjoint squares, no grid among them."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    shape = page.new_shape()
+    for x in range(10, 600, 9):
+        for y in range(10, 780, 9):
+            shape.draw_rect(pymupdf.Rect(x, y, x + 4, y + 4))
+    shape.finish(fill=(0, 0, 0))
+    shape.commit()
+    path = tmp_path / "dots.pdf"
+    doc.save(path)
+    page = pymupdf.open(path)[0]
+    start = time.perf_counter()
+    assert find_tables(page, "dots", path, 1) == []
+    assert time.perf_counter() - start < 5  # ~0.3 s; quadratic clustering took minutes
+
+
+def test_a_grid_of_cell_rectangles_is_one_table(tmp_path):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for i in range(40):
+        for j in range(8):
+            cell = pymupdf.Rect(40 + j * 65, 40 + i * 18, 40 + (j + 1) * 65, 40 + (i + 1) * 18)
+            page.draw_rect(cell, width=0.5)
+            page.insert_text((cell.x0 + 3, cell.y0 + 13), f"h{j}" if i == 0 else str(i * j))
+    path = tmp_path / "grid.pdf"
+    doc.save(path)
+    (table,) = find_tables(pymupdf.open(path)[0], "grid", path, 1)
+    assert table.schema.names == [f"h{j}" for j in range(8)]
+    assert table.location["n_rows"] == 39
+    rows = rows_of(table)
+    assert rows[38] == {f"h{j}": 39 * j for j in range(8)}
