@@ -310,18 +310,11 @@ class _Sheet:
         target = self.schema.field(name).type
         if name in self.declared:
             texts = pa.array([cell_text(v) for v in values], pa.string())
-            try:
-                return sch.cast_strings(texts, target)
-            except sch.CONVERT_ERRORS:
-                index = sch.first_bad(texts, lambda a: sch.cast_strings(a, target))
-                raise sch.value_error(
-                    self.path,
-                    f"sheet {self.name!r}, row {rows[index]}",
-                    name,
-                    values[index],
-                    target,
-                    declared=True,
-                ) from None
+            return sch.cast_texts(
+                texts, target, path=self.path,
+                where=lambda i: f"sheet {self.name!r}, row {rows[i]}",
+                column=name, values=values, declared=True,
+            )  # fmt: skip
         kind = self.kinds[name]
         return pa.array([_convert(v, kind) for v in values], type=target)
 

@@ -647,18 +647,10 @@ class _JsonTable:
         kind = self.kinds[name]
         if declared or kind in ("date", "timestamp", "timestamptz"):
             texts = pa.array([_as_text(v, target) for v in values], pa.string())
-            try:
-                return sch.cast_strings(texts, target)
-            except sch.CONVERT_ERRORS:
-                index = sch.first_bad(texts, lambda a: sch.cast_strings(a, target))
-                raise sch.value_error(
-                    self.path,
-                    f"line {lines[index]}",
-                    name,
-                    values[index],
-                    target,
-                    declared=declared,
-                ) from None
+            return sch.cast_texts(
+                texts, target, path=self.path, where=lambda i: f"line {lines[i]}",
+                column=name, values=values, declared=declared,
+            )  # fmt: skip
         if kind == "float":  # integers too big for int64 included
             values = [float(v) if type(v) is int else v for v in values]
         try:

@@ -425,6 +425,29 @@ def show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def cast_texts(
+    texts: pa.Array,
+    target: pa.DataType,
+    *,
+    path: Path,
+    where: Callable[[int], str],
+    column: str,
+    values: list[Any],
+    declared: bool,
+) -> pa.Array:
+    """Cast text values to ``target``, or raise the one-line error naming the first bad one.
+
+    ``where(i)`` says where value ``i`` sits in the source ("line 12", "sheet S, row 4").
+    """
+    try:
+        return cast_strings(texts, target)
+    except CONVERT_ERRORS:
+        index = first_bad(texts, lambda a: cast_strings(a, target))
+        raise value_error(
+            path, where(index), column, values[index], target, declared=declared
+        ) from None
+
+
 def value_error(
     path: Path,
     where: str,

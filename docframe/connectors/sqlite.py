@@ -412,18 +412,11 @@ class _Table:
             return pa.array([_as_bytes(v) for v in values], pa.binary())
         if source in self.declared or textual:
             texts = pa.array([_as_text(v, target) for v in values], pa.string())
-            try:
-                return sch.cast_strings(texts, target)
-            except sch.CONVERT_ERRORS:
-                index = sch.first_bad(texts, lambda a: sch.cast_strings(a, target))
-                raise sch.value_error(
-                    self.path,
-                    f"table {self.table!r}, row {before + index + 1}",
-                    name,
-                    values[index],
-                    target,
-                    declared=source in self.declared,
-                ) from None
+            return sch.cast_texts(
+                texts, target, path=self.path,
+                where=lambda i: f"table {self.table!r}, row {before + i + 1}",
+                column=name, values=values, declared=source in self.declared,
+            )  # fmt: skip
         if pa.types.is_boolean(target):
             return pa.array(values, pa.int64()).cast(pa.bool_())
         if pa.types.is_string(target):
