@@ -76,6 +76,10 @@ def test_sql_errors_are_one_line_with_help(cli_lake):
     assert result.exit_code == 2
     assert "SQL error" in result.stderr and "nowhere" in result.stderr
     assert "help:" in result.stderr
+    bad = run("--lake", str(cli_lake), "sql", "SELECT doc_kee FROM documents")
+    first = bad.stderr.splitlines()[0]
+    assert "doc_kee" in first and "(line 1, column 8)" in first and "doc_key" in first
+    assert len(bad.stderr.splitlines()) == 2  # the error, then its help
 
 
 def test_sources_and_failures_set_the_exit_code(tmp_path):

@@ -139,6 +139,20 @@ _PDF_TABLES_SCHEMA = pa.schema(
 )
 
 
+def _one_line(message: str) -> str:
+    """DuckDB's message on one line: its first line, plus where (from its LINE/caret lines)."""
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    head = lines[0]
+    for i, line in enumerate(lines):
+        if line.startswith("LINE ") and i + 1 < len(lines) and "^" in lines[i + 1]:
+            number, _, text = line[5:].partition(":")
+            column = lines[i + 1].index("^") - (len(line) - len(text.lstrip(" "))) + 1
+            head += f" (line {number.strip()}, column {max(column, 1)})"
+            break
+    hints = [ln.strip() for ln in lines[1:] if ln.startswith(("Candidate", "Did you mean"))]
+    return " ".join([head, *hints])
+
+
 def run_sql(snapshot: Snapshot, query: str, params: Any = None) -> Result:
     if not query.strip():
         raise QueryError("empty SQL statement", help="try: SELECT count(*) FROM chunks")
@@ -147,8 +161,8 @@ def run_sql(snapshot: Snapshot, query: str, params: Any = None) -> Result:
         return Result(con.execute(query, params).to_arrow_table())
     except duckdb.Error as exc:
         raise QueryError(
-            f"SQL error: {str(exc).strip()}",
-            help=f"relations here: {', '.join(RELATIONS[:3])}; see docframe sql --help",
+            f"SQL error: {_one_line(str(exc))}",
+            help=f"relations: {', '.join(RELATIONS)} and the lake's tables (docframe tables)",
         ) from None
     finally:
         con.close()
