@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from docframe.errors import JobError
 from docframe.pipelines.tablejob.checks import validate
 from docframe.pipelines.tablejob.engine import engine_for
+from docframe.pipelines.tablejob.projection import needed_columns
 from docframe.pipelines.tablejob.spec import JobSpec, load_job
 from docframe.pipelines.tablejob.steps import StepReport, run_steps
 
@@ -68,10 +69,10 @@ def _live_hash(snapshot: Snapshot, source: str) -> str | None:
     return None
 
 
-def read_table(module: ModuleType, info: TableInfo) -> Any:
+def read_table(module: ModuleType, info: TableInfo, columns: list[str] | None = None) -> Any:
     """A lake table as a pandas or cuDF DataFrame (``module.read_parquet`` over its files)."""
     if info.files:
-        return module.read_parquet(list(info.files))
+        return module.read_parquet(list(info.files), columns=columns)
     import pyarrow as pa
 
     def arrow_type(name: str) -> pa.DataType:
@@ -147,7 +148,11 @@ def run_job(
         )
     else:
         module = engine_module or engine.module()
-        frames = {name: read_table(module, info) for name, info in inputs.items()}
+        wanted = needed_columns(spec, {n: [c for c, _ in i.columns] for n, i in inputs.items()})
+        frames = {
+            name: read_table(module, info, wanted[name] if wanted else None)
+            for name, info in inputs.items()
+        }
         result, steps = run_steps(spec, frames, engine)
     snapshot_id = lake.write_table(spec.output, result, source=source, content_hash=digest)
     return JobReport(
