@@ -69,20 +69,15 @@ def extract_document(path: Path, options: PdfOptions, *, job: Any = None) -> Doc
     target = str(Path(path).absolute())
     password = options.password_for(label)
     start = time.monotonic()
-    try:
+
+    def attempt(parsers: tuple[str, ...], earlier: tuple[str, ...], timeout_s: float) -> Document:
         return run_isolated(
-            job,
-            target,
-            label,
-            path.name,
-            password,
-            options,
-            ("pymupdf", "pypdf"),
-            (),
-            timeout_s=options.timeout_s,
-            memory_mb=options.memory_mb,
-            label=label,
-        )
+            job, target, label, path.name, password, options, parsers, earlier,
+            timeout_s=timeout_s, memory_mb=options.memory_mb, label=label,
+        )  # fmt: skip
+
+    try:
+        return attempt(("pymupdf", "pypdf"), (), options.timeout_s)
     except WorkerCrashed as crash:
         # MuPDF died in C code: pypdf (pure Python) gets the rest of the time budget
         reason = crash.message.removeprefix(f"{label}: ")
@@ -90,19 +85,7 @@ def extract_document(path: Path, options: PdfOptions, *, job: Any = None) -> Doc
     if remaining < 1.0:
         raise ConnectorError(f"{label}: corrupt: pymupdf: {reason}", help=CORRUPT_HELP)
     try:
-        return run_isolated(
-            job,
-            target,
-            label,
-            path.name,
-            password,
-            options,
-            ("pypdf",),
-            (f"pymupdf: {reason}",),
-            timeout_s=remaining,
-            memory_mb=options.memory_mb,
-            label=label,
-        )
+        return attempt(("pypdf",), (f"pymupdf: {reason}",), remaining)
     except IsolationError as exc:  # pypdf ran out of time or memory, or crashed too
         second = exc.message.removeprefix(f"{label}: ")
         raise ConnectorError(
