@@ -44,11 +44,12 @@ to 1e-9). ``other CPU`` is the share of the machine other processes used meanwhi
 
 For diagnosis (not in the end-to-end times; ``--no-phases`` skips it) docframe's work is
 also run phase by phase with the functions ``run_job`` uses: ``read`` (``read_table``
-for each input), ``steps`` (``execute`` on those fresh frames), ``commit``
-(``lake.write_table``); ``rest`` is the end-to-end median minus these (snapshot,
-validation, hash, and noise). Then ``execute`` and the hand-written pandas run again on
-the very same in-memory frames, both warm, taking turns: "same frames" isolates the cost
-of docframe's step machinery from its I/O.
+for each input, of the columns ``projection.needed_columns`` picks, as ``run_job`` does;
+the line shows how many columns docframe and the hand-written pandas read), ``steps``
+(``execute`` on those fresh frames), ``commit`` (``lake.write_table``); ``rest`` is the
+end-to-end median minus these (snapshot, validation, hash, and noise). Then ``execute``
+and the hand-written pandas run again on the very same in-memory frames, both warm,
+taking turns: "same frames" isolates the cost of docframe's step machinery from its I/O.
 
 ``overhead_pct`` = (docframe / pandas - 1) * 100 (the target is <= 10);
 ``duckdb_speedup_vs_pandas`` = pandas time / DuckDB time (> 1: DuckDB is faster). The
@@ -89,7 +90,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import docframe
-from docframe.pipelines.tablejob import execute, read_table, run_job
+from docframe.pipelines.tablejob import execute, load_job, read_table, run_job
+from docframe.pipelines.tablejob.projection import needed_columns
 
 SEED = 20261122
 DUCKDB_MEMORY_LIMIT = "6GB"
@@ -589,7 +591,7 @@ def run_question(
     if phases:
         row.update(docframe_phases(runner, q, repeat))
         parts = ("read", "steps", "commit")
-        row["docframe_fixed_s"] = row["docframe_total_s"] - sum(
+        row["docframe_rest_s"] = row["docframe_total_s"] - sum(
             row[f"docframe_{p}_s"] for p in parts
         )
     return row
@@ -598,7 +600,8 @@ def run_question(
 def docframe_phases(runner: Runner, q: Question, repeat: int) -> dict[str, float]:
     """Where docframe's time goes: run_job's three phases, called one by one.
 
-    ``read``: ``tablejob.read_table`` for every input (what run_job reads: all columns);
+    ``read``: ``tablejob.read_table`` for every input, of the columns ``run_job`` reads
+    (``projection.needed_columns``);
     ``steps``: ``tablejob.execute`` on those frames; ``commit``: ``lake.write_table`` of
     the result. Then, on the very same in-memory frames and both warm (the first pass
     over freshly read frames pays page faults whoever makes it), ``tablejob.execute``
@@ -607,6 +610,8 @@ def docframe_phases(runner: Runner, q: Question, repeat: int) -> dict[str, float
     """
     infos = {t: runner.lake.table_info(t) for t in q.columns}
     spec = q.spec_for(q.name)
+    schemas = {t: [c for c, _ in info.columns] for t, info in infos.items()}
+    wanted = needed_columns(load_job(spec), schemas) or schemas  # as run_job reads
     times: dict[str, list[float]] = {
         k: [] for k in ("read", "steps", "commit", "steps_warm", "pandas_warm")
     }
@@ -620,7 +625,7 @@ def docframe_phases(runner: Runner, q: Question, repeat: int) -> dict[str, float
     for rep in range(repeat):
         gc.collect()
         t0 = time.perf_counter()
-        frames = {t: read_table(pd, info) for t, info in infos.items()}
+        frames = {t: read_table(pd, info, wanted[t]) for t, info in infos.items()}
         t1 = time.perf_counter()
         result = execute(spec, frames, engine="pandas")
         t2 = time.perf_counter()
@@ -640,6 +645,9 @@ def docframe_phases(runner: Runner, q: Question, repeat: int) -> dict[str, float
         del frames, turns
     gc.collect()
     return {
+        "docframe_columns_read": sum(len(c) for c in wanted.values()),
+        "columns_in_inputs": sum(len(c) for c in schemas.values()),
+        "pandas_columns_read": sum(len(c) for c in q.columns.values()),
         "docframe_read_s": _median(times["read"]),
         "docframe_steps_s": _median(times["steps"]),
         "docframe_commit_s": _median(times["commit"]),
@@ -673,8 +681,10 @@ def fmt_detail(r: dict[str, Any]) -> str:
     if "docframe_read_s" in r:
         d, p = r["docframe_steps_warm_s"], r["pandas_steps_warm_s"]
         text += (
-            f" | docframe: read {r['docframe_read_s']:.3f} steps {r['docframe_steps_s']:.3f} "
-            f"commit {r['docframe_commit_s']:.3f} rest {r['docframe_fixed_s']:.3f}"
+            f" | docframe: read {r['docframe_read_s']:.3f} ({r['docframe_columns_read']}/"
+            f"{r['columns_in_inputs']} columns; pandas {r['pandas_columns_read']}) "
+            f"steps {r['docframe_steps_s']:.3f} "
+            f"commit {r['docframe_commit_s']:.3f} rest {r['docframe_rest_s']:.3f}"
             f" | same frames, warm: docframe {d:.3f} pandas {p:.3f} ({(d / p - 1) * 100:+.1f}%)"
         )
     return text
@@ -729,7 +739,7 @@ def main(argv: list[str] | None = None) -> int:
             src = stage_nycflights(scratch / "nycflights13")
             start = time.perf_counter()
             lake.ingest(src)
-            figures["flights_ingest_s"] = time.perf_counter() - start
+            figures["flights_ingest_s"] = round(time.perf_counter() - start, 3)
             n = lake.table_info("flights").n_rows
             seconds = figures["flights_ingest_s"]
             print(f"\nnycflights13: ingested 5 tables ({n:,} flights) in {seconds:.2f}s (setup)")
@@ -742,10 +752,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, table in h2o_join(rows, rng).items():
                 pq.write_table(table, src / f"{name}.parquet")
             gc.collect()
-            figures["h2o_generate_s"] = time.perf_counter() - start
+            figures["h2o_generate_s"] = round(time.perf_counter() - start, 3)
             start = time.perf_counter()
             lake.ingest(src)
-            figures["h2o_ingest_s"] = time.perf_counter() - start
+            figures["h2o_ingest_s"] = round(time.perf_counter() - start, 3)
             sizes = {t: lake.table_info(t).n_rows for t in ("x", "jx", "small", "medium")}
             print(f"\nH2O: generated {sizes} in {figures['h2o_generate_s']:.1f}s, ingested in "
                   f"{figures['h2o_ingest_s']:.1f}s (setup)")  # fmt: skip
@@ -759,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
             d, p, k = r["docframe_total_s"], r["pandas_total_s"], r["duckdb_total_s"]
             for key, value in r.items():
-                if key.endswith("_s") or key in ("rows_out", "other_cpu_share"):
+                if key.endswith(("_s", "_read", "_inputs", "rows_out", "cpu_share")):
                     figures[f"{q.name}_{key}"] = None if value is None else round(value, 4)
             figures[f"{q.name}_overhead_pct"] = round((d / p - 1) * 100, 1)
             figures[f"{q.name}_duckdb_speedup_vs_pandas"] = round(p / k, 2)

@@ -45,7 +45,9 @@ def write_table(lake: Lake, name: str, data: Any, *, source: str, content_hash: 
         )
     table = to_arrow(data)
     job = IngestJob(lake, [], prune=False, progress=False)
-    batches = iter(table.to_batches(max_chunksize=65_536))
+    # ~1M-row batches become ~1M-row row groups: 64k-row groups made writes (and every
+    # later full read) about 1.6x slower than pandas' own to_parquet
+    batches = iter(table.to_batches(max_chunksize=1 << 20))
     return job.commit_tables(
         source, content_hash, [TableData(name, table.schema, batches, origin=source)]
     )

@@ -33,7 +33,9 @@ def test_everything_is_read_when_a_step_may_use_any_column():
                           {"flights": FLIGHTS}) is None  # fmt: skip
     for step in ({"dedupe": True}, {"python": lambda frame: frame}):
         spec = JobSpec("j", input="flights", steps=[step, *base])
-        assert needed_columns(spec, {"flights": FLIGHTS}) is None
+        assert needed_columns(spec, {"flights": FLIGHTS}) == {"flights": FLIGHTS}
+        after = JobSpec("j", input="flights", steps=[*base, step])  # after the select: harmless
+        assert needed_columns(after, {"flights": FLIGHTS}) == {"flights": ["carrier"]}
     late_join = JobSpec("j", input="flights", steps=[
         *base, {"join": {"table": "planes", "on": "tailnum"}}])  # fmt: skip
     got = needed_columns(late_join, {"flights": FLIGHTS, "planes": PLANES})

@@ -40,11 +40,14 @@ def needed_columns(spec: JobSpec, columns: Mapping[str, list[str]]) -> dict[str,
 
     A table may be projected when a narrowing step (select, group_by) comes after
     the point where it enters the job (step 0 for the input, its join for others)
-    and no step anywhere may use every column (python, dedupe over all columns).
+    and no step between the two may use every column (python, dedupe over all columns).
     """
     steps = list(spec.steps)
-    if any(s.kind == "python" or (s.kind == "dedupe" and s.args is None) for s in steps):
-        return None
+    everything = [
+        i
+        for i, s in enumerate(steps)
+        if s.kind == "python" or (s.kind == "dedupe" and s.args is None)
+    ]
     narrowing = [i for i, s in enumerate(steps) if s.kind in ("select", "group_by")]
     if not narrowing:
         return None
@@ -64,8 +67,10 @@ def needed_columns(spec: JobSpec, columns: Mapping[str, list[str]]) -> dict[str,
             entry.setdefault(step.args.table, i)
     out: dict[str, list[str]] = {}
     for table, cols in columns.items():
-        if not any(n > entry.get(table, -1) for n in narrowing):
-            out[table] = list(cols)  # its columns may reach the output unnamed
+        start = entry.get(table, -1)
+        first = min((n for n in narrowing if n > start), default=None)
+        if first is None or any(start < i < first for i in everything):
+            out[table] = list(cols)  # its columns may reach the output, or a step uses them all
         else:
             out[table] = [c for c in cols if c in referenced] or list(cols[:1])
     return out
