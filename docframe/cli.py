@@ -226,8 +226,6 @@ def ingest(
         )
         from docframe.connectors.pdf.options import PdfOptions
 
-        if ocr not in ("auto", "off", "force"):
-            raise DocframeError(f"--ocr {ocr!r} is not one of auto, off, force")
         pdf = PdfOptions(
             password=pdf_password,
             passwords=_mapping_file(pdf_passwords, "--pdf-passwords") if pdf_passwords else {},
@@ -407,10 +405,7 @@ def run(
     """
     from docframe.pipelines.tablejob import run_job
 
-    if workers is not None and scheduler is not None:
-        err.print("[bold red]error:[/bold red] give --workers or --scheduler, not both")
-        raise typer.Exit(2)
-    try:
+    try:  # run_job refuses --workers with --scheduler, like every bad option
         report = run_job(
             _open(ctx), job, workers=workers, scheduler=scheduler, partition_size=partition_size
         )

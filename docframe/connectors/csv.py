@@ -57,6 +57,7 @@ import io
 import itertools
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,63 +260,58 @@ class _CsvReader:
 
     # -- the pyarrow readers --------------------------------------------------------
 
-    def _open(self, block_size: int, column_types: dict[str, pa.DataType], handler):
+    @contextmanager
+    def _reading(
+        self, block_size: int, column_types: dict[str, pa.DataType], handler: Any
+    ) -> Iterator[Any]:
+        """A streaming pyarrow CSV reader over the file; parse and decode errors come out
+        as one-line ConnectorErrors, and the file is closed however the reading ends."""
         import pyarrow.csv as pacsv
 
-        fh = sch.open_source(self.path)
-        try:
-            reader = pacsv.open_csv(
-                fh,
-                read_options=pacsv.ReadOptions(
-                    use_threads=False,  # serial: row numbers in errors and bad-row callbacks
-                    block_size=block_size,
-                    skip_rows=self.skip_rows,
-                    column_names=self.names,
-                    encoding=_arrow_encoding(self.encoding),
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter,
-                    quote_char=self.quotechar,
-                    double_quote=True,
-                    newlines_in_values=True,
-                    ignore_empty_lines=True,
-                    invalid_row_handler=handler,
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=column_types,
-                    null_values=list(sch.NULL_TOKENS),
-                    true_values=list(sch.TRUE_TOKENS),
-                    false_values=list(sch.FALSE_TOKENS),
-                    strings_can_be_null=False,  # text keeps "NA"; "" -> null afterwards
-                    check_utf8=True,
-                ),
-            )
-        except BaseException:
-            fh.close()
-            raise
-        return fh, reader
+        with sch.open_source(self.path) as fh:
+            try:
+                yield pacsv.open_csv(
+                    fh,
+                    read_options=pacsv.ReadOptions(
+                        use_threads=False,  # serial: row numbers in errors and bad-row callbacks
+                        block_size=block_size,
+                        skip_rows=self.skip_rows,
+                        column_names=self.names,
+                        encoding=_arrow_encoding(self.encoding),
+                    ),
+                    parse_options=pacsv.ParseOptions(
+                        delimiter=self.delimiter,
+                        quote_char=self.quotechar,
+                        double_quote=True,
+                        newlines_in_values=True,
+                        ignore_empty_lines=True,
+                        invalid_row_handler=handler,
+                    ),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=column_types,
+                        null_values=list(sch.NULL_TOKENS),
+                        true_values=list(sch.TRUE_TOKENS),
+                        false_values=list(sch.FALSE_TOKENS),
+                        strings_can_be_null=False,  # text keeps "NA"; "" -> null afterwards
+                        check_utf8=True,
+                    ),
+                )
+            except pa.ArrowInvalid as exc:
+                raise self._explain(exc) from None
+            except UnicodeDecodeError as exc:
+                raise self._decode_error(exc) from None
 
     def _infer(self) -> None:
         self.declared = sch.resolve_schema(self.path, self.options.schema, self.names)
         as_text = {name: pa.string() for name in self.declared}
-        fh, reader = None, None
-        try:
-            fh, reader = self._open(
-                max(self.block_size, INFER_BYTES), as_text, self._bad_row_handler(probe=True)
-            )
+        probe = self._bad_row_handler(probe=True)
+        with self._reading(max(self.block_size, INFER_BYTES), as_text, probe) as reader:
             inferred = reader.schema
             try:
                 self.inferred_rows = reader.read_next_batch().num_rows
             except StopIteration:
                 self.inferred_rows = 0
                 self.notes.append("header only: 0 rows")
-        except pa.ArrowInvalid as exc:
-            raise self._explain(exc) from None
-        except UnicodeDecodeError as exc:
-            raise self._decode_error(exc) from None
-        finally:
-            if fh is not None:
-                fh.close()
         self.bad_rows.clear()
         undecodable = [n for n in self.names if pa.types.is_binary(inferred.field(n).type)]
         if undecodable:  # pyarrow keeps bytes that are not valid UTF-8 as binary
@@ -344,9 +340,7 @@ class _CsvReader:
         column_types = {n: pa.string() if n in late else t for n, t in self.types.items()}
         text_cols = [n for n, t in self.types.items() if pa.types.is_string(t)]
         rows_read = 0
-        fh = None
-        try:
-            fh, reader = self._open(self.block_size, column_types, self._bad_row_handler())
+        with self._reading(self.block_size, column_types, self._bad_row_handler()) as reader:
             for batch in reader:
                 columns = {}
                 for name in text_cols:
@@ -361,13 +355,6 @@ class _CsvReader:
                 yield from _slices(batch, self.options.batch_rows)
             if rows_read == 0:
                 yield _empty_batch(schema)
-        except pa.ArrowInvalid as exc:
-            raise self._explain(exc) from None
-        except UnicodeDecodeError as exc:
-            raise self._decode_error(exc) from None
-        finally:
-            if fh is not None:
-                fh.close()
         if self.bad_rows:
             lines = self._lines_of([b.number for b in self.bad_rows])
             shown = [str(lines.get(b.number) or f"row {b.number}") for b in self.bad_rows]

@@ -45,17 +45,17 @@ class ParquetConnector:
                 f"{path}: not a readable Parquet {'dataset' if path.is_dir() else 'file'}: {exc}",
                 help="check the file is Parquet (not renamed CSV/JSON) and not truncated",
             ) from None
-        target = schema
-        if options.schema:
-            from docframe.connectors.schema import apply_override
+        from docframe.connectors.schema import apply_override, cast_batch
 
-            target = apply_override(schema, options.schema, path)
+        target = apply_override(schema, options.schema, path) if options.schema else schema
 
         def batches() -> Iterator[pa.RecordBatch]:
+            rows = 0
             try:
                 for batch in dataset.to_batches(batch_size=options.batch_rows):
-                    yield batch if target is schema else batch.cast(target)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    yield batch if target is schema else cast_batch(batch, target, path, rows)
+                    rows += batch.num_rows
+            except (pa.ArrowInvalid, OSError) as exc:  # a damaged page past the footer
                 raise ConnectorError(f"{path}: {exc}".splitlines()[0]) from None
 
         yield TableData(default_name(path, options), target, batches(), origin="")

@@ -88,20 +88,18 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
             "SELECT snapshot_id, created_at, job, note FROM snapshots WHERE snapshot_id <= ?",
             (sid,),
         ).fetchall()
+    # a table name has one live version, so its visible segments are its files
     files: dict[str, list[str]] = {"chunks": [], "documents": []}
-    table_files: dict[tuple[str, int], list[str]] = {}
-    versions_of = {(r["name"], r["version_id"]) for r in table_rows}
+    table_files: dict[str, list[str]] = {}
     for seg in segments:
         if seg["kind"] == "table":
-            for key in versions_of:
-                if key[0] == seg["relation"]:
-                    table_files.setdefault(key, []).append(str(root / seg["path"]))
+            table_files.setdefault(seg["relation"], []).append(str(root / seg["path"]))
         else:
             files[seg["kind"]].append(str(root / seg["path"]))
     tables = {
         r["name"]: TableInfo(
             name=r["name"],
-            files=tuple(table_files.get((r["name"], r["version_id"]), ())),
+            files=tuple(table_files.get(r["name"], ())),
             source_uri=r["source_uri"],
             origin=r["origin"],
             columns=tuple((c["name"], c["type"]) for c in json.loads(r["schema_json"])),

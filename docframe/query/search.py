@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from docframe.lake.lake import Lake
     from docframe.lake.snapshot import Snapshot
 
-HIT_COLUMNS = """
-    h.rank, h.score, c.chunk_id, c.doc_key, c.source_uri, d.title, c.modality,
-    c.page, c.bbox, c.start_s, c.end_s, c.char_start, c.char_end, c.text, c.doc_id
+HITS = """
+SELECT h.rank, h.score, c.chunk_id, c.doc_key, c.source_uri, c.title, c.modality,
+       c.page, c.bbox, c.start_s, c.end_s, c.char_start, c.char_end, c.text, c.doc_id
+FROM _hits h JOIN _hit_rows c USING (chunk_id) ORDER BY h.rank
 """
 
 
@@ -40,24 +41,24 @@ def dense_search(lake: Lake, snapshot: Snapshot, text: str, k: int) -> Result:
             "rank": pa.array(range(1, len(hits) + 1), pa.int32()),
         }
     )
-    con, lock, rows = _hit_connection(snapshot)
+    con, lock = _hit_connection(snapshot)
     with lock:
         con.register("_hits", table)
         try:
-            return Result(con.execute(f"{rows} ORDER BY h.rank").to_arrow_table())
+            return Result(con.execute(HITS).to_arrow_table())
         finally:
             con.unregister("_hits")
 
 
 # Per-process cache of one DuckDB connection per pinned snapshot: opening a
 # connection and defining the relations costs more than the search itself.
-_CONNECTIONS: OrderedDict[tuple[str, int], tuple[Any, threading.Lock, str]] = OrderedDict()
+_CONNECTIONS: OrderedDict[tuple[str, int], tuple[Any, threading.Lock]] = OrderedDict()
 _CACHE_SIZE = 4
-_MATERIALISE_MAX_CHUNKS = 200_000  # below this, hit rows come from an in-memory table
+_MATERIALISE_MAX_CHUNKS = 200_000
 _GUARD = threading.Lock()
 
 
-def _hit_connection(snapshot: Snapshot) -> tuple[Any, threading.Lock, str]:
+def _hit_connection(snapshot: Snapshot) -> tuple[Any, threading.Lock]:
     key = (str(snapshot.root), snapshot.snapshot_id)
     with _GUARD:
         if key in _CONNECTIONS:
@@ -65,21 +66,17 @@ def _hit_connection(snapshot: Snapshot) -> tuple[Any, threading.Lock, str]:
             return _CONNECTIONS[key]
     con = connect(snapshot)
     n = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    join = "FROM _hits h JOIN chunks c USING (chunk_id) LEFT JOIN documents d USING (doc_id)"
-    if n <= _MATERIALISE_MAX_CHUNKS:  # no Parquet scan per query: the rows sit in memory
-        con.execute(
-            "CREATE TEMP TABLE _hit_rows AS SELECT c.* EXCLUDE (embedding), d.title "
-            "FROM chunks c LEFT JOIN documents d USING (doc_id)"
-        )
-        join = "FROM _hits h JOIN _hit_rows c USING (chunk_id)"
-        columns = HIT_COLUMNS.replace("d.title", "c.title")
-    else:
-        columns = HIT_COLUMNS
-    entry = (con, threading.Lock(), f"SELECT {columns} {join}")
+    # below the limit the hit rows sit in memory: no Parquet scan per query
+    kind = "TABLE" if n <= _MATERIALISE_MAX_CHUNKS else "VIEW"
+    con.execute(
+        f"CREATE TEMP {kind} _hit_rows AS SELECT c.* EXCLUDE (embedding), d.title "
+        "FROM chunks c LEFT JOIN documents d USING (doc_id)"
+    )
+    entry = (con, threading.Lock())
     with _GUARD:
         _CONNECTIONS[key] = entry
         while len(_CONNECTIONS) > _CACHE_SIZE:
-            old, old_lock, _ = _CONNECTIONS.popitem(last=False)[1]
+            old, old_lock = _CONNECTIONS.popitem(last=False)[1]
             with old_lock:  # not while another thread is searching on it
                 old.close()
     return entry

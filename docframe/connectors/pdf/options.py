@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from docframe.errors import ConnectorError
+
+OCR_MODES = ("auto", "off", "force")
 
 
 @dataclass(frozen=True)
@@ -16,8 +21,10 @@ class PdfOptions:
     page_window: int = 32  # pages held in memory at once
     tables: bool = True  # extract tables found on pages as lake tables
 
-    def password_for(self, path: str) -> str | None:
-        from pathlib import Path
+    def __post_init__(self) -> None:
+        if self.ocr not in OCR_MODES:
+            raise ConnectorError(f"--ocr {self.ocr!r} is not one of {', '.join(OCR_MODES)}")
 
+    def password_for(self, path: str) -> str | None:
         p = Path(path)
         return self.passwords.get(str(p)) or self.passwords.get(p.name) or self.password
