@@ -19,8 +19,9 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,22 +201,30 @@ class IngestJob:
         self._chunker: Chunker | None = None
 
     # -- driver ------------------------------------------------------------------
-    def run(self) -> IngestReport:
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the lake's writer lock and a catalog connection; know who owns which table."""
         from docframe.lake.lock import WriterLock
 
-        with WriterLock(self.lake.root), self.progress:
+        with WriterLock(self.lake.root):
             self.con = self.lake.connect()
             try:
-                return self._run()
+                self._table_owner = {
+                    t.name: t.source_uri for t in self.lake.snapshot().tables.values()
+                }
+                yield
             finally:
                 self.con.close()
+
+    def run(self) -> IngestReport:
+        with self._writing(), self.progress:
+            return self._run()
 
     def _run(self) -> IngestReport:
         files, problems = discover(self.paths, self.lake.root)
         for arg, message in problems:
             self._record_failure(arg, None, "", message)
         known = {r["source_uri"]: r for r in self.con.execute("SELECT * FROM sources")}
-        self._table_owner = {t.name: t.source_uri for t in self.lake.snapshot().tables.values()}
         self.progress.start_files(len(files))
         plans = []
         for path, explicit in files:  # cheap checks first: only changed files are read
@@ -319,19 +328,14 @@ class IngestJob:
         uri = pending.uri
         try:
             for data in tables:
-                owner = self._table_owner.get(data.name)
-                if owner is not None and owner != uri and data.location:
-                    # a table found inside a document (report.pdf in two folders): its
-                    # name is ours to choose, so take the next free one
-                    base, n = data.name, 2
-                    while self._table_owner.get(data.name) not in (None, uri):
-                        data.name, n = f"{base}_{n}", n + 1
-                    owner = None
-                if owner is not None and owner != uri:
+                owner = self._table_owner.get(data.name, uri)
+                if owner != uri and not data.location:
                     raise ConnectorError(
                         f"{uri}: table name {data.name!r} is already taken by {owner}",
                         help="pass --table NAME to give this file's table another name",
                     )
+                if owner != uri:  # found inside a document (report.pdf in two folders):
+                    data.name = self._free_name(data.name, uri)  # the name is ours to pick
                 try:
                     seg, size, n_rows = write_segment_batches(
                         self.lake.root, "table", data.schema, data.batches
@@ -363,28 +367,26 @@ class IngestJob:
             raise ConnectorError(f"{uri}: no tables found", help="is the file empty?")
         return pending
 
+    def _free_name(self, base: str, uri: str) -> str:
+        n = 2
+        while self._table_owner.get(f"{base}_{n}", uri) != uri:
+            n += 1
+        return f"{base}_{n}"
+
     def commit_tables(self, source: str, content_hash: str, tables: list[TableData]) -> int:
         """Commit tables made in this process (a job's output) as one version of ``source``."""
-        from docframe.lake.lock import WriterLock
-
-        with WriterLock(self.lake.root):
-            self.con = self.lake.connect()
-            try:
-                row = self.con.execute(
-                    "SELECT content_hash, status FROM sources WHERE source_uri = ?", (source,)
-                ).fetchone()
-                if row is None or row["status"] != "ok" or row["content_hash"] != content_hash:
-                    self._table_owner = {
-                        t.name: t.source_uri for t in self.lake.snapshot().tables.values()
-                    }
-                    connector = _Producer(source.partition(":")[0] or "python")
-                    pending = _Pending(source, 0, time.time(), content_hash, connector)
-                    self._pending.append(self._write_tables(pending, tables))
-                    self._pending[-1].size = sum(t.size for t in self._pending[-1].tables)
-                    self._flush()
-                return catalog.latest_snapshot(self.con)
-            finally:
-                self.con.close()
+        with self._writing():
+            row = self.con.execute(
+                "SELECT content_hash, status FROM sources WHERE source_uri = ?", (source,)
+            ).fetchone()
+            if row is None or row["status"] != "ok" or row["content_hash"] != content_hash:
+                connector = _Producer(source.partition(":")[0] or "python")
+                pending = _Pending(source, 0, time.time(), content_hash, connector)
+                self._write_tables(pending, tables)
+                pending.size = sum(t.size for t in pending.tables)
+                self._pending.append(pending)
+                self._flush()
+            return catalog.latest_snapshot(self.con)
 
     def _chunk(
         self, uri: str, st: _Stat, digest: str, connector: Any, docs: list[Document]
