@@ -38,10 +38,19 @@ import os
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("PYMUPDF_SUGGEST_LAYOUT_ANALYZER", "0")
 
+VARIANTS = {
+    "raw": "raw PyMuPDF get_text(), 1 process",
+    "docframe": "docframe, tables on, 1 worker",
+    "docframe_no_tables": "docframe, tables off, 1 worker",
+    "raw_parallel": "raw PyMuPDF get_text(), {workers} processes",
+    "docframe_parallel": "docframe, tables on, {workers} workers (ingest)",
+    "docframe_parallel_no_tables": "docframe, tables off, {workers} workers",
+}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "corpus" / "pdfs"
 TEXT_CATEGORIES = {"text", "multi-column", "many-pages", "table"}
@@ -98,6 +107,42 @@ def docframe_pass(files: list[Path], tables: bool) -> tuple[float, int, int, int
             elements += len(document.elements)
             n_tables += len(document.tables)
     return time.perf_counter() - start, docs, elements, n_tables
+
+
+def _raw_file(path: Path) -> tuple[int, int]:
+    import pymupdf
+
+    pages = chars = 0
+    with pymupdf.open(path) as doc:
+        for page in doc:
+            chars += len(page.get_text())
+            pages += 1
+    return pages, chars
+
+
+def raw_parallel_pass(files: list[Path], pool) -> float:
+    """Seconds for ``raw_pass``'s work spread over a process pool, a file per task."""
+    start = time.perf_counter()
+    list(pool.map(_raw_file, files))
+    return time.perf_counter() - start
+
+
+def docframe_parallel_pass(files: list[Path], tables: bool, workers: int) -> float:
+    """Seconds for the connector over ``files`` as ingest runs it: ``workers`` at a time.
+
+    Ingest submits ``extract`` calls from a thread pool of ``--jobs`` threads
+    (default: the CPU count); each call parses in its own worker process.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from docframe.connectors.pdf import PdfConnector, PdfOptions
+
+    connector = PdfConnector(PdfOptions(ocr="off", tables=tables))
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for documents in pool.map(lambda p: list(connector.extract(p)), files):
+            assert documents
+    return time.perf_counter() - start
 
 
 def breakdown(files: list[Path], pages: int) -> dict:
@@ -186,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the corpus folder")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (best is kept)")
     parser.add_argument("--breakdown", action="store_true", help="also show where time goes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel variants: processes (default: CPU count, as ingest's --jobs)",
+    )
     args = parser.parse_args(argv)
 
     if not (args.data / "index.json").exists():
@@ -213,36 +264,47 @@ def main(argv: list[str] | None = None) -> int:
         f"{elements} elements, {n_tables} tables"
     )
 
-    raw_t, df_t, df_nt = [], [], []
-    for r in range(args.repeats):
-        raw_t.append(raw_pass(files)[0])
-        df_t.append(docframe_pass(files, tables=True)[0])
-        df_nt.append(docframe_pass(files, tables=False)[0])
-        print(
-            f"round {r + 1}: raw {raw_t[-1]:.3f} s, docframe {df_t[-1]:.3f} s, "
-            f"docframe without tables {df_nt[-1]:.3f} s"
-        )
+    workers = args.workers
+    # biggest files first, as a scheduler would want: a 117-page file started last
+    # would leave the other workers idle
+    by_size = sorted(files, key=lambda p: p.stat().st_size, reverse=True)
+    with ProcessPoolExecutor(max_workers=workers) as raw_pool:
+        raw_parallel_pass(by_size, raw_pool)  # warm the pool
+        docframe_parallel_pass(by_size, True, workers)
+        times: dict[str, list[float]] = {k: [] for k in VARIANTS}
+        for r in range(args.repeats):
+            times["raw"].append(raw_pass(files)[0])
+            times["docframe"].append(docframe_pass(files, tables=True)[0])
+            times["docframe_no_tables"].append(docframe_pass(files, tables=False)[0])
+            times["raw_parallel"].append(raw_parallel_pass(by_size, raw_pool))
+            times["docframe_parallel"].append(docframe_parallel_pass(by_size, True, workers))
+            times["docframe_parallel_no_tables"].append(
+                docframe_parallel_pass(by_size, False, workers)
+            )
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in times.items()))
 
-    raw_rate = pages / min(raw_t)
-    df_rate = pages / min(df_t)
-    df_nt_rate = pages / min(df_nt)
+    rates = {k: pages / min(v) for k, v in times.items()}
+    raw_rate = rates["raw"]
     result = {
         "files": len(files),
         "pages": pages,
         "repeats": args.repeats,
-        "raw_pages_s": round(raw_rate, 1),
-        "docframe_pages_s": round(df_rate, 1),
-        "ratio": round(df_rate / raw_rate, 3),
-        "docframe_no_tables_pages_s": round(df_nt_rate, 1),
-        "ratio_no_tables": round(df_nt_rate / raw_rate, 3),
+        "workers": workers,
         "tables": n_tables,
     }
-    print(f"\nraw PyMuPDF get_text():        {raw_rate:9.1f} pages/s")
-    print(f"docframe, tables on:           {df_rate:9.1f} pages/s  ({result['ratio']:.3f}x raw)")
-    print(
-        f"docframe, tables off:          {df_nt_rate:9.1f} pages/s  "
-        f"({result['ratio_no_tables']:.3f}x raw)"
+    for key, rate in rates.items():
+        result[f"{key}_pages_s"] = round(rate, 1)
+    result["ratio"] = round(rates["docframe"] / raw_rate, 3)
+    result["ratio_no_tables"] = round(rates["docframe_no_tables"] / raw_rate, 3)
+    result["ratio_parallel"] = round(rates["docframe_parallel"] / raw_rate, 3)
+    result["ratio_parallel_no_tables"] = round(rates["docframe_parallel_no_tables"] / raw_rate, 3)
+    result["ratio_parallel_vs_raw_parallel"] = round(
+        rates["docframe_parallel"] / rates["raw_parallel"], 3
     )
+    print()
+    for key, label in VARIANTS.items():
+        label = label.format(workers=workers)
+        print(f"{label:48s} {rates[key]:8.1f} pages/s  ({rates[key] / raw_rate:.3f}x raw)")
     if args.breakdown:
         extra = breakdown(files, pages)
         for key, value in extra.items():

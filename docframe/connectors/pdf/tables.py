@@ -7,36 +7,40 @@ table rendered as text lines for the chunks, so search finds it too.
 
 How a table is read:
 
-1. **Is there a ruled grid at all?** PyMuPDF's table finder costs 0.05-0.7 s
-   a call (a Python pass over every character in its clip, header detection
-   that renders pixmaps, edge merging), whether or not there is a table. Its
-   ``lines`` strategy needs drawn rules, so the page's vector graphics
-   (``get_cdrawings``, C speed) are clustered first; only clusters with at
-   least two horizontal and two vertical rules (more than one cell) and not
-   full of curves or slanted strokes (plots, diagrams) go to
-   ``page.find_tables(clip=cluster)``, with the cluster's outline added as
-   rules and its own paths passed in. The ``text`` strategy (columns from word
-   alignment) is not used: on the corpus it shifts cells into the wrong
-   columns (FBI NICS table) and finds "tables" in multi-column prose.
-2. **Rows and columns.** Leading rows that are one cell across the table are a
+1. **Is there a ruled grid at all?** The page's vector graphics
+   (``get_cdrawings``, C speed) are clustered; only clusters with at least two
+   horizontal and two vertical rules (more than one cell), not full of curves or
+   slanted strokes (plots, diagrams) and with some text inside are read.
+2. **The cells** come from docframe's own lattice reader (:func:`_lattice`):
+   PyMuPDF's ``lines`` strategy (pdfplumber's algorithm: snap, join, cells whose
+   four sides are drawn, merged cells where a rule is missing) in a few passes
+   over the rules. PyMuPDF's ``page.find_tables`` does the same in a Python loop
+   over every character and edge (50-100 ms a table: 9.7 s for the 119 tables
+   of a 101-page corpus file, 0.7 s with the lattice, same cells). The finder is
+   still used where it knows more: rotated pages, and grids whose first row is
+   all numbers, whose header is printed above the rules (its header detection
+   reads there). The ``text`` strategy (columns from word alignment) is not
+   used: on the corpus it shifts cells into the wrong columns (FBI NICS table)
+   and finds "tables" in multi-column prose.
+3. **Rows and columns.** Leading rows that are one cell across the table are a
    caption (kept in the notes and the text); trailing ones are footnotes
    (dropped, noted). Columns are the cell boundaries the body rows draw; a row
    whose cells each stack the same number of lines, with a column of numbers,
    is several rows printed in one ruled band, and is split (the NICS table rules
    every fifth state).
-3. **Column names** come from the header row(s) (PyMuPDF's ``header.names`` when
+4. **Column names** come from the header row(s) (PyMuPDF's ``header.names`` when
    it finds the header above the grid): a label inside a merged header cell
    over several columns (``Pre-Pawn`` over ``Handgun | Long Gun | *Other``)
    prefixes each column under it. Names are cleaned (newlines, footnote
    asterisks), empty ones become ``column_N`` and duplicates get ``_2``
    (:func:`docframe.connectors.schema.unique_names`).
-4. **Types**, one per column: integers (``1,234``, ``98 452``, ``(1,234)`` as
+5. **Types**, one per column: integers (``1,234``, ``98 452``, ``(1,234)`` as
    -1234, ``−5`` with a Unicode minus), floats, percentages (``12.5%`` -> 12.5
    when every value has the sign; noted), one currency symbol (``$85``; noted),
    ISO dates; else text. A lone dash or :data:`~docframe.connectors.schema.NULL_TOKENS`
    is null in a numeric column. Numbers with leading zeros (``01``) are codes and
    keep the column text.
-5. **Not tables:** fewer than two rows or two columns, mostly empty grids
+6. **Not tables:** fewer than two rows or two columns, mostly empty grids
    (figures, forms, plots), and grids of prose paragraphs are skipped.
 
 Coordinates (``location["bbox"]``) are PDF points in the same space as
@@ -52,6 +56,7 @@ import os
 import re
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,19 +138,14 @@ def find_tables_with_text(
     # clip and results are in the rotated (as displayed) space, get_text's are not.
     to_shown = page.rotation_matrix if page.rotation else None
     to_text = page.derotation_matrix if page.rotation else None
-    for region, box, paths in candidate_regions(page):
-        # The cluster's outline joins the grid (PyMuPDF means to add it, but its
-        # check compares flipped and unflipped y, so it happens only by luck).
-        # Passing the cluster's own paths spares the finder a get_drawings() of
-        # the whole page, its largest cost on pages full of figures.
-        if to_shown is None:
-            finder = page.find_tables(clip=region, add_boxes=[box], paths=_as_drawings(paths))
+    for region in candidate_regions(page):
+        grid = _lattice(region) if to_shown is None else None
+        if grid is not None and not _all_numeric_top(grid, region.words):
+            candidates = [(grid, region.words)]
         else:
-            finder = page.find_tables(clip=region * to_shown, add_boxes=[box * to_shown])
-        if finder is None:  # PyMuPDF caught an exception inside the finder
-            continue
-        for found in finder.tables:
-            parsed = _read_table(found)
+            candidates = _finder_tables(page, region, to_shown)
+        for found, words in candidates:
+            parsed = _read_table(found, words)
             if parsed is None:
                 continue
             if to_text is not None:
@@ -212,10 +212,8 @@ def may_hold_grid(vectors: Sequence[dict]) -> bool:
     return False
 
 
-def candidate_regions(page: Any) -> list[tuple[Any, Any, list[dict]]]:
-    """(clip, outline, paths) around each cluster of ruling lines that could be a table.
-
-    ``paths`` are the page's ``get_cdrawings()`` paths that touch the clip.
+def candidate_regions(page: Any) -> list[_Region]:
+    """Each cluster of ruling lines that could be a table (see :class:`_Region`).
 
     Cheap (one ``get_cdrawings`` call): a page with no such cluster has no
     table the ``lines`` strategy could find, so ``find_tables`` is not run.
@@ -269,14 +267,27 @@ def candidate_regions(page: Any) -> list[tuple[Any, Any, list[dict]]]:
             continue  # curves and slanted lines among the rules: a plot or a diagram
         outline = pymupdf.Rect(x0, y0, x1, y1)
         slots = (len(rows) - 1) * (len(cols) - 1)
-        if len(page.get_text("words", clip=outline)) < MIN_WORDS_PER_SLOT * slots:
-            continue  # a grid with hardly any text: a plot's grid lines, a form
         m = CLIP_MARGIN
         clip = pymupdf.Rect(x0 - m, y0 - m, x1 + m, y1 + m) & bound
+        # words by the margin, as the finder reads them: a line may poke out of its cell
+        words = page.get_text("words", clip=clip)
+        if len(words) < MIN_WORDS_PER_SLOT * slots:
+            continue  # a grid with hardly any text: a plot's grid lines, a form
         if not clip.is_empty:
             paths = [d for d in drawings if not _apart(d["rect"], clip, 0.0)]
-            regions.append((clip, outline, paths))
+            regions.append(_Region(clip, outline, paths, members, words))
     return regions
+
+
+@dataclass
+class _Region:
+    """A cluster of ruling lines that may be a table, with what reading it needs."""
+
+    clip: Any  # pymupdf.Rect: the outline plus a margin, clamped to the page
+    outline: Any  # pymupdf.Rect around the rules
+    paths: list[dict]  # get_cdrawings() paths touching the clip
+    edges: list[tuple[float, float, float, float, str]]  # the rules: x0, y0, x1, y1, "h"|"v"
+    words: list[Sequence[Any]]  # get_text("words") inside the clip
 
 
 _PATH_KEYS = (
@@ -399,14 +410,19 @@ def _touching(boxes: list[tuple[float, float, float, float]], t: float) -> list[
 
     buckets: dict[tuple[int, int], list[int]] = {}
     for i, (x0, y0, x1, y1) in enumerate(boxes):
-        for bx in range(int((x0 - t) // BUCKET), int((x1 + t) // BUCKET) + 1):
-            for by in range(int((y0 - t) // BUCKET), int((y1 + t) // BUCKET) + 1):
+        # _apart inlined, with the tolerance folded in: this loop is the hot spot
+        # of pages full of vector art
+        a0, b0, a1, b1 = x0 - t, y0 - t, x1 + t, y1 + t
+        for bx in range(int(a0 // BUCKET), int(a1 // BUCKET) + 1):
+            for by in range(int(b0 // BUCKET), int(b1 // BUCKET) + 1):
                 seen = buckets.setdefault((bx, by), [])
                 for j in seen:
-                    if not _apart(boxes[i], boxes[j], t):
-                        ri, rj = find(i), find(j)
-                        if ri != rj:
-                            parent[rj] = ri
+                    c0, d0, c1, d1 = boxes[j]
+                    if a1 < c0 or c1 < a0 or b1 < d0 or d1 < b0:
+                        continue
+                    ri, rj = find(i), find(j)
+                    if ri != rj:
+                        parent[rj] = ri
                 seen.append(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(boxes)):
@@ -437,13 +453,13 @@ class _Parsed:
         self.notes = notes
 
 
-def _read_table(found: Any) -> _Parsed | None:
+def _read_table(found: Any, words: list[Sequence[Any]]) -> _Parsed | None:
+    """``found`` (a :class:`_Grid` or a PyMuPDF ``Table``) as caption, names and rows."""
     grid = [row.cells for row in found.rows]  # cell bbox or None, per column slot
     if not grid:
         return None
     nslots = max(len(r) for r in grid)
     grid = [list(r) + [None] * (nslots - len(r)) for r in grid]
-    words = found.textpage.extractWORDS() if found.textpage is not None else []
     texts = _cell_texts(grid, words)
     drawn = [(i, j) for i, r in enumerate(grid) for j, c in enumerate(r) if c is not None]
     if len(drawn) < MIN_CELLS or sum(bool(texts[i][j]) for i, j in drawn) < MIN_FILL * len(drawn):
@@ -512,7 +528,7 @@ def _read_table(found: Any) -> _Parsed | None:
     if external:
         labels = _external_labels(header, col_x)
     else:
-        labels = _header_labels(found, grid, head_rows, col_x)
+        labels = _header_labels(words, grid, head_rows, col_x)
 
     # columns with neither a name nor a value carry nothing
     used = [k for k in range(len(spans)) if labels[k] or any(r[k] for r in rows)]
@@ -630,7 +646,10 @@ def _unstack(values: list[str]) -> list[list[str]]:
 
 
 def _header_labels(
-    found: Any, grid: list[list[Any]], head_rows: list[int], col_x: list[tuple[float, float]]
+    words: list[Sequence[Any]],
+    grid: list[list[Any]],
+    head_rows: list[int],
+    col_x: list[tuple[float, float]],
 ) -> list[str]:
     """Column labels from the words in the header cells.
 
@@ -641,7 +660,6 @@ def _header_labels(
     parts: list[list[str]] = [[] for _ in col_x]
     if not head_rows:
         return ["" for _ in col_x]
-    words = found.textpage.extractWORDS() if found.textpage is not None else []
     centers = [(a + b) / 2 for a, b in col_x]
     for i in head_rows:
         for cell in grid[i]:
@@ -721,6 +739,181 @@ def _external_labels(header: Any, col_x: list[tuple[float, float]]) -> list[str]
 def _label(text: str) -> str:
     text = " ".join(text.split())
     return text.strip(_FOOTNOTE_MARKS + " ").strip()
+
+
+# -- reading a ruled grid --------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    cells: list[tuple[float, float, float, float] | None]  # per column: a cell starting here
+
+
+@dataclass
+class _Header:
+    external: bool = False  # PyMuPDF's flag for a header found above the grid
+
+
+@dataclass
+class _Grid:
+    """A ruled table in the shape :func:`_read_table` reads (PyMuPDF's ``Table``'s)."""
+
+    rows: list[_Row]
+    bbox: tuple[float, float, float, float]
+    header: _Header
+
+
+def _lattice(region: _Region) -> _Grid | None:
+    """The cells the region's rules draw, or None when they draw fewer than two.
+
+    PyMuPDF's ``lines`` strategy (pdfplumber's algorithm) in a few array passes
+    instead of its Python loop over every character and edge, which cost 50-100 ms
+    a table: rules are snapped to shared rows and columns (within
+    :data:`JOIN_TOL`), collinear pieces joined, and the grid between the rows and
+    columns split into slots. Neighbouring slots with no rule between them are one
+    (merged) cell; a cell counts only when rules draw all four of its sides.
+    """
+    o = region.outline
+    edges = [*region.edges]  # the outline joins the grid, as add_boxes did for the finder
+    edges += [(o.x0, o.y0, o.x1, o.y0, "h"), (o.x0, o.y1, o.x1, o.y1, "h")]
+    edges += [(o.x0, o.y0, o.x0, o.y1, "v"), (o.x1, o.y0, o.x1, o.y1, "v")]
+    ys = _snap([e[1] for e in edges if e[4] == "h"])
+    xs = _snap([e[0] for e in edges if e[4] == "v"])
+    if len(xs) < 2 or len(ys) < 2:
+        return None
+    across = _joined(edges, "h", ys)  # row line -> merged [x0, x1] pieces
+    down = _joined(edges, "v", xs)  # column line -> merged [y0, y1] pieces
+    ny, nx = len(ys) - 1, len(xs) - 1
+    # right[i][j]: the rule between slot (i, j) and (i, j + 1) is drawn; below: likewise
+    right = [[_covers(down[j + 1], ys[i], ys[i + 1]) for j in range(nx - 1)] for i in range(ny)]
+    below = [[_covers(across[i + 1], xs[j], xs[j + 1]) for j in range(nx)] for i in range(ny - 1)]
+    parent = list(range(ny * nx))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i in range(ny):
+        for j in range(nx):
+            if j + 1 < nx and not right[i][j]:
+                parent[find(i * nx + j + 1)] = find(i * nx + j)
+            if i + 1 < ny and not below[i][j]:
+                parent[find((i + 1) * nx + j)] = find(i * nx + j)
+    spans: dict[int, list[int]] = {}  # component -> [i0, j0, i1, j1, slots] in slots
+    for i in range(ny):
+        for j in range(nx):
+            box = spans.setdefault(find(i * nx + j), [i, j, i, j, 0])
+            box[0], box[1] = min(box[0], i), min(box[1], j)
+            box[2], box[3] = max(box[2], i), max(box[3], j)
+            box[4] += 1
+    drawn = {
+        c: (i0, j0, i1, j1, n)
+        for c, (i0, j0, i1, j1, n) in spans.items()
+        if _covers(across[i0], xs[j0], xs[j1 + 1])
+        and _covers(across[i1 + 1], xs[j0], xs[j1 + 1])
+        and _covers(down[j0], ys[i0], ys[i1 + 1])
+        and _covers(down[j1 + 1], ys[i0], ys[i1 + 1])
+    }
+    # a cell around a smaller box (a link or highlight frame inside it) is one
+    # cell: the boxes inside it are not cells of the table
+    inner: set[int] = set()
+    for c, (i0, j0, i1, j1, n) in drawn.items():
+        if n < (i1 - i0 + 1) * (j1 - j0 + 1):
+            inner.update(find(i * nx + j) for i in range(i0, i1 + 1) for j in range(j0, j1 + 1))
+            inner.discard(c)
+    cells = {
+        (i0, j0): (xs[j0], ys[i0], xs[j1 + 1], ys[i1 + 1])
+        for c, (i0, j0, i1, j1, _) in drawn.items()
+        if c not in inner
+    }
+    if len(cells) < 2:
+        return None
+    bands = sorted({i for i, _ in cells})
+    columns = sorted({j for _, j in cells})
+    rows = [_Row([cells.get((i, j)) for j in columns]) for i in bands]
+    bbox = (
+        min(c[0] for c in cells.values()),
+        min(c[1] for c in cells.values()),
+        max(c[2] for c in cells.values()),
+        max(c[3] for c in cells.values()),
+    )
+    return _Grid(rows, bbox, _Header())
+
+
+def _snap(values: list[float]) -> list[float]:
+    """Coordinates within :data:`JOIN_TOL` of their neighbour merged to their mean."""
+    out: list[list[float]] = []
+    for v in sorted(values):
+        if out and v - out[-1][-1] <= JOIN_TOL:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return [statistics.fmean(group) for group in out]
+
+
+def _joined(edges: list, kind: str, lines: list[float]) -> list[list[list[float]]]:
+    """Per snapped line, the merged extents of the ``kind`` rules on it."""
+    pieces: list[list[tuple[float, float]]] = [[] for _ in lines]
+    for x0, y0, x1, y1, k in edges:
+        if k != kind:
+            continue
+        at, lo, hi = (y0, x0, x1) if kind == "h" else (x0, y0, y1)
+        n = bisect.bisect_left(lines, at)  # the nearest line: this one or the one before
+        if n == len(lines) or (n > 0 and at - lines[n - 1] < lines[n] - at):
+            n -= 1
+        pieces[n].append((lo, hi))
+    out: list[list[list[float]]] = []
+    for found in pieces:
+        merged: list[list[float]] = []
+        for lo, hi in sorted(found):
+            if merged and lo <= merged[-1][1] + JOIN_TOL:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        out.append(merged)
+    return out
+
+
+def _covers(pieces: list[list[float]], lo: float, hi: float) -> bool:
+    """Does one rule on this line run from ``lo`` to ``hi`` (within :data:`JOIN_TOL`)?"""
+    return any(a - JOIN_TOL <= lo and hi <= b + JOIN_TOL for a, b in pieces)
+
+
+def _all_numeric_top(grid: _Grid, words: list[Sequence[Any]]) -> bool:
+    """Is the grid's first row of several cells all numbers (its header is outside)?"""
+    cells = [row.cells for row in grid.rows]
+    for row in _cell_texts(cells, words):
+        if sum(bool(t) for t in row) >= 2:
+            return _all_numeric(row)
+    return False
+
+
+def _finder_tables(page: Any, region: _Region, to_shown: Any) -> list[tuple[Any, list]]:
+    """PyMuPDF's table finder on the region: for headers above the grid and rotated pages.
+
+    Its header detection looks at the text above a grid, which the lattice does
+    not; it is kept for the grids whose first row is all numbers. The cluster's
+    outline joins the grid (PyMuPDF means to add it, but its check compares
+    flipped and unflipped y, so it happens only by luck), and passing the
+    cluster's own paths spares it a ``get_drawings()`` of the whole page.
+    """
+    if to_shown is None:
+        finder = page.find_tables(
+            clip=region.clip, add_boxes=[region.outline], paths=_as_drawings(region.paths)
+        )
+    else:
+        finder = page.find_tables(
+            clip=region.clip * to_shown, add_boxes=[region.outline * to_shown]
+        )
+    if finder is None:  # PyMuPDF caught an exception inside the finder
+        return []
+    out = []
+    for found in finder.tables:
+        words = found.textpage.extractWORDS() if found.textpage is not None else []
+        out.append((found, words))
+    return out
 
 
 # -- typing ----------------------------------------------------------------------------

@@ -440,3 +440,71 @@ def test_a_grid_of_cell_rectangles_is_one_table(tmp_path):
     assert table.location["n_rows"] == 39
     rows = rows_of(table)
     assert rows[38] == {f"h{j}": 39 * j for j in range(8)}
+
+
+# -- the lattice (docframe's own grid reader) against PyMuPDF's finder -------------------
+
+
+def test_lattice_reads_what_the_finder_reads(tmp_path):
+    """Both readers on the same ruled regions give the same names, rows and cells."""
+    path = simple_table_pdf(tmp_path / "sales.pdf")
+    doc = pymupdf.open()
+    page = doc.new_page()
+    xs, ys = [50, 150, 230, 310], [100, 120, 140, 160, 180]
+    cells = {(0, 0): "Item", (0, 1): "Sales", (1, 1): "Q1", (1, 2): "Q2"}
+    cells |= {(2, 0): "Apples", (2, 1): "10", (2, 2): "12", (3, 0): "Pears", (3, 1): "7"}
+    draw_grid(page, xs, ys, cells, skip_v={(0, 230)}, skip_h={(120, 0)})
+    merged = tmp_path / "merged.pdf"
+    doc.save(merged)
+    for pdf in (path, merged):
+        page = pymupdf.open(pdf)[0]
+        (region,) = pdf_tables.candidate_regions(page)
+        (finder_found, finder_words) = pdf_tables._finder_tables(page, region, None)[0]
+        lattice = pdf_tables._lattice(region)
+        ours = pdf_tables._read_table(lattice, region.words)
+        theirs = pdf_tables._read_table(finder_found, finder_words)
+        assert (ours.names, ours.rows) == (theirs.names, theirs.rows)
+        assert ours.bbox == pytest.approx(tuple(theirs.bbox), abs=0.5)
+
+
+def test_a_frame_inside_a_cell_does_not_split_the_cell(tmp_path):
+    """A link or highlight box drawn inside a cell is not a cell of the table."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    xs, ys = [50, 250, 450], [100, 130, 200, 230]
+    draw_grid(page, xs, ys, {(0, 0): "Source", (0, 1): "Notes", (2, 0): "Mail", (2, 1): "weekly"})
+    page.insert_text((54, 150), "Archive site", fontsize=10)
+    page.draw_rect(pymupdf.Rect(52, 138, 150, 154), width=0.5)  # a frame around a link
+    page.insert_text((254, 150), "first line of the note", fontsize=10)
+    page.insert_text((254, 190), "last line, below the frame", fontsize=10)
+    path = tmp_path / "framed.pdf"
+    doc.save(path)
+    page = pymupdf.open(path)[0]
+    (table,) = find_tables(page, "framed", path, 1)
+    assert table.schema.names == ["Source", "Notes"]
+    assert rows_of(table) == [
+        {"Source": "Archive site", "Notes": "first line of the note last line, below the frame"},
+        {"Source": "Mail", "Notes": "weekly"},
+    ]
+
+
+def test_a_header_above_an_all_number_grid_goes_to_the_finder(tmp_path, monkeypatch):
+    """The lattice reads inside the rules only; PyMuPDF's finder also looks above them."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    xs, ys = [50, 150, 250], [100, 120, 140, 160]
+    page.insert_text((54, 95), "Year", fontsize=10)
+    page.insert_text((154, 95), "Count", fontsize=10)
+    years = {(0, 0): "2023", (0, 1): "10", (1, 0): "2024", (1, 1): "12"}
+    draw_grid(page, xs, ys, years | {(2, 0): "2025", (2, 1): "15"})
+    path = tmp_path / "numbers.pdf"
+    doc.save(path)
+    page = pymupdf.open(path)[0]
+    calls = []
+    real = pdf_tables._finder_tables
+    monkeypatch.setattr(pdf_tables, "_finder_tables", lambda *a: calls.append(a) or real(*a))
+    found = find_tables(page, "numbers", path, 1)
+    assert len(calls) == 1
+    assert [rows_of(t) for t in found] == [
+        [{"Year": 2023, "Count": 10}, {"Year": 2024, "Count": 12}, {"Year": 2025, "Count": 15}]
+    ]
