@@ -27,6 +27,7 @@ ENV = {
     "DOCFRAME_CHUNK_OVERLAP": "chunk_overlap",
     "DOCFRAME_EMBED_BATCH": "embed_batch",
     "DOCFRAME_COMMIT_CHUNKS": "commit_chunks",
+    "DOCFRAME_INDEX_KIND": "index_kind",
 }
 
 
@@ -38,6 +39,8 @@ class Settings:
     chunk_overlap: int = 32
     embed_batch: int = 64
     commit_chunks: int = 4096  # chunks per segment / snapshot during ingest
+    # dense index kind: auto picks by size (docframe.index.choose_kind), or e.g. faiss-hnsw
+    index_kind: str = "auto"
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:

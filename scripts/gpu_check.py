@@ -41,6 +41,10 @@ ALIASES = {
     "dask_cudf": "dask_cudf",
     "dask_cuda": "dask_cuda",
     "brute_force": "cuvs.neighbors.brute_force",
+    "cagra": "cuvs.neighbors.cagra",
+    "ivf_pq": "cuvs.neighbors.ivf_pq",
+    "hnsw": "cuvs.neighbors.hnsw",
+    "cuvs_filters": "cuvs.neighbors.filters",
 }
 # Entry points the table engine relies on even where the call site is generic
 # (``backend.table_module().read_parquet(...)`` is invisible to the AST scan).

@@ -11,12 +11,34 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-for var in ("DOCFRAME_ENGINE", "DOCFRAME_LAKE", "DOCFRAME_MODEL", "DOCFRAME_FAILPOINT"):
+for var in (
+    "DOCFRAME_ENGINE",
+    "DOCFRAME_LAKE",
+    "DOCFRAME_MODEL",
+    "DOCFRAME_FAILPOINT",
+    "DOCFRAME_INDEX_KIND",
+):
     os.environ.pop(var, None)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample-corpus"
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine",
+        choices=("auto", "cpu", "gpu"),
+        default=None,
+        help="run every lake in the suite on this engine (DOCFRAME_ENGINE); on a GPU machine: "
+        "pytest --engine gpu (add -m gpu for the GPU-only tests)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = config.getoption("--engine")
+    if engine:
+        os.environ["DOCFRAME_ENGINE"] = engine
 
 
 @pytest.fixture

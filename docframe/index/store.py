@@ -1,9 +1,36 @@
-"""Dense indexes on disk: one per snapshot, checksummed, rebuilt when missing or damaged.
+"""Dense indexes on disk: a base index, kept fresh for every snapshot by a delta and a mask.
 
-An index is derived data, so the rule is simple: trust it only if its manifest
-matches the snapshot, the model and the checksums of its files; otherwise
-rebuild it from the snapshot's segments. faiss loads a corrupted file without
-complaint, which is why the checksums are ours.
+Building an ANN index costs minutes at a million chunks, so it is not rebuilt
+for every commit. Instead each family (``faiss``, ``cuvs``) keeps *base* indexes,
+one folder per snapshot it was built at (``indexes/dense-<family>/<snapshot>/``).
+A snapshot ``S`` is searched through the newest base built at or before ``S``:
+
+- **mask**: base rows whose source version is no longer live at ``S`` (a file
+  replaced or pruned since) are excluded inside the index search (faiss
+  ``IDSelectorNot``, cuVS bitsets), so deletions are invisible at once;
+- **delta**: chunks in segments committed after the base are scored exactly
+  (one matrix product over a few thousand vectors) and merged with the base's
+  hits, so new chunks are searchable right after their commit.
+
+Past :data:`DELTA_REBUILD_MIN` rows or :data:`REBUILD_SHARE` of the base (delta or
+mask), the next search folds them in: a new base is built at ``S`` and saved
+(``docframe index build`` does it on demand). A base serves only snapshots at or
+after its own: every row live at a later snapshot in a segment the base covered
+was live when it was built, because versions never come back to life.
+
+A base folder holds the index (``index/``, written by the implementation's
+``save``), ``rows.parquet`` (position -> ``chunk_id``, ``version_id``),
+``vectors.npy`` (the raw vectors, memory-mapped: exact re-scoring for filters
+and the ground truth of ``docframe index check``) and ``manifest.json`` with the
+snapshot, model, kind, parameters, covered segment files and SHA-256 of every
+file. faiss loads a corrupted file without complaint, which is why the
+checksums are ours: a base that fails them is rebuilt from the segments.
+
+Filtered search (:meth:`DenseView.search` with ``allowed``) returns exactly
+``min(k, len(allowed))`` hits: small allowed sets (up to
+:data:`EXACT_SUBSET_MAX` rows) are scored exactly from ``vectors.npy``; larger
+ones go through the index's native filter and fall back to exact scoring in
+the rare case the graph search comes back short.
 """
 
 from __future__ import annotations
@@ -11,122 +38,203 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 import time
 import uuid
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docframe.index import load_index, make_index
-from docframe.index.base import VectorIndex
+from docframe.errors import QueryError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from docframe.index.base import VectorIndex
     from docframe.lake.lake import Lake
     from docframe.lake.snapshot import Snapshot
 
 MANIFEST = "manifest.json"
-IDS_FILE = "chunk_ids.parquet"
-_CACHE: OrderedDict[tuple[str, str, int], DenseIndex] = OrderedDict()
+ROWS_FILE = "rows.parquet"
+VECTORS_FILE = "vectors.npy"
+INDEX_SUBDIR = "index"
+TUNING_FILE = "tuning.json"  # per family: search parameters chosen by `docframe index tune`
+FORMAT_VERSION = 2
+
+DELTA_REBUILD_MIN = 4096  # a delta or mask smaller than this never triggers a rebuild
+REBUILD_SHARE = 0.10  # ... and one larger than this share of the base does
+EXACT_SUBSET_MAX = 20_000  # allowed sets up to this size are scored exactly
+
+_BASES: OrderedDict[tuple[str, str, int], Base] = OrderedDict()
+_VIEWS: OrderedDict[tuple[str, str, int], DenseView] = OrderedDict()
 _CACHE_SIZE = 4
+_BUILD_LOCK = threading.Lock()
 
 
-@dataclass
-class DenseIndex:
-    index: VectorIndex
-    chunk_ids: np.ndarray  # position -> chunk_id
-    snapshot_id: int
-
-    def describe(self) -> str:
-        return f"{self.index.kind} over {len(self.chunk_ids)} chunks (snapshot {self.snapshot_id})"
-
-    def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        ids, scores = self.index.search(queries, min(k, len(self.chunk_ids)) or 1)
-        return [
-            [
-                (str(self.chunk_ids[i]), float(s))
-                for i, s in zip(row_ids, row_scores, strict=True)
-                if i >= 0
-            ]
-            for row_ids, row_scores in zip(ids, scores, strict=True)
-        ]
-
-
-def index_dir(root: Path, family: str, snapshot_id: int) -> Path:
-    return root / "indexes" / f"dense-{family}" / str(snapshot_id)
+def family_dir(root: Path, family: str) -> Path:
+    return root / "indexes" / f"dense-{family}"
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def _load(directory: Path, snapshot: Snapshot) -> DenseIndex | None:
-    manifest_path = directory / MANIFEST
-    if not manifest_path.exists():
-        return None
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        if manifest["snapshot_id"] != snapshot.snapshot_id or manifest["model"] != snapshot.model:
-            raise ValueError("manifest does not match the snapshot")
-        for name, digest in manifest["files"].items():
-            if _sha256(directory / name) != digest:
-                raise ValueError(f"checksum mismatch in {name}")
-        ids = pq.read_table(directory / IDS_FILE).column("chunk_id").to_numpy(zero_copy_only=False)
-        return DenseIndex(load_index(directory), ids, snapshot.snapshot_id)
-    except (OSError, ValueError, KeyError) as exc:
-        warnings.warn(
-            f"index {directory} is unusable ({exc}); rebuilding it from the segments", stacklevel=2
+def _digests(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): _sha256(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+# -- the base: one saved index -------------------------------------------------------
+
+
+@dataclass
+class Base:
+    """An index built at one snapshot, with what maps its positions back to chunks."""
+
+    directory: Path
+    snapshot_id: int
+    model: str
+    index: VectorIndex
+    chunk_ids: np.ndarray  # position -> chunk_id (object array of str)
+    versions: np.ndarray  # position -> version_id (int64)
+    files: frozenset[str]  # segment file names whose rows it holds
+    vectors: np.ndarray  # (n, dim) float32, memory-mapped from vectors.npy
+    built_seconds: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        return self.index.kind
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+
+def _read_rows(files: list[str], live: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
+    """(chunk_ids, versions, vectors) of the live rows in ``files``, in file order."""
+    ids, versions, vectors = [], [], []
+    for name in files:
+        table = pq.read_table(name, columns=["chunk_id", "version_id", "embedding"])
+        keep = np.isin(table.column("version_id").to_numpy(), live)
+        if not keep.all():
+            table = table.filter(pa.array(keep))
+        if not table.num_rows:
+            continue
+        ids.append(table.column("chunk_id").to_numpy(zero_copy_only=False))
+        versions.append(table.column("version_id").to_numpy())
+        emb = table.column("embedding").combine_chunks()
+        vectors.append(emb.flatten().to_numpy().reshape(table.num_rows, dim))
+    if not ids:
+        return np.empty(0, object), np.empty(0, np.int64), np.empty((0, dim), np.float32)
+    return (
+        np.concatenate(ids),
+        np.concatenate(versions).astype(np.int64, copy=False),
+        np.ascontiguousarray(np.concatenate(vectors), dtype=np.float32),
+    )
+
+
+def _dim(lake: Lake, snapshot: Snapshot) -> int:
+    return int(snapshot.dim or lake.embedder.dim)
+
+
+def configured_kind(lake: Lake) -> str:
+    """The lake's ``index_kind`` setting, checked against the family's kinds."""
+    from docframe.index import FAMILY_KINDS
+
+    family = lake.backend.index_family
+    kind = lake.settings.index_kind
+    if kind != "auto" and kind not in FAMILY_KINDS[family]:
+        raise QueryError(
+            f"index_kind {kind!r} is not a {family} index kind",
+            help=f"use auto or one of: {', '.join(FAMILY_KINDS[family])}",
         )
-        return None
+    return kind
 
 
-def _build(lake: Lake, snapshot: Snapshot) -> DenseIndex:
-    from docframe.query.sql import connect
+def build_base(lake: Lake, snapshot: Snapshot, *, kind: str | None = None) -> Base:
+    """Build (not save) a base index over every live chunk of ``snapshot``."""
+    from docframe.index import FAMILY_KINDS, choose_kind, make_index_kind
 
-    con = connect(snapshot)
+    start = time.perf_counter()
+    family = lake.backend.index_family
+    dim = _dim(lake, snapshot)
+    live = np.asarray(snapshot.live_versions, dtype=np.int64)
+    chunk_ids, versions, vectors = _read_rows(list(snapshot.chunk_files), live, dim)
+    if kind is None or kind == "auto":
+        kind = configured_kind(lake)
+    if kind == "auto":
+        kind = choose_kind(len(chunk_ids), family, dim=dim)
+    elif kind not in FAMILY_KINDS[family]:
+        raise QueryError(
+            f"index kind {kind!r} does not run on the {lake.backend.name} engine ({family})",
+            help=f"use one of: {', '.join(FAMILY_KINDS[family])}",
+        )
     try:
-        table = con.execute(
-            "SELECT chunk_id, embedding FROM chunks ORDER BY chunk_id"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    dim = snapshot.dim or lake.embedder.dim
-    emb = table.column("embedding").combine_chunks()
-    vectors = emb.flatten().to_numpy().reshape(len(table), dim).astype(np.float32, copy=False)
-    index = make_index(lake.backend.index_family, dim)
-    index.build(vectors, np.arange(len(table), dtype=np.int64))
-    ids = table.column("chunk_id").to_numpy(zero_copy_only=False)
-    return DenseIndex(index, ids, snapshot.snapshot_id)
+        index = make_index_kind(kind, dim)
+    except ValueError as exc:
+        raise QueryError(f"index kind {kind!r}: {exc}", help="see docframe index --help") from None
+    _apply_tuning(lake.root, family, index)
+    index.build(vectors, np.arange(len(chunk_ids), dtype=np.int64))
+    return Base(
+        directory=family_dir(lake.root, family) / str(snapshot.snapshot_id),
+        snapshot_id=snapshot.snapshot_id,
+        model=snapshot.model,
+        index=index,
+        chunk_ids=chunk_ids,
+        versions=versions,
+        files=frozenset(Path(f).name for f in snapshot.chunk_files),
+        vectors=vectors,
+        built_seconds=time.perf_counter() - start,
+    )
 
 
-def _save(dense: DenseIndex, directory: Path, snapshot: Snapshot, family: str) -> None:
+def save_base(base: Base) -> None:
+    """Write ``base`` to its folder atomically (temp folder, fsync'd files, rename)."""
+    directory = base.directory
     tmp = directory.parent / f".tmp-{uuid.uuid4().hex}"
-    tmp.mkdir(parents=True)
+    (tmp / INDEX_SUBDIR).mkdir(parents=True)
     try:
-        dense.index.save(tmp)
-        pq.write_table(
-            pa.table({"chunk_id": pa.array(dense.chunk_ids, pa.string())}), tmp / IDS_FILE
+        base.index.save(tmp / INDEX_SUBDIR)
+        rows = pa.table(
+            {
+                "chunk_id": pa.array(base.chunk_ids, pa.string()),
+                "version_id": pa.array(base.versions, pa.int64()),
+            }
         )
+        pq.write_table(rows, tmp / ROWS_FILE)
+        np.save(tmp / VECTORS_FILE, np.asarray(base.vectors, dtype=np.float32))
         manifest = {
-            "snapshot_id": snapshot.snapshot_id,
-            "model": snapshot.model,
-            "family": family,
-            "kind": dense.index.kind,
-            "count": len(dense.chunk_ids),
+            "format_version": FORMAT_VERSION,
+            "snapshot_id": base.snapshot_id,
+            "model": base.model,
+            "kind": base.kind,
+            "params": base.index.params,
+            "count": len(base),
+            "segment_files": sorted(base.files),
             "built_at": time.time(),
-            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
+            "build_seconds": round(base.built_seconds, 3),
+            "files": _digests(tmp),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if directory.exists():
-            if _load(directory, snapshot) is not None:  # another process just saved it
+            existing = _load_base(directory, base.model)
+            if existing is not None and existing.kind == base.kind:  # another process saved it
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
-            shutil.rmtree(directory)  # damaged copy: its readers fail the checksum anyway
+            # damaged (its readers fail the checksums anyway) or another kind (index build)
+            shutil.rmtree(directory)
         tmp.rename(directory)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -134,22 +242,319 @@ def _save(dense: DenseIndex, directory: Path, snapshot: Snapshot, family: str) -
             raise
 
 
-def ensure_index(lake: Lake, snapshot: Snapshot) -> DenseIndex:
-    """The dense index of ``snapshot``: from memory, from disk, or built and saved."""
+def _load_base(directory: Path, model: str) -> Base | None:
+    """The base saved in ``directory``; None (with a warning) when it is unusable."""
+    from docframe.index import load_index
+
+    manifest_path = directory / MANIFEST
+    if not manifest_path.exists():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format {manifest.get('format_version')}, not {FORMAT_VERSION}")
+        if manifest["model"] != model:
+            raise ValueError(f"built with model {manifest['model']!r}, the lake uses {model!r}")
+        for name, digest in manifest["files"].items():
+            if _sha256(directory / name) != digest:
+                raise ValueError(f"checksum mismatch in {name}")
+        rows = pq.read_table(directory / ROWS_FILE)
+        index = load_index(directory / INDEX_SUBDIR)
+        vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
+        if not len(rows) == len(index) == len(vectors) == manifest["count"]:
+            raise ValueError("row, index and vector counts differ")
+        return Base(
+            directory=directory,
+            snapshot_id=int(manifest["snapshot_id"]),
+            model=model,
+            index=index,
+            chunk_ids=rows.column("chunk_id").to_numpy(zero_copy_only=False),
+            versions=rows.column("version_id").to_numpy(),
+            files=frozenset(manifest["segment_files"]),
+            vectors=vectors,
+            built_seconds=float(manifest.get("build_seconds", 0.0)),
+        )
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        warnings.warn(
+            f"index {directory} is unusable ({exc}); rebuilding it from the segments",
+            stacklevel=2,
+        )
+        return None
+
+
+def _base_at_or_before(lake: Lake, snapshot: Snapshot) -> Base | None:
+    """The newest usable saved base at or before ``snapshot`` (cached per process)."""
+    family = lake.backend.index_family
+    folder = family_dir(lake.root, family)
+    if not folder.is_dir():
+        return None
+    sids = sorted(
+        (int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()),
+        reverse=True,
+    )
+    for sid in sids:
+        if sid > snapshot.snapshot_id:
+            continue
+        key = (str(lake.root), family, sid)
+        if key in _BASES and _BASES[key].model == snapshot.model:
+            _BASES.move_to_end(key)
+            return _BASES[key]
+        base = _load_base(folder / str(sid), snapshot.model)
+        if base is not None:
+            _apply_tuning(lake.root, family, base.index)
+            _remember(_BASES, key, base)
+            return base
+    return None
+
+
+def _remember(cache: OrderedDict, key: Any, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+# -- the view: one snapshot's index ----------------------------------------------------
+
+
+@dataclass
+class DenseView:
+    """A snapshot's dense index: a base, minus its dead rows, plus the newer chunks."""
+
+    base: Base
+    snapshot_id: int
+    excluded: np.ndarray  # base positions not live at this snapshot
+    delta_ids: np.ndarray  # chunk ids committed after the base
+    delta_vectors: np.ndarray  # their vectors (m, dim)
+    _lookup: Any = field(default=None, repr=False)  # pandas Index: live chunk_id -> position
+    _live_positions: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_base(self) -> int:
+        return len(self.base)
+
+    @property
+    def n_live(self) -> int:
+        return self.n_base - len(self.excluded) + len(self.delta_ids)
+
+    @property
+    def kind(self) -> str:
+        return self.base.kind
+
+    def describe(self) -> str:
+        extra = []
+        if len(self.delta_ids):
+            extra.append(f"+{len(self.delta_ids)} new exact")
+        if len(self.excluded):
+            extra.append(f"{len(self.excluded)} masked")
+        more = f" ({', '.join(extra)})" if extra else ""
+        return (
+            f"{self.kind} over {self.n_live} chunks{more}, "
+            f"base snapshot {self.base.snapshot_id}, snapshot {self.snapshot_id}"
+        )
+
+    def chunk_id(self, position: int) -> str:
+        if position < self.n_base:
+            return str(self.base.chunk_ids[position])
+        return str(self.delta_ids[position - self.n_base])
+
+    def live_positions(self) -> np.ndarray:
+        if self._live_positions is None:
+            keep = np.ones(self.n_base, dtype=bool)
+            keep[self.excluded] = False
+            delta = np.arange(self.n_base, self.n_base + len(self.delta_ids), dtype=np.int64)
+            self._live_positions = np.concatenate([np.flatnonzero(keep), delta])
+        return self._live_positions
+
+    def lookup(self) -> pd.Index:
+        """A hash index from live chunk_id to position (built on first use)."""
+        if self._lookup is None:
+            import pandas as pd
+
+            pos = self.live_positions()
+            ids = np.concatenate([self.base.chunk_ids, self.delta_ids])[pos]
+            self._lookup = pd.Index(ids.astype(object))
+            if not self._lookup.is_unique:  # a chunk id live twice would be a lake bug
+                raise QueryError(f"snapshot {self.snapshot_id}: duplicate live chunk ids")
+        return self._lookup
+
+    def positions_of(self, chunk_ids: Any) -> np.ndarray:
+        """Positions of ``chunk_ids`` (live ones; unknown ids are dropped)."""
+        found = self.lookup().get_indexer(np.asarray(chunk_ids, dtype=object))
+        return np.sort(self.live_positions()[found[found >= 0]])
+
+    def vectors_at(self, positions: np.ndarray) -> np.ndarray:
+        positions = np.asarray(positions, dtype=np.int64)
+        in_base = positions[positions < self.n_base]
+        in_delta = positions[positions >= self.n_base] - self.n_base
+        parts = [np.asarray(self.base.vectors[in_base], dtype=np.float32)]
+        parts.append(self.delta_vectors[in_delta])
+        return np.concatenate(parts) if len(in_delta) else parts[0]
+
+    def search(
+        self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Top-``k`` (chunk_id, score) per query among live chunks (and ``allowed`` positions).
+
+        ``allowed`` holds live positions, as :meth:`positions_of` returns them.
+        Returns exactly ``min(k, candidates)`` hits per query, where candidates
+        are the live chunks, or the ``allowed`` ones.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if allowed is None:
+            want = min(k, self.n_live)
+            base_ids, base_scores = self._base_search(queries, k, None)
+            delta_pos = np.arange(len(self.delta_ids), dtype=np.int64)
+        else:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            want = min(k, len(allowed))
+            in_base = allowed[allowed < self.n_base]
+            if len(in_base) <= EXACT_SUBSET_MAX:
+                base_ids, base_scores = _exact(
+                    queries, np.asarray(self.base.vectors[in_base]), in_base, k
+                )
+            else:
+                base_ids, base_scores = self._base_search(queries, k, in_base)
+            delta_pos = allowed[allowed >= self.n_base] - self.n_base
+        d_ids, d_scores = _exact(queries, self.delta_vectors[delta_pos], delta_pos, k)
+        d_ids = np.where(d_ids >= 0, d_ids + self.n_base, -1)
+        ids = np.concatenate([base_ids, d_ids], axis=1)
+        scores = np.concatenate([base_scores, d_scores], axis=1)
+        out = []
+        for row_ids, row_scores in zip(ids, scores, strict=True):
+            valid = row_ids >= 0
+            row_ids, row_scores = row_ids[valid], row_scores[valid]
+            order = np.lexsort((row_ids, -row_scores))[:want]  # best first, ties by position
+            out.append([(self.chunk_id(int(row_ids[o])), float(row_scores[o])) for o in order])
+        return out
+
+    def _base_search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The base's top-k among live (and allowed) rows; exact when the ANN comes back short."""
+        index = self.base.index
+        excluded = self.excluded if len(self.excluded) else None
+        n = (self.n_base - len(self.excluded)) if allowed is None else len(allowed)
+        want = min(k, n)
+        if want <= 0:
+            return _exact(queries, np.empty((0, index.dim), np.float32), np.empty(0, np.int64), k)
+        if allowed is not None:
+            excluded = None  # allowed positions are live ones (positions_of)
+        ids, scores = index.search(queries, k, allowed=allowed, excluded=excluded)
+        if ((ids >= 0).sum(axis=1) >= want).all():
+            return ids, scores
+        # a graph search under a tight filter can strand itself: score the candidates exactly
+        if allowed is None:
+            keep = np.ones(self.n_base, dtype=bool)
+            keep[self.excluded] = False
+            allowed = np.flatnonzero(keep)
+        return _exact(queries, np.asarray(self.base.vectors[allowed]), allowed, k)
+
+
+def _exact(
+    queries: np.ndarray, vectors: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by inner product of ``vectors`` labelled ``labels`` (-1 / -inf padded)."""
+    q = len(queries)
+    ids = np.full((q, k), -1, dtype=np.int64)
+    scores = np.full((q, k), -np.inf, dtype=np.float32)
+    n = len(labels)
+    if n == 0 or k == 0:
+        return ids, scores
+    sims = queries @ np.asarray(vectors, dtype=np.float32).T
+    take = min(k, n)
+    if take < n:
+        top = np.argpartition(-sims, take - 1, axis=1)[:, :take]
+    else:
+        top = np.tile(np.arange(n), (q, 1))
+    for r in range(q):
+        cand = top[r]
+        order = cand[np.lexsort((labels[cand], -sims[r, cand]))]
+        ids[r, : len(order)] = labels[order]
+        scores[r, : len(order)] = sims[r, order]
+    return ids, scores
+
+
+def _apply_tuning(root: Path, family: str, index: VectorIndex) -> None:
+    """Search parameters recorded by ``docframe index tune`` for this kind, if any."""
+    path = family_dir(root, family) / TUNING_FILE
+    if not path.is_file():
+        return
+    try:
+        tuned = json.loads(path.read_text()).get(index.kind, {}).get("params", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    if tuned:
+        index.set_search_params(**tuned)
+
+
+def save_tuning(root: Path, family: str, kind: str, record: dict[str, Any]) -> Path:
+    """Record tuned search parameters for ``kind`` (read by every later load)."""
+    path = family_dir(root, family) / TUNING_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[kind] = record
+    tmp = path.with_suffix(f".tmp-{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+    for key in [k for k in _BASES if k[0] == str(root) and k[1] == family]:
+        _BASES.pop(key)  # reload with the new parameters
+    for key in [k for k in _VIEWS if k[0] == str(root) and k[1] == family]:
+        _VIEWS.pop(key)
+    return path
+
+
+def _view(lake: Lake, snapshot: Snapshot, base: Base) -> DenseView:
+    live = np.asarray(snapshot.live_versions, dtype=np.int64)
+    excluded = np.flatnonzero(~np.isin(base.versions, live)).astype(np.int64)
+    newer = [f for f in snapshot.chunk_files if Path(f).name not in base.files]
+    ids, _, vectors = _read_rows(newer, live, _dim(lake, snapshot))
+    return DenseView(base, snapshot.snapshot_id, excluded, ids, vectors)
+
+
+def _stale(view: DenseView) -> bool:
+    limit = max(DELTA_REBUILD_MIN, REBUILD_SHARE * view.n_base)
+    return len(view.delta_ids) > limit or len(view.excluded) > limit
+
+
+def ensure_index(
+    lake: Lake, snapshot: Snapshot, *, rebuild: bool = False, kind: str | None = None
+) -> DenseView:
+    """The dense index of ``snapshot``: a base (loaded, or built and saved) plus its delta.
+
+    ``rebuild=True`` builds a new base at ``snapshot`` whatever exists (``docframe
+    index build``), of ``kind`` when given; otherwise one is built only when none
+    fits, the delta or mask has outgrown the base, or the lake's ``index_kind``
+    setting names another kind.
+    """
     family = lake.backend.index_family
     key = (str(lake.root), family, snapshot.snapshot_id)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    directory = index_dir(lake.root, family, snapshot.snapshot_id)
-    dense = _load(directory, snapshot)
-    if dense is None:
-        dense = _build(lake, snapshot)
-        try:
-            _save(dense, directory, snapshot, family)
-        except OSError as exc:  # a read-only lake can still be searched
-            warnings.warn(f"could not save index to {directory}: {exc}", stacklevel=2)
-    _CACHE[key] = dense
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return dense
+    if not rebuild and key in _VIEWS:
+        _VIEWS.move_to_end(key)
+        return _VIEWS[key]
+    with _BUILD_LOCK:  # one build at a time per process: they are memory-hungry
+        base = None if rebuild else _base_at_or_before(lake, snapshot)
+        view = _view(lake, snapshot, base) if base is not None else None
+        wanted = configured_kind(lake)
+        if view is None or _stale(view) or (wanted != "auto" and base.kind != wanted):
+            base = build_base(lake, snapshot, kind=kind if rebuild else None)
+            try:
+                save_base(base)
+            except OSError as exc:  # a read-only lake can still be searched
+                warnings.warn(f"could not save index to {base.directory}: {exc}", stacklevel=2)
+            _remember(_BASES, (str(lake.root), family, snapshot.snapshot_id), base)
+            view = _view(lake, snapshot, base)
+        _remember(_VIEWS, key, view)
+        return view
+
+
+def bases_in_use(root: Path, latest: int) -> set[Path]:
+    """Base folders the latest snapshot searches through (``docframe gc`` keeps them)."""
+    keep: set[Path] = set()
+    indexes = root / "indexes"
+    for folder in indexes.glob("dense-*") if indexes.is_dir() else []:
+        sids = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+        usable = [s for s in sids if s <= latest and (folder / str(s) / MANIFEST).is_file()]
+        if usable:
+            keep.add(folder / str(max(usable)))
+    return keep

@@ -49,9 +49,13 @@ def collect(lake: Lake) -> GcReport:
                 report.bytes_freed += path.stat().st_size
                 path.unlink()
                 report.segments.append(path.name)
-        for family in sorted((lake.root / "indexes").glob("*")):
-            for folder in sorted(family.iterdir()):
-                if folder.name != str(latest):
+        from docframe.index.store import bases_in_use
+
+        # a dense base serves every later snapshot: keep the one the newest searches
+        keep = bases_in_use(lake.root, latest)
+        for family in sorted(p for p in (lake.root / "indexes").glob("*") if p.is_dir()):
+            for folder in sorted(p for p in family.iterdir() if p.is_dir()):
+                if folder not in keep and folder.name != str(latest):
                     report.bytes_freed += sum(
                         f.stat().st_size for f in folder.rglob("*") if f.is_file()
                     )

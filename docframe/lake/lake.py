@@ -76,7 +76,9 @@ class Lake:
                     f"{root} is not empty and is not a docframe lake (no {catalog.CATALOG_FILE})",
                     help="point --lake at a new or empty directory",
                 )
-        config = load_settings(root if root.is_dir() else None, engine=engine, model=model)
+        config = load_settings(
+            root if root.is_dir() else None, engine=engine, model=model, **settings
+        )
         chosen = backend_mod.resolve(config.engine)
         lake = cls(root, config, chosen)
         if catalog_path.exists():
@@ -221,17 +223,35 @@ class Lake:
 
         return write_table(self, name, data, source=source, content_hash=content_hash)
 
-    def search(self, text: str, k: int = 10, *, snapshot: int | None = None) -> Result:
-        """Dense (semantic) search over chunks: best first, with provenance."""
-        from docframe.query.search import dense_search
+    def search(
+        self,
+        text: str,
+        k: int = 10,
+        *,
+        mode: str = "dense",
+        where: str | None = None,
+        weights: tuple[float, float] = (1.0, 1.0),
+        snapshot: int | None = None,
+    ) -> Result:
+        """The ``k`` chunks best matching ``text``, best first, with provenance.
 
-        return dense_search(self, self.snapshot(snapshot), text, k)
+        ``mode``: ``dense`` (embeddings), ``keyword`` (BM25) or ``hybrid`` (both,
+        fused by reciprocal rank with ``weights`` = (dense, keyword)). ``where``: a
+        SQL predicate on ``chunks`` columns, applied inside the index, so ``k``
+        hits come back whenever ``k`` chunks match. ``result.info`` tells how many
+        chunks were eligible and whether the search was ``exhausted``.
+        """
+        from docframe.query.search import search
+
+        return search(
+            self, self.snapshot(snapshot), text, k, mode=mode, where=where, weights=weights
+        )
 
     def sql(self, query: str, *, snapshot: int | None = None) -> Result:
         """Run DuckDB SQL over ``chunks``, ``documents``, ``sources`` and ``snapshots``."""
         from docframe.query.sql import run_sql
 
-        return run_sql(self.snapshot(snapshot), query)
+        return run_sql(self.snapshot(snapshot), query, lake=self)
 
     def sources(self) -> Result:
         from docframe.query.result import Result

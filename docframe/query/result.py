@@ -14,8 +14,10 @@ class Result:
     ``to_list()`` make the copy the caller wants, when it wants it.
     """
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, *, info: dict[str, Any] | None = None) -> None:
         self._table = table
+        # how the rows came about: for a search, mode, k, candidates, exhausted (and why)
+        self.info: dict[str, Any] = info or {}
 
     def to_arrow(self) -> pa.Table:
         return self._table

@@ -1,4 +1,24 @@
-"""Dense search: embed the question, search the snapshot's index, join provenance."""
+"""Search: dense, keyword (BM25) or hybrid, optionally filtered by a SQL predicate.
+
+One function, :func:`search`, serves the CLI, the Python API and (later) the SQL
+table functions:
+
+1. ``where`` (a DuckDB predicate on ``chunks`` columns, e.g.
+   ``modality = 'pdf' AND page < 5`` or ``metadata->>'lang' = 'en'``) is run
+   first, on the snapshot's ``chunks`` relation; the chunk ids it keeps become
+   the *allowed set* handed to the indexes (``docframe.index.store`` scores small
+   sets exactly and pushes large ones into the index's own filter). So a filtered
+   search returns ``k`` hits whenever ``k`` chunks match, never "top-k, then most
+   of them dropped".
+2. ``dense`` embeds the question and searches the vector index; ``keyword``
+   searches BM25 (only chunks sharing a term with the question score);
+   ``hybrid`` runs both, ``fetch`` deep, and fuses the two rankings with
+   reciprocal rank fusion (``docframe.query.fusion.rrf``; ``weights`` = dense,
+   keyword).
+3. The hits are joined to their provenance in DuckDB, and the result carries
+   ``info``: mode, k, hits returned, how many chunks were eligible, and
+   ``exhausted`` (True when fewer than ``k`` could be returned, with the reason).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +26,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from docframe.errors import QueryError
@@ -16,6 +37,10 @@ if TYPE_CHECKING:
     from docframe.lake.lake import Lake
     from docframe.lake.snapshot import Snapshot
 
+MODES = ("dense", "keyword", "hybrid")
+HYBRID_FETCH = 100  # each ranking hybrid fuses is this deep (at least k)
+RRF_K = 60
+
 HITS = """
 SELECT h.rank, h.score, c.chunk_id, c.doc_key, c.source_uri, c.title, c.modality,
        c.page, c.bbox, c.start_s, c.end_s, c.char_start, c.char_end, c.text, c.doc_id
@@ -23,17 +48,139 @@ FROM _hits h JOIN _hit_rows c USING (chunk_id) ORDER BY h.rank
 """
 
 
-def dense_search(lake: Lake, snapshot: Snapshot, text: str, k: int) -> Result:
+def search(
+    lake: Lake,
+    snapshot: Snapshot,
+    text: str,
+    k: int = 10,
+    *,
+    mode: str = "dense",
+    where: str | None = None,
+    weights: tuple[float, float] = (1.0, 1.0),
+    fetch: int | None = None,
+    query_vector: np.ndarray | None = None,
+    provenance: bool = True,
+) -> Result:
+    """The ``k`` best chunks for ``text`` (see the module docstring); ``result.info`` says how.
+
+    ``query_vector``: ``text`` already embedded with the lake's model (batch callers
+    such as ``docframe eval`` encode all their questions at once). ``provenance=False``
+    returns only ``chunk_id``, ``score`` and ``rank`` (the SQL table functions join
+    what the statement asks for themselves).
+    """
     if not text or not text.strip():
         raise QueryError("empty search text", help='give a question, e.g. docframe search "..."')
     if k < 1:
         raise QueryError(f"k must be at least 1, got {k}")
+    if mode not in MODES:
+        raise QueryError(f"unknown search mode {mode!r}", help=f"use one of: {', '.join(MODES)}")
+    if len(weights) != 2 or any(w < 0 for w in weights) or not any(weights):
+        raise QueryError(
+            f"hybrid weights must be two non-negative numbers, not both 0; got {weights!r}"
+        )
+    info: dict[str, Any] = {"mode": mode, "k": k, "where": where, "snapshot": snapshot.snapshot_id}
     hits: list[tuple[str, float]] = []
-    if not snapshot.is_empty:
+    if snapshot.is_empty:
+        info.update(candidates=0, exhausted=True, reason="the lake has no chunks")
+        return _result(snapshot, hits, info, provenance)
+    con, lock = hit_connection(snapshot)
+    allowed_ids = None
+    if where is not None:
+        allowed_ids = _filter(con, lock, where)
+        info["matched"] = len(allowed_ids)
+    dense = keyword = None
+    if mode in ("dense", "hybrid"):
         from docframe.index.store import ensure_index
 
         dense = ensure_index(lake, snapshot)
-        hits = dense.search(lake.embedder.encode([text]), k)[0]
+        info["index"] = dense.describe()
+    if mode in ("keyword", "hybrid"):
+        from docframe.index.keyword_store import ensure_keyword_index
+
+        with lock:
+            keyword = ensure_keyword_index(lake, snapshot, con)
+        info["keyword_index"] = keyword.describe()
+    depth = k if mode != "hybrid" else max(k, fetch or HYBRID_FETCH)
+    rankings: list[list[tuple[str, float]]] = []
+    if dense is not None:
+        allowed = None if allowed_ids is None else dense.positions_of(allowed_ids)
+        info["chunks"] = dense.n_live
+        info["candidates"] = dense.n_live if allowed is None else len(allowed)
+        vector = lake.embedder.encode([text]) if query_vector is None else query_vector
+        vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        rankings.append(dense.search(vector, depth, allowed=allowed)[0])
+    if keyword is not None:
+        allowed = None if allowed_ids is None else keyword.positions_of(allowed_ids)
+        info.setdefault("chunks", len(keyword.chunk_ids))
+        info.setdefault("candidates", len(keyword.chunk_ids) if allowed is None else len(allowed))
+        found = keyword.search([text], depth, allowed=allowed)[0]
+        info["keyword_matches"] = len(found) if len(found) < depth else f">={depth}"
+        rankings.append(found)
+    if mode == "hybrid":
+        from docframe.query.fusion import rrf
+
+        fused = rrf([[c for c, _ in r] for r in rankings], weights=weights, k_rrf=RRF_K, limit=k)
+        hits = fused
+    else:
+        hits = rankings[0][:k]
+    info["returned"] = len(hits)
+    info["exhausted"] = len(hits) < k
+    if info["exhausted"]:
+        if mode == "keyword" and len(hits) < info["candidates"]:
+            info["reason"] = f"only {len(hits)} chunk(s) share a term with the question"
+        elif where is not None:
+            info["reason"] = f"only {info['candidates']} chunk(s) match --where"
+        else:
+            info["reason"] = f"the snapshot has only {info['candidates']} chunk(s)"
+    return _result(snapshot, hits, info, provenance)
+
+
+def dense_search(lake: Lake, snapshot: Snapshot, text: str, k: int) -> Result:
+    """Dense search without a filter (the original API)."""
+    return search(lake, snapshot, text, k, mode="dense")
+
+
+def _filter(con: Any, lock: threading.Lock, where: str) -> np.ndarray:
+    """Chunk ids satisfying ``where``: one predicate, checked before it reaches DuckDB."""
+    import duckdb
+    import sqlglot
+    from sqlglot import exp
+
+    from docframe.query.sql import _one_line
+
+    where = where.strip()
+    if not where:
+        raise QueryError("--where is empty", help='give a predicate, e.g. --where "page < 5"')
+    try:
+        parsed = sqlglot.parse(f"SELECT chunk_id FROM chunks WHERE {where}", read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise QueryError(
+            f"--where {where!r} is not a SQL predicate: {_one_line(str(exc))}",
+            help="e.g. --where \"modality = 'pdf' AND page <= 3\"",
+        ) from None
+    if (
+        len(parsed) != 1
+        or not isinstance(parsed[0], exp.Select)
+        or parsed[0].args.get("where") is None
+    ):
+        raise QueryError(
+            f"--where {where!r} must be one predicate, not a statement",
+            help="e.g. --where \"doc_key = 'report-2024'\"",
+        )
+    with lock:
+        try:
+            table = con.execute(f"SELECT chunk_id FROM chunks WHERE ({where})").to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(
+                f"--where {where!r}: {_one_line(str(exc))}",
+                help='columns of chunks: docframe sql "DESCRIBE chunks"',
+            ) from None
+    return table.column("chunk_id").to_numpy(zero_copy_only=False)
+
+
+def _result(
+    snapshot: Snapshot, hits: list[tuple[str, float]], info: dict[str, Any], provenance: bool
+) -> Result:
     table = pa.table(
         {
             "chunk_id": pa.array([h[0] for h in hits], pa.string()),
@@ -41,11 +188,13 @@ def dense_search(lake: Lake, snapshot: Snapshot, text: str, k: int) -> Result:
             "rank": pa.array(range(1, len(hits) + 1), pa.int32()),
         }
     )
-    con, lock = _hit_connection(snapshot)
+    if not provenance:
+        return Result(table, info=info)
+    con, lock = hit_connection(snapshot)
     with lock:
         con.register("_hits", table)
         try:
-            return Result(con.execute(HITS).to_arrow_table())
+            return Result(con.execute(HITS).to_arrow_table(), info=info)
         finally:
             con.unregister("_hits")
 
@@ -58,7 +207,8 @@ _MATERIALISE_MAX_CHUNKS = 200_000
 _GUARD = threading.Lock()
 
 
-def _hit_connection(snapshot: Snapshot) -> tuple[Any, threading.Lock]:
+def hit_connection(snapshot: Snapshot) -> tuple[Any, threading.Lock]:
+    """The snapshot's cached DuckDB connection (with ``_hit_rows``) and the lock guarding it."""
     key = (str(snapshot.root), snapshot.snapshot_id)
     with _GUARD:
         if key in _CONNECTIONS:

@@ -106,7 +106,6 @@ def worker(
     prior: tuple[str, ...],
 ) -> Document:
     """Runs in the isolated child: the first parser that reads the file wins."""
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract: one thread per worker
     reasons = list(prior)
     if "pymupdf" in parsers:
         try:

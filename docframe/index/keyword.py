@@ -1,0 +1,409 @@
+"""BM25 keyword search over chunk text, built on bm25s.
+
+Dense embeddings miss exact tokens: gene names, error codes, part numbers, rare
+words. A BM25 index catches those, and fusing both rankings (``docframe.query.fusion``)
+beats either alone. Why bm25s: it is maintained, computes every document's BM25
+weight per term once at build time into a scipy-style sparse matrix (so a query only
+adds up a few columns), saves and loads that matrix as plain ``.npy`` files, and
+filters with a per-document ``weight_mask``. It needs numpy only (plus PyStemmer for
+stemming); its optional jax/numba/torch extras are not used.
+
+Text is case- and accent-folded (``casefold`` + NFKD without combining marks, so
+"Café", "CAFE" and "café" are one token), split with bm25s' word pattern, stripped
+of stopwords and stemmed with Snowball (PyStemmer). Everything needed ships inside
+the two packages: tokenizing never downloads anything.
+
+Like the vector indexes (``docframe.index.base``), documents are labelled with
+caller-chosen int64 ids and results are padded with id -1 / score -inf. Unlike
+them, a document is returned only when its BM25 score is positive, i.e. when at
+least one query term occurs in it: keyword search has no "nearest" document for a
+query whose words are nowhere in the corpus. Ties are broken by ascending id, so
+results are reproducible. bm25s and PyStemmer are imported inside the functions so
+that ``import docframe`` stays light.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import threading
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docframe.index import MANIFEST, empty_results, missing_dependency, read_manifest
+
+KIND = "bm25"
+FORMAT_VERSION = 1
+IDS_FILE = "ids.npy"
+BM25S_DIR = "bm25s"
+
+# bm25s' own token pattern (scikit-learn's): words of two or more word characters.
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
+# Scoring variants (bm25s' names) whose per-term weights are never negative and are
+# zero only where a term is absent (or, for robertson and atire, so common that its
+# idf is 0), so "score > 0" means "matched". bm25l and bm25+ add a non-occurrence
+# bonus to every document, matching or not, and are therefore not offered.
+METHODS = ("lucene", "robertson", "atire")
+
+# Stopword lists bundled in bm25s.stopwords, by language name and ISO code.
+_STOPWORD_LISTS = {
+    "english": "STOPWORDS_EN",
+    "english_plus": "STOPWORDS_EN_PLUS",
+    "german": "STOPWORDS_GERMAN",
+    "dutch": "STOPWORDS_DUTCH",
+    "french": "STOPWORDS_FRENCH",
+    "spanish": "STOPWORDS_SPANISH",
+    "portuguese": "STOPWORDS_PORTUGUESE",
+    "italian": "STOPWORDS_ITALIAN",
+    "russian": "STOPWORDS_RUSSIAN",
+    "swedish": "STOPWORDS_SWEDISH",
+    "norwegian": "STOPWORDS_NORWEGIAN",
+    "chinese": "STOPWORDS_CHINESE",
+    "turkish": "STOPWORDS_TURKISH",
+    "korean": "STOPWORDS_KOREAN",
+    "danish": "STOPWORDS_DANISH",
+}
+_LANGUAGE_CODES = {
+    "en": "english",
+    "de": "german",
+    "nl": "dutch",
+    "fr": "french",
+    "es": "spanish",
+    "pt": "portuguese",
+    "it": "italian",
+    "ru": "russian",
+    "sv": "swedish",
+    "no": "norwegian",
+    "zh": "chinese",
+    "tr": "turkish",
+    "ko": "korean",
+    "da": "danish",
+}
+
+
+def _bm25s() -> Any:
+    try:
+        import bm25s
+    except ImportError as exc:
+        raise missing_dependency(
+            "bm25s", "pip install bm25s PyStemmer (core dependencies of docframe)"
+        ) from exc
+    return bm25s
+
+
+def _stemmer_module() -> Any:
+    try:
+        import Stemmer
+    except ImportError as exc:
+        raise missing_dependency(
+            "PyStemmer", "pip install PyStemmer (a core dependency of docframe)"
+        ) from exc
+    return Stemmer
+
+
+@functools.cache
+def _combining_marks() -> dict[int, None]:
+    """A ``str.translate`` table deleting every combining mark (built once, ~0.2 s)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
+
+
+def fold(text: str) -> str:
+    """Case- and accent-fold ``text``: "Ångström Café" -> "angstrom cafe".
+
+    ``casefold`` handles ß -> ss and similar; NFKD splits accented letters into base
+    letter + combining mark (and ligatures such as "ﬁ" into "fi"), and the marks are
+    dropped. ASCII text, the common case, skips the Unicode work.
+    """
+    text = text.casefold()
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKD", text).translate(_combining_marks())
+
+
+def _resolve_language(value: str | None, what: str, valid: Sequence[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a language name or None, got {value!r}")
+    name = _LANGUAGE_CODES.get(value.lower(), value.lower())
+    if name not in valid:
+        raise ValueError(f"unknown {what} language {value!r}; valid: {', '.join(sorted(valid))}")
+    return name
+
+
+class KeywordIndex:
+    """BM25 over texts labelled by int64 ids; ``search`` returns matching ids only.
+
+    Parameters are recorded in the saved manifest and restored by ``load``, so a
+    query is always tokenized exactly like the documents were.
+    """
+
+    kind = KIND
+
+    def __init__(
+        self,
+        *,
+        k1: float = 1.5,
+        b: float = 0.75,
+        method: str = "lucene",
+        stemmer: str | None = "english",
+        stopwords: str | None = "english",
+    ) -> None:
+        if not (np.isfinite(k1) and k1 >= 0):
+            raise ValueError(f"k1 must be a finite number >= 0, got {k1!r}")
+        if not (np.isfinite(b) and 0 <= b <= 1):
+            raise ValueError(f"b must be between 0 and 1, got {b!r}")
+        if method not in METHODS:
+            raise ValueError(f"unknown BM25 method {method!r}; valid: {', '.join(METHODS)}")
+        algorithms = _stemmer_module().algorithms() if stemmer is not None else ()
+        self._params: dict[str, Any] = {
+            "k1": float(k1),
+            "b": float(b),
+            "method": method,
+            "stemmer": _resolve_language(stemmer, "stemmer", algorithms),
+            "stopwords": _resolve_language(stopwords, "stopwords", tuple(_STOPWORD_LISTS)),
+            "token_pattern": TOKEN_PATTERN,
+            "folding": "casefold+nfkd-strip-marks",
+        }
+        self._ids = np.empty(0, dtype=np.int64)
+        self._bm25: Any = None  # None: no document has a single token
+        # A PyStemmer Stemmer "must not be called concurrently"; searches may come from
+        # several threads (an agent server), so tokenizing is serialised.
+        self._tokenize_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Locks and Snowball stemmers do not pickle; both are rebuilt on first use.
+        state = dict(self.__dict__)
+        for name in ("_tokenize_lock", "_stemmer", "_stopword_list"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._tokenize_lock = threading.Lock()
+
+    # --- tokenization ---------------------------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """k1, b, method, stemmer and stopwords language (None = off), token pattern, folding."""
+        return dict(self._params)
+
+    @functools.cached_property
+    def _stopword_list(self) -> list[str]:
+        language = self._params["stopwords"]
+        if language is None:
+            return []
+        words = getattr(_bm25s().stopwords, _STOPWORD_LISTS[language])
+        return sorted({fold(w) for w in words})  # folded like the text they are matched against
+
+    @functools.cached_property
+    def _stemmer(self) -> Any:
+        language = self._params["stemmer"]
+        return None if language is None else _stemmer_module().Stemmer(language)
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+        """The terms BM25 sees for each text: folded, split, stopwords removed, stemmed.
+
+        Everything comes from the installed bm25s and PyStemmer packages; nothing is
+        downloaded. Useful to explain why a query does or does not match.
+        """
+        texts = _check_texts(texts, "texts")
+        if not texts:
+            return []
+        bm25s = _bm25s()
+        folded = [fold(t) for t in texts]
+        with self._tokenize_lock:
+            return bm25s.tokenize(
+                folded,
+                lower=False,  # already case-folded
+                token_pattern=self._params["token_pattern"],
+                stopwords=self._stopword_list,
+                stemmer=self._stemmer,
+                return_ids=False,
+                show_progress=False,
+            )
+
+    # --- build and search ------------------------------------------------------------------
+
+    def build(self, texts: Sequence[str], ids: np.ndarray) -> None:
+        """Replace the contents with ``texts``, the i-th labelled by ``ids[i]`` (int64, unique)."""
+        texts = _check_texts(texts, "texts")
+        ids = np.asarray(ids)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.shape != (len(texts),):
+            raise ValueError(f"ids must have shape ({len(texts)},), one per text, got {ids.shape}")
+        if ids.size and ids.min() < 0:
+            raise ValueError(
+                f"ids must be non-negative (-1 marks a missing result), got {ids.min()}"
+            )
+        ordered = np.sort(ids)
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        if repeated.size:
+            raise ValueError(f"ids must be unique; repeated: {repeated[:5].tolist()}")
+        tokens = self.tokenize(texts)
+        bm25 = None
+        if any(tokens):  # bm25s cannot index a corpus without a single token
+            bm25s = _bm25s()
+            bm25 = bm25s.BM25(
+                k1=self._params["k1"], b=self._params["b"], method=self._params["method"]
+            )
+            bm25.index(tokens, show_progress=False)
+        self._ids, self._bm25 = ids, bm25
+
+    def __len__(self) -> int:
+        return int(self._ids.size)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The document labels, in build order (a read-only view)."""
+        view = self._ids.view()
+        view.flags.writeable = False
+        return view
+
+    def search(
+        self,
+        queries: Sequence[str],
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` documents per query by BM25: (ids (q, k) int64, scores (q, k) float32).
+
+        Only documents containing at least one query term (score > 0) are returned,
+        best first, ties by ascending id; the remaining slots are id -1, score -inf.
+        With ``allowed`` (an array of ids) only those documents can be returned, and
+        ids in ``excluded`` never are (as in the vector indexes: a SQL filter and
+        deleted chunks); ids not in the index are ignored.
+        """
+        queries = _check_texts(queries, "queries")
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+            raise ValueError(f"k must be an integer >= 0, got {k!r}")
+        k = int(k)
+        out_ids, out_scores = empty_results(len(queries), k)
+        if k == 0 or not queries or self._bm25 is None:
+            return out_ids, out_scores
+        mask = None
+        if allowed is not None or excluded is not None:
+            keep = np.ones(len(self), dtype=bool)
+            if allowed is not None:
+                keep &= np.isin(self._ids, _id_filter("allowed", allowed))
+            if excluded is not None:
+                keep &= ~np.isin(self._ids, _id_filter("excluded", excluded))
+            if not keep.any():
+                return out_ids, out_scores
+            mask = keep.astype(np.float32)  # bm25s multiplies scores by it: 0 removes a doc
+        bm25 = self._bm25
+        for row, terms in enumerate(self.tokenize(queries)):
+            term_ids = bm25.get_tokens_ids(terms)
+            if not term_ids:
+                continue  # no query term occurs in the corpus
+            scores = bm25.get_scores_from_ids(term_ids, weight_mask=mask)
+            hits, hit_scores = self._top(scores, k)
+            out_ids[row, : hits.size] = hits
+            out_scores[row, : hits.size] = hit_scores
+        return out_ids, out_scores
+
+    def _top(self, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best positive scores as (ids, scores), ties by ascending id."""
+        pos = np.flatnonzero(scores > 0)
+        if pos.size > k:
+            # Keep everything tied with the k-th best so the id tie-break sees all of them.
+            candidate = scores[pos]
+            kth = np.partition(candidate, pos.size - k)[pos.size - k]
+            pos = pos[candidate >= kth]
+        ids = self._ids[pos]
+        top = scores[pos]
+        order = np.lexsort((ids, -top))[:k]
+        return ids[order], top[order].astype(np.float32, copy=False)
+
+    # --- persistence -----------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Write ``index.json`` (kind, count, params), ``ids.npy`` and bm25s' matrix files."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / IDS_FILE, self._ids, allow_pickle=False)
+        if self._bm25 is not None:
+            self._bm25.save(directory / BM25S_DIR, show_progress=False)
+        manifest = {
+            "kind": KIND,
+            "count": len(self),
+            "format_version": FORMAT_VERSION,
+            "params": self._params,
+            "has_terms": self._bm25 is not None,
+            "bm25s_version": _bm25s().__version__,
+        }
+        # Written last: a directory with a manifest is a complete index.
+        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex:
+        """Read an index written by ``save``, with the parameters it was built with."""
+        directory = Path(directory)
+        manifest = read_manifest(directory, expect_kind=KIND)
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{directory}: keyword index format {manifest.get('format_version')!r}, "
+                f"this docframe reads {FORMAT_VERSION}"
+            )
+        params = manifest["params"]
+        if params.get("token_pattern") != TOKEN_PATTERN:
+            raise ValueError(
+                f"{directory}: built with token pattern {params.get('token_pattern')!r}"
+            )
+        self = cls(
+            k1=params["k1"],
+            b=params["b"],
+            method=params["method"],
+            stemmer=params["stemmer"],
+            stopwords=params["stopwords"],
+        )
+        ids = np.load(directory / IDS_FILE, allow_pickle=False)
+        if ids.dtype != np.int64 or ids.shape != (manifest["count"],):
+            raise ValueError(
+                f"{directory}: {IDS_FILE} holds {ids.dtype} {ids.shape}, "
+                f"manifest says {manifest['count']} int64 ids"
+            )
+        bm25 = None
+        if manifest["has_terms"]:
+            bm25 = _bm25s().BM25.load(directory / BM25S_DIR, show_progress=False)
+            if bm25.scores["num_docs"] != ids.size:
+                raise ValueError(
+                    f"{directory}: bm25s matrix has {bm25.scores['num_docs']} documents, "
+                    f"manifest says {ids.size}"
+                )
+        self._ids, self._bm25 = ids, bm25
+        return self
+
+
+def _id_filter(name: str, ids: np.ndarray) -> np.ndarray:
+    """A search filter as an int64 array; anything but a 1-D integer array is refused."""
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise ValueError(
+            f"{name} must be a 1-D array of integer ids, got shape {arr.shape} dtype {arr.dtype}"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def _check_texts(texts: Sequence[str], what: str) -> list[str]:
+    """A list of str; a bare string (which would iterate as characters) is refused."""
+    if isinstance(texts, str | bytes):
+        raise TypeError(
+            f"{what} must be a sequence of strings, not a single {type(texts).__name__}"
+        )
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{i}] must be str, got {type(text).__name__}: {text!r:.80}")
+    return texts

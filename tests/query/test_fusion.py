@@ -1,0 +1,106 @@
+"""Reciprocal rank fusion against scores worked out by hand from the definition
+
+score(d) = sum_i w_i / (k_rrf + rank_i(d)),  rank from 1.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from docframe.query.fusion import rrf
+
+
+def test_two_rankings_default_k():
+    fused = rrf([["a", "b", "c"], ["b", "c", "d"]])
+    # a: rank 1 in the first list only; b: 2 and 1; c: 3 and 2; d: 3 in the second only.
+    assert [item for item, _ in fused] == ["b", "c", "a", "d"]
+    scores = dict(fused)
+    assert scores["b"] == pytest.approx(1 / 62 + 1 / 61, abs=1e-15)
+    assert scores["c"] == pytest.approx(1 / 63 + 1 / 62, abs=1e-15)
+    assert scores["a"] == pytest.approx(1 / 61, abs=1e-15)
+    assert scores["d"] == pytest.approx(1 / 63, abs=1e-15)
+
+
+def test_single_ranking_keeps_its_order():
+    assert rrf([["z", "y", "x"]], k_rrf=10) == [("z", 1 / 11), ("y", 1 / 12), ("x", 1 / 13)]
+
+
+def test_weights_scale_each_ranking():
+    fused = rrf([["a", "b"], ["b", "a"]], weights=[3.0, 1.0], k_rrf=0)
+    # a: 3/1 + 1/2 = 3.5; b: 3/2 + 1/1 = 2.5
+    assert fused == [("a", 3.5), ("b", 2.5)]
+    fused = rrf([["a", "b"], ["b", "a"]], weights=[1.0, 3.0], k_rrf=0)
+    assert fused == [("b", 3.5), ("a", 2.5)]
+
+
+def test_zero_weight_keeps_items_but_does_not_move_them():
+    fused = rrf([["a"], ["q", "b"]], weights=[1.0, 0.0], k_rrf=0)
+    # a: 1/1 = 1; q and b: 0 (tied at 0; q had rank 1, b rank 2)
+    assert fused == [("a", 1.0), ("q", 0.0), ("b", 0.0)]
+
+
+def test_ties_by_best_single_rank_then_id():
+    fused = rrf([["p", "q", "z", "s"], ["m", "n", "o", "s"]], k_rrf=0)
+    # p = m = 1 (best rank 1 each -> by id: m, p)
+    # q = n = 1/2 (best rank 2) and s = 1/4 + 1/4 = 1/2 (best rank 4) -> n, q, s
+    # z = o = 1/3 (best rank 3 each -> by id: o, z)
+    assert fused == [
+        ("m", 1.0),
+        ("p", 1.0),
+        ("n", 0.5),
+        ("q", 0.5),
+        ("s", 0.5),
+        ("o", 1 / 3),
+        ("z", 1 / 3),
+    ]
+
+
+def test_three_way_tie_is_exact_whatever_the_list_order():
+    # x, y and w each hold ranks 1, 2 and 3 once, in a different list each time:
+    # the same three terms summed in a different order. fsum makes them equal to the bit,
+    # so the tie-break (best rank 1 for all, then id) decides: w, x, y.
+    rankings = [["x", "y", "w"], ["w", "x", "y"], ["y", "w", "x"]]
+    fused = rrf(rankings)
+    assert [item for item, _ in fused] == ["w", "x", "y"]
+    assert fused[0][1] == fused[1][1] == fused[2][1]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62 + 1 / 63, abs=1e-15)
+    assert rrf(rankings[::-1]) == fused
+
+
+def test_duplicates_within_a_ranking_count_once_at_their_best_rank():
+    fused = rrf([["a", "b", "a", "a"]], k_rrf=0)
+    assert fused == [("a", 1.0), ("b", 0.5)]
+
+
+def test_limit():
+    rankings = [["a", "b", "c"], ["c", "d"]]
+    assert [i for i, _ in rrf(rankings, limit=2)] == ["c", "a"]  # c: 1/63 + 1/61
+    assert rrf(rankings, limit=0) == []
+    assert len(rrf(rankings, limit=100)) == 4
+
+
+def test_empty_inputs():
+    assert rrf([]) == []
+    assert rrf([[], []]) == []
+    assert rrf([[], ["a"]]) == [("a", 1 / 61)]
+
+
+def test_accepts_any_sequences():
+    assert rrf((("a", "b"), ("b",)), k_rrf=1) == [("b", 1 / 3 + 1 / 2), ("a", 1 / 2)]
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(TypeError, match="not a string"):
+        rrf("abc")
+    with pytest.raises(TypeError, match=r"rankings\[1\] is the string 'doc-7'"):
+        rrf([["a"], "doc-7"])
+    with pytest.raises(ValueError, match="got 1 weights for 2 rankings"):
+        rrf([["a"], ["b"]], weights=[1.0])
+    with pytest.raises(ValueError, match=r"weights\[1\] must be a finite number >= 0, got -1.0"):
+        rrf([["a"], ["b"]], weights=[1.0, -1.0])
+    with pytest.raises(ValueError, match=r"weights\[0\]"):
+        rrf([["a"]], weights=[float("nan")])
+    with pytest.raises(ValueError, match="k_rrf must be an integer >= 0, got -1"):
+        rrf([["a"]], k_rrf=-1)
+    with pytest.raises(ValueError, match="limit must be None or an integer >= 0, got -2"):
+        rrf([["a"]], limit=-2)
