@@ -73,8 +73,9 @@ def main(ctx: typer.Context, lake: LakeOpt = Path("lake"), engine: EngineOpt = N
 
 def _fail(exc: DocframeError) -> typer.Exit:
     err.print(f"[bold red]error:[/bold red] {exc.message}", markup=True, highlight=False)
-    if exc.help:
-        err.print(f"[dim]help: {exc.help}[/dim]")
+    if exc.help:  # continuation lines (a statement and its caret) stay aligned under "help: "
+        text = exc.help.replace("\n", "\n      ")
+        err.print(f"help: {text}", style="dim", markup=False, highlight=False)
     return typer.Exit(2)
 
 
@@ -280,52 +281,224 @@ def _schema_overrides(pairs: list[str], path: Path | None) -> dict[str, str] | N
     return mapping or None
 
 
+class Mode(StrEnum):
+    dense = "dense"
+    keyword = "keyword"
+    hybrid = "hybrid"
+
+
 @app.command()
 def search(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="dense: embeddings (meaning); keyword: BM25 (exact words, codes, names); "
+            "hybrid: both, fused by reciprocal rank."
+        ),
+    ] = Mode.dense,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            help="SQL predicate on chunks columns, applied inside the index: "
+            "\"modality = 'pdf' AND page <= 3\", \"doc_key LIKE 'report%'\", "
+            "\"metadata->>'lang' = 'en'\".",
+        ),
+    ] = None,
+    weights: Annotated[
+        str, typer.Option(help="Hybrid weights, dense,keyword (e.g. 1,0.5).")
+    ] = "1,1",
     fmt: FormatOpt = Format.table,
     snapshot: SnapshotOpt = None,
 ) -> None:
-    """Semantic search over chunks, best first, with where each hit came from."""
+    """Search chunks, best first, with where each hit came from.
+
+    Always returns k hits when at least k chunks are eligible; when fewer are,
+    says so ("exhausted") with the true count.
+
+    Examples:
+      docframe search "late delivery penalties"
+      docframe search "error E1234" --mode keyword
+      docframe search "penalties" --mode hybrid --where "modality = 'pdf'" -k 5
+    """
     try:
-        result = _open(ctx).search(text, k=k, snapshot=snapshot)
+        pair = tuple(float(w) for w in weights.split(","))
+    except ValueError:
+        pair = ()
+    if len(pair) != 2:
+        raise _fail(DocframeError(f"--weights {weights!r}: give two numbers, e.g. 1,0.5"))
+    try:
+        result = _open(ctx).search(
+            text, k=k, mode=mode.value, where=where, weights=pair, snapshot=snapshot
+        )
     except DocframeError as exc:
         raise _fail(exc) from None
     rows = result.to_list()
+    info = result.info
     if fmt is Format.table:
-        columns = ["rank", "score", "doc_key", "source_uri", "text"]
+        columns = ["rank", "score", "doc_key", "page", "source_uri", "text"]
         for r in rows:
             r["source_uri"] = _short(r["source_uri"])
-        _print(rows, columns, fmt, title=f"top {len(rows)} for {text!r}")
+        _print(rows, columns, fmt, title=f"{mode.value}: top {len(rows)} for {text!r}")
+        if info.get("exhausted"):
+            err.print(f"[yellow]exhausted:[/yellow] {info.get('reason', '')}")
     else:
         _print(rows, result.columns, fmt)
+        if info.get("exhausted"):
+            err.print(f"exhausted: {info.get('reason', '')}")
+
+
+class SqlFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    parquet = "parquet"
 
 
 @app.command()
 def sql(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="A DuckDB SQL statement.")],
-    fmt: FormatOpt = Format.table,
-    max_rows: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help="DuckDB SQL (several statements: separate them with ';'). '-' reads stdin; "
+            "none reads piped stdin, or opens the interactive shell on a terminal.",
+            show_default=False,
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the SQL from this file.")
+    ] = None,
+    fmt: Annotated[
+        SqlFormat,
+        typer.Option(
+            "--format",
+            help="table (fits the terminal), csv, json (one array), jsonl (one object a line) "
+            "or parquet (needs --output).",
+        ),
+    ] = SqlFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the result to this file (csv/json/jsonl/parquet)."
+        ),
+    ] = None,
+    max_rows: Annotated[int, typer.Option(help="Rows shown in table format.", min=1)] = 50,
     snapshot: SnapshotOpt = None,
 ) -> None:
-    """Run DuckDB SQL over the newest snapshot.
+    """Run DuckDB SQL over the newest snapshot (or --snapshot N), or open the SQL shell.
 
-    Relations: chunks (chunk_id, doc_id, doc_key, source_uri, modality, text,
-    page, bbox, start_s, end_s, char_start, char_end, metadata JSON, embedding),
-    documents, sources, snapshots.
+    Relations: chunks, documents, sources, snapshots, tables, pdf_tables and every
+    lake table by name (docframe tables; docframe describe NAME). Search runs as
+    table functions: search('text', k => 10, where => '...'), keyword_search(...),
+    hybrid_search(..., weights => [1, 0.5]). EXPLAIN [ANALYZE] shows what a search
+    did and DuckDB's plan.
+
+    Examples:
+      docframe sql "SELECT modality, count(*) FROM chunks GROUP BY 1"
+      docframe sql -f report.sql --format csv > report.csv
+      docframe sql "SELECT * FROM orders" --format parquet --output orders.parquet
+      docframe sql          # the interactive shell (on a terminal)
     """
     try:
-        result = _open(ctx).sql(query, snapshot=snapshot)
+        text = _sql_text(query, file)
+        if fmt is SqlFormat.parquet and output is None:
+            raise DocframeError(
+                "--format parquet needs --output FILE",
+                help="e.g. docframe sql 'SELECT ...' --format parquet --output result.parquet",
+            )
+        if fmt is SqlFormat.table and output is not None:
+            raise DocframeError(
+                f"--output {output}: the table format is for the terminal",
+                help="use --format csv, json, jsonl or parquet with --output",
+            )
+        if text is None:  # a terminal and nothing to run: the shell
+            if fmt is SqlFormat.parquet:
+                raise DocframeError("the shell cannot print parquet", help="use --output")
+            from docframe.shell import run_interactive
+
+            run_interactive(_open(ctx), snapshot=snapshot, fmt=fmt.value, max_rows=max_rows)
+            return
+        _run_statements(ctx, text, fmt.value, output, max_rows, snapshot)
     except DocframeError as exc:
         raise _fail(exc) from None
-    rows = result.to_list()
-    if fmt is Format.table and len(rows) > max_rows:
-        err.print(f"[dim]showing {max_rows} of {len(rows)} rows (--max-rows)[/dim]")
-        rows = rows[:max_rows]
-    _print(rows, result.columns, fmt)
+
+
+def _sql_text(query: str | None, file: Path | None) -> str | None:
+    """The SQL to run: the argument, the file, or stdin; None means "open the shell"."""
+    if query is not None and file is not None:
+        raise DocframeError(
+            f"both a statement and --file {file} given", help="give the SQL one way"
+        )
+    if file is not None:
+        from docframe.shell import FORMATS
+
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            hint = (
+                f"-f is the SQL file; the output format is --format {file}"
+                if str(file) in FORMATS
+                else "give a readable UTF-8 file of SQL statements"
+            )
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise DocframeError(f"--file {file}: {reason}", help=hint) from None
+    if query == "-" or (query is None and not sys.stdin.isatty()):
+        return sys.stdin.read()
+    return query
+
+
+def _run_statements(
+    ctx: typer.Context,
+    text: str,
+    fmt: str,
+    output: Path | None,
+    max_rows: int,
+    snapshot: int | None,
+) -> None:
+    """Run each statement of ``text`` over one pinned snapshot and print its result."""
+    from docframe.errors import QueryError
+    from docframe.shell import is_blank, is_explain, split_statements, write_parquet, write_result
+
+    statements, rest = split_statements(text)
+    if not is_blank(rest):
+        statements.append(rest.strip())
+    if not statements:
+        raise QueryError("empty SQL statement", help="try: SELECT count(*) FROM chunks")
+    if output is not None and len(statements) > 1:
+        raise QueryError(
+            f"--output {output} takes one statement, got {len(statements)}",
+            help="run them one at a time, or combine them into one query",
+        )
+    lake = _open(ctx)
+    pinned = lake.snapshot(snapshot).snapshot_id if len(statements) > 1 else snapshot
+    for i, statement in enumerate(statements):
+        table = lake.sql(statement, snapshot=pinned).to_arrow()
+        if output is not None and fmt == "parquet":
+            write_parquet(table, output)
+            err.print(f"wrote {table.num_rows} row(s) to {output}")
+        elif output is not None:
+            try:
+                with output.open("w", encoding="utf-8", newline="") as stream:
+                    write_result(table, fmt, stream=stream)
+            except OSError as exc:
+                raise QueryError(f"--output {output}: {exc.strerror}") from None
+            err.print(f"wrote {table.num_rows} row(s) to {output}")
+        else:
+            if i and fmt == "table":
+                sys.stdout.write("\n")
+            write_result(
+                table,
+                fmt,
+                stream=sys.stdout,
+                console=out,
+                max_rows=max_rows,
+                explain=is_explain(statement),
+                notes=lambda note: err.print(f"[dim]{note}[/dim]"),
+            )
 
 
 @app.command()
@@ -367,20 +540,56 @@ def _short(uri: str) -> str:
 
 
 @app.command()
-def tables(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
-    """The lake's tables: name, rows, columns and where they came from."""
+def tables(ctx: typer.Context, fmt: FormatOpt = Format.table, snapshot: SnapshotOpt = None) -> None:
+    """What SQL can read: the built-in relations and the lake's tables, with row counts.
+
+    kind is "relation" for chunks, documents, sources, snapshots, tables and
+    pdf_tables, and "table" for lake tables (with their source and any repairs
+    made on ingest, in notes).
+    """
+    from docframe.shell import list_relations
+
     try:
-        result = _open(ctx).tables()
+        result = list_relations(_open(ctx), snapshot)
     except DocframeError as exc:
         raise _fail(exc) from None
-    rows = result.to_list()
-    columns = ["name", "n_rows", "n_columns", "source_uri", "origin", "snapshot_id", "notes"]
+    rows = result.to_pylist()
+    columns = ["name", "kind", "n_rows", "n_columns", "source_uri", "origin", "notes"]
     if fmt is Format.table:
         for r in rows:
-            r["source_uri"] = _short(r["source_uri"])
+            r["source_uri"] = _short(r["source_uri"]) if r["source_uri"] else ""
     else:
-        columns = result.columns
+        columns = result.column_names
     _print(rows, columns, fmt)
+
+
+@app.command()
+def describe(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A relation (chunks, documents...) or lake table.")],
+    fmt: FormatOpt = Format.table,
+    snapshot: SnapshotOpt = None,
+) -> None:
+    """Columns and types of a relation or lake table, and its row count.
+
+    The types are DuckDB's, as SQL sees them (DESCRIBE).
+    """
+    from docframe.shell import describe as describe_relation
+
+    try:
+        found = describe_relation(_open(ctx), name, snapshot)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    rows = [{"column_name": n, "column_type": t} for n, t in found.columns]
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return
+    if fmt is Format.table:
+        origin = f", from {_short(found.source_uri)}" if found.source_uri else ""
+        title = f"{found.name}: {found.kind}, {found.n_rows} row(s){origin}"
+        _print(rows, ["column_name", "column_type"], fmt, title=title)
+    else:
+        _print(rows, ["column_name", "column_type"], fmt)
 
 
 @app.command()
@@ -424,6 +633,167 @@ def gc(ctx: typer.Context) -> None:
     out.print(report.summary())
 
 
+index_app = typer.Typer(
+    help=(
+        "Build, check and tune the search indexes.\n\n"
+        "The dense index kind is chosen by size (faiss: exact flat below 50,000 chunks,\n"
+        "HNSW below 5 million, IVF-PQ above; set index_kind in docframe.toml or\n"
+        "DOCFRAME_INDEX_KIND to fix one). New chunks are searchable at once (an exact\n"
+        "delta) and the index is rebuilt when the delta outgrows 10% of it."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(index_app, name="index")
+QueriesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--queries",
+        help="Questions to measure with: BEIR queries.jsonl, or a text file, one per line "
+        "(default: synthetic queries between random chunks).",
+    ),
+]
+
+
+def _question_texts(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    from docframe.query.evaluation import read_queries
+
+    try:
+        if path.suffix in (".jsonl", ".gz"):
+            return list(read_queries(path).values())
+        return [
+            line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+    except (OSError, ValueError) as exc:
+        raise _fail(DocframeError(f"--queries {path}: {exc}")) from None
+
+
+def _print_record(record: dict[str, Any], fmt: Format) -> None:
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(_jsonable(record), indent=2) + "\n")
+    else:
+        for key, value in record.items():
+            if not isinstance(value, list):
+                out.print(f"{key:>16}: {value}", highlight=False)
+
+
+@index_app.command("build")
+def index_build(
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="Dense index kind for this build: faiss-flat, faiss-hnsw, faiss-ivfpq "
+            "(CPU) or cuvs-brute-force, cuvs-cagra, cuvs-ivfpq (GPU). Default: by size."
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Rebuild the newest snapshot's dense and keyword indexes now (folds in any delta)."""
+    from docframe.index import maintenance
+
+    try:
+        record = maintenance.build(_open(ctx), kind=kind)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    _print_record(record, fmt)
+
+
+@index_app.command("check")
+def index_check(
+    ctx: typer.Context,
+    k: Annotated[int, typer.Option("-k", min=1, help="Recall at this depth.")] = 10,
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of queries.")] = 200,
+    queries: QueriesOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Measure recall@k of the dense index against exact search, and its latency."""
+    from docframe.index import maintenance
+
+    texts = _question_texts(queries)
+    try:
+        record = maintenance.check(_open(ctx), k=k, n_queries=n, texts=texts)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    _print_record(record, fmt)
+
+
+@index_app.command("tune")
+def index_tune(
+    ctx: typer.Context,
+    target_recall: Annotated[
+        float, typer.Option(help="Smallest acceptable recall@k against exact search.")
+    ] = 0.95,
+    k: Annotated[int, typer.Option("-k", min=1, help="Recall at this depth.")] = 10,
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of queries.")] = 200,
+    queries: QueriesOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Pick the fastest search setting that meets --target-recall, and keep it.
+
+    Sweeps the index kind's knob (HNSW ef_search, IVF-PQ nprobe, CAGRA itopk_size)
+    from cheap to thorough; the choice is saved in the lake and used from then on.
+    """
+    from docframe.index import maintenance
+
+    texts = _question_texts(queries)
+    try:
+        record = maintenance.tune(_open(ctx), target=target_recall, k=k, n_queries=n, texts=texts)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    if fmt is Format.table and "sweep" in record:
+        name = next(iter(record["chosen"]))
+        _print(record["sweep"], [name, "recall", "p50_ms", "p95_ms"], fmt, title=record["kind"])
+        out.print(f"chosen: {name}={record['chosen'][name]} (saved to {record['saved_to']})")
+    else:
+        _print_record(record, fmt)
+
+
+@app.command("eval")
+def eval_(
+    ctx: typer.Context,
+    queries: Annotated[Path, typer.Option(help="BEIR queries.jsonl (_id, text).")],
+    qrels: Annotated[Path, typer.Option(help="BEIR qrels TSV: query-id, corpus-id, score.")],
+    mode: Annotated[Mode, typer.Option(help="dense | keyword | hybrid.")] = Mode.dense,
+    k: Annotated[int, typer.Option("-k", min=1, help="Cut-off for nDCG and recall.")] = 10,
+    limit: Annotated[int | None, typer.Option(help="Only the first N judged queries.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Score retrieval on a BEIR collection ingested into the lake.
+
+    The corpus's _id must be the documents' doc_key (docframe ingest corpus.jsonl
+    does that). Prints nDCG@k, recall@k, recall@100 and MRR; chunk hits count for
+    their document by the best score.
+
+    Example:
+      docframe ingest scifact/corpus.jsonl.gz
+      docframe eval --queries scifact/queries.jsonl --qrels scifact/qrels/test.tsv --mode hybrid
+    """
+    from rich.progress import Progress
+
+    from docframe.query.evaluation import evaluate_lake
+
+    try:
+        lake = _open(ctx)
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task(f"eval {mode.value}", total=None)
+            record = evaluate_lake(
+                lake,
+                queries,
+                qrels,
+                mode=mode.value,
+                k=k,
+                limit=limit,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    except (OSError, ValueError) as exc:
+        raise _fail(DocframeError(str(exc))) from None
+    _print_record(record, fmt)
+
+
 @app.command()
 def doctor(ctx: typer.Context) -> None:
     """Check the installation: Python, packages, GPU visibility, chosen engine and why."""
@@ -436,3 +806,13 @@ def doctor(ctx: typer.Context) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+def _register_agent_commands() -> None:
+    """`docframe serve` and `docframe tools` live with the MCP server (docframe.mcp)."""
+    from docframe.mcp.cli import register
+
+    register(app)
+
+
+_register_agent_commands()

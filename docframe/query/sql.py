@@ -15,7 +15,11 @@ batch and never blocks the writer.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -24,6 +28,9 @@ from docframe.errors import QueryError
 from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema
 from docframe.lake.snapshot import Snapshot
 from docframe.query.result import Result
+
+if TYPE_CHECKING:
+    from docframe.lake.lake import Lake
 
 RELATIONS = ("chunks", "documents", "sources", "snapshots", "tables", "pdf_tables")
 _PUBLIC_DEFAULT_DIM = 384
@@ -39,30 +46,52 @@ def _relation(
     if files:
         source = f"read_parquet({_files_sql(files)})"
     else:
-        con.register(f"_empty_{name}", empty)
+        _table(con, f"_empty_{name}", empty)
         source = f"_empty_{name}"
     con.execute(
-        f"CREATE TEMP VIEW {name} AS SELECT * EXCLUDE (version_id, metadata), "
+        f"CREATE VIEW {name} AS SELECT * EXCLUDE (version_id, metadata), "
         f"metadata::JSON AS metadata FROM {source} "
         f"WHERE version_id IN (SELECT version_id FROM _live)"
     )
 
 
-def connect(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the snapshot's relations defined."""
-    con = duckdb.connect(":memory:")
-    con.register("_live", pa.table({"version_id": pa.array(snapshot.live_versions, pa.int64())}))
-    dim = snapshot.dim or _PUBLIC_DEFAULT_DIM
-    _relation(con, "chunks", snapshot.chunk_files, chunk_schema(dim).empty_table())
-    _relation(con, "documents", snapshot.document_files, DOCUMENT_SCHEMA.empty_table())
+def _table(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
+    """``data`` copied into the database (not registered: cursors must see it too)."""
+    con.register("_arrow_in", data)
+    try:
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM _arrow_in")
+    finally:
+        con.unregister("_arrow_in")
+
+
+def define_sources(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
+    """The ``sources`` relation, connection-local: a failed re-read of a file updates its
+    row without a new snapshot, so it is taken from each pin, not cached with the rest."""
     con.register("_sources", snapshot.sources)
     con.execute(
         "CREATE TEMP VIEW sources AS SELECT * REPLACE (to_timestamp(mtime) AS mtime,"
         " to_timestamp(updated_at) AS updated_at) FROM _sources"
     )
-    con.register("_snapshots", snapshot.history)
+
+
+def connect(snapshot: Snapshot, *, with_sources: bool = True) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB database with the snapshot's relations defined.
+
+    The relations are catalog objects (views over the Parquet files, small tables),
+    not connection-local registrations, so every ``cursor()`` of the connection
+    sees them: :func:`run_sql` keeps one database per snapshot and runs each
+    statement in a fresh cursor.
+    """
+    con = duckdb.connect(":memory:")
+    _table(con, "_live", pa.table({"version_id": pa.array(snapshot.live_versions, pa.int64())}))
+    dim = snapshot.dim or _PUBLIC_DEFAULT_DIM
+    _relation(con, "chunks", snapshot.chunk_files, chunk_schema(dim).empty_table())
+    _relation(con, "documents", snapshot.document_files, DOCUMENT_SCHEMA.empty_table())
+    if with_sources:
+        define_sources(con, snapshot)
+    _table(con, "_snapshots", snapshot.history)
     con.execute(
-        "CREATE TEMP VIEW snapshots AS SELECT snapshot_id, to_timestamp(created_at) AS created_at,"
+        "CREATE VIEW snapshots AS SELECT snapshot_id, to_timestamp(created_at) AS created_at,"
         " job, note FROM _snapshots"
     )
     _tables(con, snapshot)
@@ -78,7 +107,7 @@ def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
     for info in snapshot.tables.values():
         # every table version has at least one segment: a 0-row table is a 0-row file
         source = f"read_parquet({_files_sql(info.files)})"
-        con.execute(f"CREATE TEMP VIEW {_quote(info.name)} AS SELECT * FROM {source}")
+        con.execute(f"CREATE VIEW {_quote(info.name)} AS SELECT * FROM {source}")
         rows.append(
             {
                 "name": info.name,
@@ -91,8 +120,8 @@ def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
                 "notes": info.notes,
             }
         )
-    con.register("_tables", pa.Table.from_pylist(rows, schema=_TABLES_SCHEMA))
-    con.execute("CREATE TEMP VIEW tables AS SELECT * FROM _tables")
+    _table(con, "_tables", pa.Table.from_pylist(rows, schema=_TABLES_SCHEMA))
+    con.execute("CREATE VIEW tables AS SELECT * FROM _tables")
     found = [
         {
             "name": info.name,
@@ -107,8 +136,8 @@ def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
         for info in snapshot.tables.values()
         if info.location and "page" in info.location
     ]
-    con.register("_pdf_tables", pa.Table.from_pylist(found, schema=_PDF_TABLES_SCHEMA))
-    con.execute("CREATE TEMP VIEW pdf_tables AS SELECT * FROM _pdf_tables")
+    _table(con, "_pdf_tables", pa.Table.from_pylist(found, schema=_PDF_TABLES_SCHEMA))
+    con.execute("CREATE VIEW pdf_tables AS SELECT * FROM _pdf_tables")
 
 
 _TABLES_SCHEMA = pa.schema(
@@ -153,16 +182,112 @@ def _one_line(message: str) -> str:
     return " ".join([head, *hints])
 
 
-def run_sql(snapshot: Snapshot, query: str, params: Any = None) -> Result:
+def run_sql(
+    snapshot: Snapshot, query: str, params: Any = None, *, lake: Lake | None = None
+) -> Result:
+    """Run one statement over the snapshot; search table functions need ``lake``.
+
+    ``EXPLAIN [ANALYZE]`` of a statement with search calls reports each call
+    (index, parameters, filter selectivity, exhaustion, time) before DuckDB's plan;
+    without search calls, DuckDB answers it as usual.
+    """
+    from docframe.query import table_functions as tf
+
     if not query.strip():
         raise QueryError("empty SQL statement", help="try: SELECT count(*) FROM chunks")
-    con = connect(snapshot)
+    explain = _EXPLAIN.match(query)
+    body = query[explain.end() :] if explain else query
+    tree, calls = tf.find_calls(body)
+    if calls and lake is None:
+        raise QueryError("search table functions need a lake", help="use Lake.sql(...)")
+    con = _database(snapshot).cursor()
     try:
-        return Result(con.execute(query, params).to_arrow_table())
+        define_sources(con, snapshot)
+        start = time.perf_counter()
+        if calls:
+            body = tf.rewrite(tree, calls)
+            for name, table in tf.run_calls(lake, snapshot, calls).items():
+                con.register(name, table)
+        searched = time.perf_counter() - start
+        if explain and calls:
+            return _explain(con, body, calls, analyze=bool(explain.group(1)), searched=searched)
+        statement = f"{explain.group(0)}{body}" if explain else body
+        return Result(con.execute(statement, params).to_arrow_table())
     except duckdb.Error as exc:
         raise QueryError(
             f"SQL error: {_one_line(str(exc))}",
-            help=f"relations: {', '.join(RELATIONS)} and the lake's tables (docframe tables)",
+            help=_caret(str(exc))
+            or f"relations: {', '.join(RELATIONS)} and the lake's tables (docframe tables)",
         ) from None
     finally:
         con.close()
+
+
+_DATABASES: OrderedDict[tuple[str, int], duckdb.DuckDBPyConnection] = OrderedDict()
+_DATABASES_LOCK = threading.Lock()
+
+
+def _database(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
+    """The snapshot's DuckDB database, defined once per process (defining the views over
+    every segment file costs more than most statements)."""
+    key = (str(snapshot.root), snapshot.snapshot_id)
+    with _DATABASES_LOCK:
+        if key in _DATABASES:
+            _DATABASES.move_to_end(key)
+            return _DATABASES[key]
+        con = _DATABASES[key] = connect(snapshot, with_sources=False)
+        while len(_DATABASES) > 4:
+            _DATABASES.popitem(last=False)[1].close()
+        return con
+
+
+_EXPLAIN = re.compile(r"\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
+
+
+def _explain(
+    con: duckdb.DuckDBPyConnection, body: str, calls: list, *, analyze: bool, searched: float
+) -> Result:
+    """One row per search call, then DuckDB's plan of the rewritten statement."""
+    rows = []
+    for i, call in enumerate(calls, 1):
+        info = call.info
+        parts = [f"{call.function}({call.text!r}, k => {call.k})", f"mode {call.mode}"]
+        for key in ("index", "keyword_index"):
+            if key in info:
+                parts.append(info[key])
+        if call.mode == "hybrid":
+            parts.append(f"rrf weights dense={call.weights[0]} keyword={call.weights[1]}")
+        total = info.get("chunks", 0)
+        if call.where is not None:
+            matched = info.get("matched", 0)
+            share = f"{matched / total:.2%}" if total else "n/a"
+            parts.append(f"where {call.where!r}: {matched} of {total} chunks match ({share})")
+        parts.append(f"{call.rows} hits as {call.relation}")
+        parts.append(
+            f"exhausted: {info.get('reason')}" if info.get("exhausted") else "not exhausted"
+        )
+        if analyze:
+            parts.append(f"{1000 * call.seconds:.1f} ms")
+        rows.append({"stage": f"search {i}", "detail": "; ".join(parts)})
+    start = time.perf_counter()
+    plan = con.execute(("EXPLAIN ANALYZE " if analyze else "EXPLAIN ") + body).fetchall()
+    duck = time.perf_counter() - start
+    rows.append({"stage": "statement", "detail": body})
+    rows.append({"stage": "duckdb plan", "detail": "\n".join(str(r[-1]) for r in plan)})
+    if analyze:
+        rows.append(
+            {
+                "stage": "timings",
+                "detail": f"search {1000 * searched:.1f} ms; duckdb {1000 * duck:.1f} ms",
+            }
+        )
+    return Result(pa.Table.from_pylist(rows))
+
+
+def _caret(message: str) -> str | None:
+    """DuckDB's LINE/caret lines (the statement with the offending token marked), if any."""
+    lines = message.strip().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("LINE ") and i + 1 < len(lines) and "^" in lines[i + 1]:
+            return line + "\n" + lines[i + 1]
+    return None

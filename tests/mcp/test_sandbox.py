@@ -1,0 +1,232 @@
+"""The sandbox on a real lake: DuckDB itself must refuse what an agent may not do,
+whether or not the statement check saw it coming."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from docframe.errors import QueryError
+from docframe.mcp.sandbox import (
+    Limits,
+    QueryTimeout,
+    Sandbox,
+    SandboxViolation,
+    check_predicate,
+    json_value,
+)
+from tests.mcp.conftest import fingerprint
+
+# 10^12 products: never finishes inside the limit
+CARTESIAN = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = Sandbox(Limits(timeout_s=1.5, max_rows=100, max_bytes=20_000, memory_limit="256MB"))
+    yield box
+    box.close()
+
+
+def run(sandbox, lake, query):
+    return sandbox.run(lake, lake.snapshot(), query)
+
+
+HOSTILE = [
+    ("INSERT INTO _live VALUES (99)", "INSERT"),
+    ("DELETE FROM _live", "DELETE"),
+    ("UPDATE _live SET version_id = 0", "UPDATE"),
+    ("DROP VIEW chunks", "DROP"),
+    ("CREATE TABLE stolen AS SELECT * FROM chunks", "CREATE"),
+    ("CREATE TEMP TABLE t AS SELECT 1", "CREATE"),
+    ("WITH d AS (DELETE FROM _live RETURNING *) SELECT * FROM d", "CTE"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "/etc/passwd"),
+    ("SELECT * FROM read_text('/etc/hostname')", "/etc/hostname"),
+    ("SELECT * FROM 'https://example.com/data.csv'", "example.com"),
+    ("SELECT * FROM glob('/*')", "disabled"),
+    ("COPY (SELECT * FROM chunks) TO '/tmp/docframe-stolen.csv'", "COPY"),
+    ("EXPORT DATABASE '/tmp/docframe-export'", "EXPORT"),
+    ("ATTACH '/tmp/docframe-other.duckdb' AS other", "ATTACH"),
+    ("INSTALL httpfs", "LOAD"),
+    ("LOAD httpfs", "LOAD"),
+    ("SET enable_external_access = true", "SET"),
+    ("SET threads = 1", "SET"),
+    ("RESET lock_configuration", "SET"),
+    ("PRAGMA enable_profiling", "PRAGMA"),
+    ("CALL pragma_version()", "CALL"),
+    ("SELECT 1; DROP VIEW chunks", "exactly one statement"),
+    ("EXPLAIN ANALYZE DELETE FROM _live", "DELETE"),
+    ("CHECKPOINT", "CALL"),
+]
+
+
+@pytest.mark.parametrize(("query", "reason"), HOSTILE, ids=[q for q, _ in HOSTILE])
+def test_hostile_statements_are_refused_and_change_nothing(sandbox, mcp_lake, query, reason):
+    before = fingerprint(mcp_lake.root)
+    with pytest.raises(QueryError) as caught:
+        run(sandbox, mcp_lake, query)
+    assert reason.lower() in caught.value.message.lower()
+    assert fingerprint(mcp_lake.root) == before
+    # the sandbox keeps serving, and the relations are intact
+    assert run(sandbox, mcp_lake, "SELECT count(*) AS n FROM chunks").rows[0]["n"] > 0
+
+
+ENGINE_REFUSES = [
+    "INSERT INTO _live VALUES (99)",
+    "DROP VIEW chunks",
+    "CREATE TABLE stolen AS SELECT 1",
+    "CREATE MACRO m(x) AS x",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "COPY (SELECT 1) TO '/tmp/docframe-stolen.csv'",
+    "ATTACH '/tmp/docframe-other.duckdb' AS other",
+    "ATTACH ':memory:' AS scratch",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "SET lock_configuration = false",
+    "SET allowed_paths = ['/etc']",
+    "SET profiling_output = '/tmp/docframe-profile.txt'",
+]
+
+
+@pytest.mark.parametrize("statement", ENGINE_REFUSES)
+def test_the_connection_refuses_even_without_the_statement_check(sandbox, mcp_lake, statement):
+    """The statement check is only the first layer: run straight on a sandbox cursor,
+    these still fail in DuckDB (read-only database, external access off, locked)."""
+    snapshot = mcp_lake.snapshot()
+    with pytest.raises(SandboxViolation):
+        sandbox.query(snapshot, statement)  # the trusted path: no statement check
+    assert sandbox.query(snapshot, "SELECT count(*) AS n FROM _live").rows[0]["n"] > 0
+
+
+def test_python_objects_are_not_reachable_by_name(sandbox, mcp_lake):
+    import pyarrow as pa
+
+    secret_rows = pa.table({"password": ["hunter2"]})  # noqa: F841 - what a replacement scan would find
+    with pytest.raises(QueryError, match="secret_rows"):
+        run(sandbox, mcp_lake, "SELECT * FROM secret_rows")
+
+
+def test_a_cartesian_product_stops_at_the_time_limit(sandbox, mcp_lake):
+    start = time.monotonic()
+    with pytest.raises(QueryTimeout, match="1.5 s time limit"):
+        run(sandbox, mcp_lake, CARTESIAN)
+    assert time.monotonic() - start < 1.5 + 5  # interrupted, not run to the end
+    assert run(sandbox, mcp_lake, "SELECT 42 AS answer").rows == [{"answer": 42}]
+
+
+def test_row_limit_truncates_and_says_so(sandbox, mcp_lake):
+    answer = run(sandbox, mcp_lake, "SELECT range AS i FROM range(1000000000)")
+    assert answer.row_count == 100 and answer.rows[-1] == {"i": 99}
+    assert answer.truncated and answer.truncated_by == "max_rows"
+    assert "row limit" in answer.notes[0]
+    small = run(sandbox, mcp_lake, "SELECT range AS i FROM range(100)")
+    assert small.row_count == 100 and not small.truncated  # exactly at the limit is whole
+
+
+def test_byte_limit_truncates_and_says_so(sandbox, mcp_lake):
+    answer = run(sandbox, mcp_lake, "SELECT range AS i, repeat('x', 1000) AS pad FROM range(50)")
+    assert answer.truncated_by == "max_bytes" and 0 < answer.row_count < 50
+    assert len(json.dumps(answer.rows, separators=(",", ":"))) <= 20_000
+    assert [r["i"] for r in answer.rows] == list(range(answer.row_count))  # a prefix, in order
+
+
+def test_reads_docframe_relations_and_lake_tables(sandbox, mcp_lake):
+    answer = run(
+        sandbox,
+        mcp_lake,
+        "SELECT (SELECT count(*) FROM chunks) AS chunks, (SELECT count(*) FROM sources) AS "
+        "sources, (SELECT count(*) FROM shipments) AS shipments, (SELECT max(snapshot_id) "
+        "FROM snapshots) AS snap",
+    )
+    expected = mcp_lake.sql("SELECT count(*) AS n FROM chunks").to_list()[0]["n"]
+    row = answer.rows[0]
+    assert row["chunks"] == expected and row["shipments"] == 40 and row["sources"] == 7
+    assert answer.snapshot == row["snap"] == mcp_lake.snapshot().snapshot_id
+    assert {"name": "chunks", "type": "BIGINT"} in answer.columns
+
+
+def test_values_are_plain_json(sandbox, mcp_lake):
+    answer = run(
+        sandbox,
+        mcp_lake,
+        "SELECT DATE '2024-02-29' AS d, 1.50::DECIMAL(5, 2) AS m, 'nan'::DOUBLE AS n, "
+        "'{\"a\": [1, 2]}'::JSON AS j, 1 AS x, 2 AS x, [1, 2] AS l, 'ab'::BLOB AS b",
+    )
+    assert answer.rows == [
+        {"d": "2024-02-29", "m": 1.5, "n": None, "j": {"a": [1, 2]}, "x": 1, "x_2": 2,
+         "l": [1, 2], "b": "base64:YWI="}
+    ]  # fmt: skip
+    assert json_value(float("inf")) is None
+
+
+def test_search_functions_run_inside_the_sandbox(sandbox, mcp_lake):
+    answer = run(
+        sandbox,
+        mcp_lake,
+        "SELECT c.doc_key, c.page, s.rank FROM search('tiltmeters and rising ground', k => 2, "
+        "where => 'modality = ''pdf''') s JOIN chunks c USING (chunk_id) ORDER BY s.rank",
+    )
+    assert [r["doc_key"] for r in answer.rows] == ["report.pdf", "report.pdf"]
+    assert answer.rows[0]["page"] == 1
+    (info,) = answer.searches
+    assert info["function"] == "search" and info["returned"] == 2 and not info["exhausted"]
+    plan = run(sandbox, mcp_lake, "EXPLAIN SELECT * FROM keyword_search('lava', k => 1)")
+    assert plan.row_count >= 1
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "chunk_id IN (SELECT column0 FROM read_csv('/etc/passwd'))",
+        "EXISTS (SELECT 1 FROM documents)",
+        "modality = (SELECT 'pdf')",
+    ],
+)
+def test_search_predicates_cannot_hide_subqueries(sandbox, mcp_lake, where):
+    """``where`` runs on the search layer's own connection, outside the sandbox."""
+    quoted = where.replace("'", "''")
+    with pytest.raises(SandboxViolation, match="no subqueries"):
+        run(sandbox, mcp_lake, f"SELECT * FROM search('lava', k => 1, where => '{quoted}')")
+    with pytest.raises(SandboxViolation):
+        check_predicate(where)
+
+
+def test_a_memory_bomb_takes_down_a_worker_not_the_caller(sandbox, mcp_lake):
+    """DuckDB's memory_limit does not bound one huge value; the worker's address-space
+    limit does, and the statement fails with a reason."""
+    bomb = "SELECT sum(length(repeat(text, 3000000))) AS n FROM chunks"  # ~2 GB a row
+    with pytest.raises(QueryError, match="(?i)memory"):
+        run(sandbox, mcp_lake, bomb)
+    assert run(sandbox, mcp_lake, "SELECT 1 AS ok").rows == [{"ok": 1}]
+
+
+def test_a_search_predicate_is_dry_run_in_the_sandbox_first(sandbox, mcp_lake):
+    """``where`` runs on the search layer's own connection (no memory or time limit),
+    so the same predicate must first succeed inside the sandbox."""
+    bomb = "length(repeat(text, 3000000)) > 0"
+    with pytest.raises(QueryError, match=r"(?i)where .*memory"):
+        run(sandbox, mcp_lake, f"SELECT * FROM search('lava', k => 1, where => '{bomb}')")
+
+
+def test_k_of_a_search_function_is_capped(sandbox, mcp_lake):
+    with pytest.raises(QueryError, match="above the limit"):
+        run(sandbox, mcp_lake, "SELECT * FROM search('lava', k => 100000)")
+
+
+def test_limits_from_environment_and_flags():
+    env = {"DOCFRAME_MCP_MAX_ROWS": "50", "DOCFRAME_MCP_TIMEOUT_S": "2.5"}
+    limits = Limits.from_env(env, max_bytes=1234, max_rows=None)
+    assert (limits.max_rows, limits.max_bytes, limits.timeout_s) == (50, 1234, 2.5)
+    assert Limits.from_env({}) == Limits()
+    assert Limits.from_env(env, max_rows=7).max_rows == 7  # a flag beats the environment
+    with pytest.raises(ValueError, match="DOCFRAME_MCP_MAX_ROWS='lots'"):
+        Limits.from_env({"DOCFRAME_MCP_MAX_ROWS": "lots"})
+    with pytest.raises(ValueError, match="timeout_s"):
+        Limits(timeout_s=0)
+    with pytest.raises(ValueError, match="max_rows"):
+        Limits(max_rows=0)
+    with pytest.raises(ValueError, match="memory_limit must be a size"):
+        Limits(memory_limit="lots")
