@@ -202,7 +202,8 @@ def run_sql(
         raise QueryError("search table functions need a lake", help="use Lake.sql(...)")
     con = _database(snapshot).cursor()
     try:
-        define_sources(con, snapshot)
+        if "sources" in query.lower():  # the only relation defined per statement
+            define_sources(con, snapshot)
         start = time.perf_counter()
         if calls:
             body = tf.rewrite(tree, calls)
