@@ -425,3 +425,16 @@ class IdLookup:
 def missing_dependency(package: str, extra_hint: str) -> MissingDependencyError:
     """The error raised when an index family's package is not installed."""
     return MissingDependencyError(f"the {package!r} package is not installed", help=extra_hint)
+
+
+def check_filters(
+    allowed: np.ndarray | None, excluded: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Validated filter arrays; with both given, ``excluded`` is folded into ``allowed``."""
+    if allowed is not None:
+        allowed = check_id_array("allowed", allowed)
+    if excluded is not None:
+        excluded = check_id_array("excluded", excluded)
+        if allowed is not None:
+            return np.setdiff1d(allowed, excluded, assume_unique=True), None
+    return allowed, excluded

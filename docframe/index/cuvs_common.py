@@ -38,6 +38,7 @@ from docframe.backend import GPU_EXTRA_HINT
 from docframe.index import (
     IdLookup,
     check_build_inputs,
+    check_filters,
     check_id_array,
     check_queries,
     check_search_params,
@@ -235,13 +236,7 @@ class CuvsIndexBase:
         ``allowed``: only these ids may be returned; ``excluded``: these never are.
         """
         queries = check_queries(self.dim, queries, k)
-        if allowed is not None:
-            allowed = check_id_array("allowed", allowed)
-        if excluded is not None:
-            excluded = check_id_array("excluded", excluded)
-            if allowed is not None:
-                allowed = np.setdiff1d(allowed, excluded, assume_unique=True)
-                excluded = None
+        allowed, excluded = check_filters(allowed, excluded)
         n_q = len(queries)
         if k == 0 or n_q == 0 or len(self) == 0:
             return empty_results(n_q, k)

@@ -35,6 +35,7 @@ import numpy as np
 from docframe.index import (
     IdLookup,
     check_build_inputs,
+    check_filters,
     check_id_array,
     check_queries,
     check_search_params,
@@ -163,13 +164,7 @@ class HnswlibIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (ids, scores) by inner product, best first, -1 / -inf padding."""
         queries = check_queries(self.dim, queries, k)
-        if allowed is not None:
-            allowed = check_id_array("allowed", allowed)
-        if excluded is not None:
-            excluded = check_id_array("excluded", excluded)
-            if allowed is not None:
-                allowed = np.setdiff1d(allowed, excluded, assume_unique=True)
-                excluded = None
+        allowed, excluded = check_filters(allowed, excluded)
         n_q = len(queries)
         if k == 0 or n_q == 0 or len(self) == 0:
             return empty_results(n_q, k)

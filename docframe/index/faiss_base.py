@@ -29,6 +29,7 @@ import numpy as np
 from docframe.index import (
     IdLookup,
     check_build_inputs,
+    check_filters,
     check_id_array,
     check_queries,
     check_search_params,
@@ -248,13 +249,7 @@ class FaissIndexBase:
             if k == 0 or len(queries) == 0 or self._rows_total() == 0:
                 return empty_results(len(queries), k)
             return self._to_ids(*self._search_all(queries, k))
-        if allowed is not None:
-            allowed = check_id_array("allowed", allowed)
-        if excluded is not None:
-            excluded = check_id_array("excluded", excluded)
-            if allowed is not None:
-                allowed = np.setdiff1d(allowed, excluded, assume_unique=True)
-                excluded = None
+        allowed, excluded = check_filters(allowed, excluded)
         if k == 0 or len(queries) == 0 or len(self) == 0:
             return empty_results(len(queries), k)
         if allowed is not None:
