@@ -38,6 +38,7 @@ demo: install  ## ingest the bundled sample corpus into a fresh lake, then searc
 	$(BIN)/docframe --lake $(DEMO_LAKE) ingest examples/sample-corpus
 	$(BIN)/docframe --lake $(DEMO_LAKE) search "how do scientists know a volcano is about to erupt" -k 3
 	$(BIN)/docframe --lake $(DEMO_LAKE) sql "SELECT d.title, count(*) AS chunks, sum(c.n_tokens) AS tokens FROM chunks c JOIN documents d USING (doc_id) GROUP BY d.title ORDER BY chunks DESC LIMIT 5"
+	$(BIN)/docframe --lake $(DEMO_LAKE) sql "SELECT d.title, s.rank, round(s.score, 4) AS score FROM hybrid_search('penalties for late delivery', k => 5) s JOIN chunks c USING (chunk_id) JOIN documents d USING (doc_id) ORDER BY s.rank"
 	$(BIN)/docframe --lake $(DEMO_LAKE) sql "SELECT carrier, count(*) AS shipments, count(*) FILTER (delivered_date > promised_date) AS late, max(delivered_date - promised_date) AS worst_days_late FROM shipments GROUP BY carrier ORDER BY late DESC"
 
 lint: install  ## ruff lint and format check

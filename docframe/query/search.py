@@ -184,7 +184,7 @@ def _result(
     table = pa.table(
         {
             "chunk_id": pa.array([h[0] for h in hits], pa.string()),
-            "score": pa.array([h[1] for h in hits], pa.float32()),
+            "score": pa.array([h[1] for h in hits], pa.float64()),
             "rank": pa.array(range(1, len(hits) + 1), pa.int32()),
         }
     )
