@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SEGMENTS_DIR = "segments"
+ROW_GROUP_ROWS = 1 << 20  # pyarrow's default row group size
+ROW_GROUP_BYTES = 128 << 20  # a cap for wide rows (long text), so memory stays bounded
 
 
 def chunk_schema(dim: int) -> pa.Schema:
@@ -67,6 +69,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _write_group(
+    writer: pq.ParquetWriter, schema: pa.Schema, batches: list[pa.RecordBatch], rows: int
+) -> None:
+    writer.write_table(pa.Table.from_batches(batches, schema=schema), row_group_size=rows)
+
+
 def write_segment(root: Path, kind: str, table: pa.Table) -> tuple[str, int]:
     """Write ``table`` durably; return (path relative to ``root``, size in bytes)."""
     path, size, _ = write_segment_batches(root, kind, table.schema, iter(table.to_batches()))
@@ -76,10 +84,13 @@ def write_segment(root: Path, kind: str, table: pa.Table) -> tuple[str, int]:
 def write_segment_batches(
     root: Path, kind: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]
 ) -> tuple[str, int, int]:
-    """Stream record batches into one durable segment; memory stays at one batch.
+    """Stream record batches into one durable segment; memory stays at one row group.
 
-    Returns (path relative to ``root``, size in bytes, row count). On any error
-    the temporary file is removed and the error propagates.
+    Incoming batches (connectors read 64k rows at a time) are gathered into row
+    groups of up to :data:`ROW_GROUP_ROWS` rows or :data:`ROW_GROUP_BYTES`: 64k-row
+    groups made zstd writes ~1.65x slower and full-table reads ~2x slower than
+    pyarrow's own 1M-row groups. Returns (path relative to ``root``, size in bytes,
+    row count). On any error the temporary file is removed and the error propagates.
     """
     directory = root / SEGMENTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
@@ -88,10 +99,21 @@ def write_segment_batches(
     rows = 0
     try:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            pending: list[pa.RecordBatch] = []
+            pending_rows = pending_bytes = 0
             for batch in batches:
-                if batch.num_rows:
-                    writer.write_batch(batch)
-                    rows += batch.num_rows
+                if not batch.num_rows:
+                    continue
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                pending_bytes += batch.nbytes
+                if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
+                    _write_group(writer, schema, pending, pending_rows)
+                    rows += pending_rows
+                    pending, pending_rows, pending_bytes = [], 0, 0
+            if pending:
+                _write_group(writer, schema, pending, pending_rows)
+                rows += pending_rows
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, directory / name)

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from docframe.connectors.tables import TableData, table_name
 from docframe.errors import DocframeError
+from docframe.lake.segments import ROW_GROUP_ROWS
 
 if TYPE_CHECKING:
     from docframe.lake.lake import Lake
@@ -45,9 +46,8 @@ def write_table(lake: Lake, name: str, data: Any, *, source: str, content_hash: 
         )
     table = to_arrow(data)
     job = IngestJob(lake, [], prune=False, progress=False)
-    # ~1M-row batches become ~1M-row row groups: 64k-row groups made writes (and every
-    # later full read) about 1.6x slower than pandas' own to_parquet
-    batches = iter(table.to_batches(max_chunksize=1 << 20))
+    # batches of at most a row group (the writer gathers smaller ones up to that size)
+    batches = iter(table.to_batches(max_chunksize=ROW_GROUP_ROWS))
     return job.commit_tables(
         source, content_hash, [TableData(name, table.schema, batches, origin=source)]
     )

