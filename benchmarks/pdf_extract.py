@@ -20,6 +20,10 @@ tables in turn (interleaved, so background load hits all three alike). Rates are
 total pages / best round time (best-of-N: the machine's other work only ever
 adds time). ``ratio`` = docframe pages/s / raw pages/s (target: >= 0.8).
 
+``--raw-tables`` also times, once, raw ``get_text()`` plus PyMuPDF's own
+``page.find_tables()`` and ``Table.extract()`` on every page: what the raw library
+costs for the work docframe's default (tables on) does.
+
 ``--breakdown`` also times the connector's worker function in this process
 (no sandbox) and PyMuPDF's ``get_text("dict")`` (what the connector reads per
 page), and prints the table stage's cost per file, to show where the time goes.
@@ -28,6 +32,7 @@ The last line of output is one JSON object with the headline numbers.
 
     .venv/bin/python benchmarks/pdf_extract.py
     .venv/bin/python benchmarks/pdf_extract.py --repeats 5 --breakdown
+    .venv/bin/python benchmarks/pdf_extract.py --raw-tables   # + raw find_tables, once
 """
 
 from __future__ import annotations
@@ -107,6 +112,24 @@ def docframe_pass(files: list[Path], tables: bool) -> tuple[float, int, int, int
             elements += len(document.elements)
             n_tables += len(document.tables)
     return time.perf_counter() - start, docs, elements, n_tables
+
+
+def raw_tables_pass(files: list[Path]) -> tuple[float, int]:
+    """(seconds, tables) for ``get_text()`` plus PyMuPDF's own ``page.find_tables()``
+    on every page: the raw library doing the work docframe's tables-on stage does."""
+    import pymupdf
+
+    n_tables = 0
+    start = time.perf_counter()
+    for path in files:
+        with pymupdf.open(path) as doc:
+            for page in doc:
+                page.get_text()
+                found = page.find_tables()
+                for table in found.tables:
+                    table.extract()
+                    n_tables += 1
+    return time.perf_counter() - start, n_tables
 
 
 def _raw_file(path: Path) -> tuple[int, int]:
@@ -232,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (best is kept)")
     parser.add_argument("--breakdown", action="store_true", help="also show where time goes")
     parser.add_argument(
+        "--raw-tables",
+        action="store_true",
+        help="also time raw get_text() + PyMuPDF find_tables() once (slow: ~15 s here)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=os.cpu_count() or 1,
@@ -305,6 +333,16 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in VARIANTS.items():
         label = label.format(workers=workers)
         print(f"{label:48s} {rates[key]:8.1f} pages/s  ({rates[key] / raw_rate:.3f}x raw)")
+    if args.raw_tables:
+        seconds, found = raw_tables_pass(files)
+        result["raw_find_tables_pages_s"] = round(pages / seconds, 1)
+        result["raw_find_tables_tables"] = found
+        result["ratio_tables_vs_raw_find_tables"] = round(rates["docframe"] * seconds / pages, 2)
+        print(
+            f"{'raw get_text() + find_tables(), 1 process':48s} {pages / seconds:8.1f} pages/s  "
+            f"({found} tables; docframe with tables, 1 worker: "
+            f"{result['ratio_tables_vs_raw_find_tables']:.1f}x this)"
+        )
     if args.breakdown:
         extra = breakdown(files, pages)
         for key, value in extra.items():
