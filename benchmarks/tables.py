@@ -600,9 +600,9 @@ class CpuShare:
     """The share of the machine's CPU time that *other* processes used since ``start``.
 
     From ``/proc/stat`` (all CPUs) minus the user+system time of this process and its
-    waited-for children (the timed runs). On a
-    2-core machine a busy neighbour halves the CPU, so the timings are only as good
-    as this figure is small (the script warns above 10 %).
+    waited-for children (the timed runs). On a 2-core machine a busy neighbour halves
+    the CPU, so the timings are only as good as this figure is small (the script warns
+    above 10 %).
     """
 
     def __init__(self) -> None:
