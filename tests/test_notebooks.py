@@ -27,13 +27,5 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     client = nbclient.NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": path.parent}}
     )
-    client.execute()  # raises CellExecutionError naming the cell and its traceback
-    errors = [
-        out
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-        if out.get("output_type") == "error"
-    ]
-    assert not errors
+    client.execute()  # raises CellExecutionError naming the failing cell and its traceback
     assert os.listdir(tmp_path), "the notebook wrote its lake where it was told"

@@ -69,10 +69,23 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_group(
-    writer: pq.ParquetWriter, schema: pa.Schema, batches: list[pa.RecordBatch], rows: int
-) -> None:
-    writer.write_table(pa.Table.from_batches(batches, schema=schema), row_group_size=rows)
+def _row_groups(batches: Iterator[pa.RecordBatch]) -> Iterator[list[pa.RecordBatch]]:
+    """The batches regrouped (zero-copy slices) into row groups of :data:`ROW_GROUP_ROWS`
+    rows, or fewer where :data:`ROW_GROUP_BYTES` is reached first or the input ends."""
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        while batch.num_rows:
+            piece = batch.slice(0, ROW_GROUP_ROWS - rows)
+            batch = batch.slice(piece.num_rows)
+            pending.append(piece)
+            rows += piece.num_rows
+            size += piece.nbytes
+            if rows >= ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
+                yield pending
+                pending, rows, size = [], 0, 0
+    if pending:
+        yield pending
 
 
 def write_segment(root: Path, kind: str, table: pa.Table) -> tuple[str, int]:
@@ -86,11 +99,12 @@ def write_segment_batches(
 ) -> tuple[str, int, int]:
     """Stream record batches into one durable segment; memory stays at one row group.
 
-    Incoming batches (connectors read 64k rows at a time) are gathered into row
-    groups of up to :data:`ROW_GROUP_ROWS` rows or :data:`ROW_GROUP_BYTES`: 64k-row
-    groups made zstd writes ~1.65x slower and full-table reads ~2x slower than
-    pyarrow's own 1M-row groups. Returns (path relative to ``root``, size in bytes,
-    row count). On any error the temporary file is removed and the error propagates.
+    Incoming batches of any size (connectors read 64k rows at a time, a job's result
+    comes whole) become row groups of up to :data:`ROW_GROUP_ROWS` rows or
+    :data:`ROW_GROUP_BYTES` (:func:`_row_groups`): 64k-row groups made zstd writes
+    ~1.65x slower and full-table reads ~2x slower than pyarrow's own 1M-row groups.
+    Returns (path relative to ``root``, size in bytes, row count). On any error the
+    temporary file is removed and the error propagates.
     """
     directory = root / SEGMENTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
@@ -99,21 +113,10 @@ def write_segment_batches(
     rows = 0
     try:
         with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            pending: list[pa.RecordBatch] = []
-            pending_rows = pending_bytes = 0
-            for batch in batches:
-                if not batch.num_rows:
-                    continue
-                pending.append(batch)
-                pending_rows += batch.num_rows
-                pending_bytes += batch.nbytes
-                if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
-                    _write_group(writer, schema, pending, pending_rows)
-                    rows += pending_rows
-                    pending, pending_rows, pending_bytes = [], 0, 0
-            if pending:
-                _write_group(writer, schema, pending, pending_rows)
-                rows += pending_rows
+            for group in _row_groups(batches):
+                table = pa.Table.from_batches(group, schema=schema)
+                writer.write_table(table, row_group_size=table.num_rows)
+                rows += table.num_rows
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, directory / name)

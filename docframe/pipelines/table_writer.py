@@ -13,7 +13,6 @@ import pyarrow as pa
 
 from docframe.connectors.tables import TableData, table_name
 from docframe.errors import DocframeError
-from docframe.lake.segments import ROW_GROUP_ROWS
 
 if TYPE_CHECKING:
     from docframe.lake.lake import Lake
@@ -46,8 +45,7 @@ def write_table(lake: Lake, name: str, data: Any, *, source: str, content_hash: 
         )
     table = to_arrow(data)
     job = IngestJob(lake, [], prune=False, progress=False)
-    # batches of at most a row group (the writer gathers smaller ones up to that size)
-    batches = iter(table.to_batches(max_chunksize=ROW_GROUP_ROWS))
+    batches = iter(table.to_batches())  # the segment writer sizes the row groups
     return job.commit_tables(
         source, content_hash, [TableData(name, table.schema, batches, origin=source)]
     )
