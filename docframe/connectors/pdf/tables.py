@@ -103,9 +103,12 @@ def find_tables(
     page_number: int,
     *,
     vectors: Sequence[dict] | None = None,
+    textpage: Any = None,
 ) -> list[TableData]:
     """The tables on a PyMuPDF ``page`` as lake tables (see :func:`find_tables_with_text`)."""
-    found = find_tables_with_text(page, doc_key, path, page_number, vectors=vectors)
+    found = find_tables_with_text(
+        page, doc_key, path, page_number, vectors=vectors, textpage=textpage
+    )
     return [table for table, _ in found]
 
 
@@ -116,6 +119,7 @@ def find_tables_with_text(
     page_number: int,
     *,
     vectors: Sequence[dict] | None = None,
+    textpage: Any = None,
 ) -> list[tuple[TableData, str]]:
     """Each table on ``page`` with its text rendering (for the chunks).
 
@@ -127,6 +131,11 @@ def find_tables_with_text(
     caller makes anyway. When given, a page whose vectors cannot form a grid
     returns at once: no ``get_cdrawings()`` pass, which costs about as much as
     ``get_text()`` itself. Without it, every page pays that pass.
+
+    ``textpage``: the page's ``get_textpage(flags=TEXTFLAGS_WORDS)`` when the
+    caller has made it (the connector has, for the page's text). A grid's words
+    then come from it instead of a second text page clipped to the grid, which
+    would run the page's whole content stream again.
     """
     import pymupdf
 
@@ -138,7 +147,7 @@ def find_tables_with_text(
     # clip and results are in the rotated (as displayed) space, get_text's are not.
     to_shown = page.rotation_matrix if page.rotation else None
     to_text = page.derotation_matrix if page.rotation else None
-    for region in candidate_regions(page):
+    for region in candidate_regions(page, textpage):
         grid = _lattice(region) if to_shown is None else None
         if grid is not None and not _all_numeric_top(grid, region.words):
             candidates = [(grid, region.words)]
@@ -212,7 +221,7 @@ def may_hold_grid(vectors: Sequence[dict]) -> bool:
     return False
 
 
-def candidate_regions(page: Any) -> list[_Region]:
+def candidate_regions(page: Any, textpage: Any = None) -> list[_Region]:
     """Each cluster of ruling lines that could be a table (see :class:`_Region`).
 
     Cheap (one ``get_cdrawings`` call): a page with no such cluster has no
@@ -251,6 +260,7 @@ def candidate_regions(page: Any) -> list[_Region]:
         key = (int((b[0] + b[2]) / 2 // BUCKET), int((b[1] + b[3]) / 2 // BUCKET))
         stroke_buckets.setdefault(key, []).append(b)
     regions = []
+    page_words: list[Sequence[Any]] | None = None
     for x0, y0, x1, y1, members in _cluster(edges):
         rows = {round(e[1]) for e in members if e[4] == "h"}
         cols = {round(e[0]) for e in members if e[4] == "v"}
@@ -270,11 +280,17 @@ def candidate_regions(page: Any) -> list[_Region]:
         m = CLIP_MARGIN
         clip = pymupdf.Rect(x0 - m, y0 - m, x1 + m, y1 + m) & bound
         # words by the margin, as the finder reads them: a line may poke out of its cell
-        words = page.get_text("words", clip=clip)
+        if textpage is None:
+            words = page.get_text("words", clip=clip)
+        else:
+            if page_words is None:
+                page_words = textpage.extractWORDS()
+            words = _words_in(page_words, clip)
         if len(words) < MIN_WORDS_PER_SLOT * slots:
             continue  # a grid with hardly any text: a plot's grid lines, a form
         if not clip.is_empty:
-            paths = [d for d in drawings if not _apart(d["rect"], clip, 0.0)]
+            box = tuple(clip)
+            paths = [d for d in drawings if not _apart(d["rect"], box, 0.0)]
             regions.append(_Region(clip, outline, paths, members, words))
     return regions
 
@@ -304,6 +320,21 @@ _PATH_KEYS = (
 )
 
 
+def _words_in(words: list[Sequence[Any]], clip: Any) -> list[Sequence[Any]]:
+    """The words with at least half their area inside ``clip`` (PyMuPDF's own rule
+    for ``get_text("words", clip=..., textpage=...)``), in text page order."""
+    cx0, cy0, cx1, cy1 = clip.x0, clip.y0, clip.x1, clip.y1
+    out = []
+    for w in words:
+        x0, y0, x1, y1 = w[0], w[1], w[2], w[3]
+        if x1 <= cx0 or x0 >= cx1 or y1 <= cy0 or y0 >= cy1:
+            continue
+        inside = (min(x1, cx1) - max(x0, cx0)) * (min(y1, cy1) - max(y0, cy0))
+        if inside >= 0.5 * (x1 - x0) * (y1 - y0):
+            out.append(w)
+    return out
+
+
 def _as_drawings(paths: list[dict]) -> list[dict]:
     """``get_cdrawings()`` paths in ``get_drawings()`` form (Point/Rect/Quad objects)."""
     import pymupdf
@@ -331,7 +362,7 @@ def _as_drawings(paths: list[dict]) -> list[dict]:
 def _on_page(box: tuple, bound: Any) -> tuple | None:
     """``box`` clamped to the page, or None when it is off the page or not finite."""
     x0, y0, x1, y1 = box[:4]
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+    if not math.isfinite(x0 + y0 + x1 + y1):  # an inf or a NaN (or a sum past 1e308)
         return None
     if x0 > bound.x1 or x1 < bound.x0 or y0 > bound.y1 or y1 < bound.y0:
         return None
@@ -360,9 +391,11 @@ def _add_segment(edges: list, p: Sequence[float], q: Sequence[float]) -> bool:
 
 
 def _add_rect(edges: list, rect: Sequence[float], page_area: float) -> None:
-    x0, y0, x1, y1 = (float(v) for v in rect[:4])
-    x0, x1 = min(x0, x1), max(x0, x1)
-    y0, y1 = min(y0, y1), max(y0, y1)
+    x0, y0, x1, y1 = rect[0], rect[1], rect[2], rect[3]
+    if x0 > x1:
+        x0, x1 = x1, x0
+    if y0 > y1:
+        y0, y1 = y1, y0
     w, h = x1 - x0, y1 - y0
     if w <= 2 * AXIS_TOL and h >= MIN_EDGE:  # a thin rectangle is a vertical rule
         edges.append(((x0 + x1) / 2, y0, (x0 + x1) / 2, y1, "v"))
@@ -576,6 +609,9 @@ def _cell_texts(grid: list[list[Any]], words: list[Sequence[Any]]) -> list[list[
                 buckets.setdefault((i, j), []).append(w)
                 break
     for (i, j), ws in buckets.items():
+        if len(ws) == 1:  # most cells: one number or one word
+            texts[i][j] = ws[0][4]
+            continue
         lines = _text_lines(_phrases(ws))
         texts[i][j] = "\n".join(" ".join(p[4] for p in line) for line in lines)
     return texts

@@ -407,6 +407,44 @@ def test_vector_hint_never_hides_a_grid_on_the_corpus():
                 assert pdf_tables.may_hold_grid(vector_blocks(page)), (rel, page.number + 1)
 
 
+def test_words_from_the_connectors_text_page_read_the_same_tables(tmp_path, monkeypatch):
+    """The connector passes the page's text page; no second (clipped) text page is made,
+    and every table, cell and location is what a clipped text page would give."""
+    from docframe.connectors.pdf.extract import _TEXT_FLAGS
+
+    assert _TEXT_FLAGS == pymupdf.TEXTFLAGS_WORDS  # the flags get_text("words") reads with
+    files = [(simple_table_pdf(tmp_path / "s.pdf"), None)]
+    for rel in (
+        "pdfplumber/nics-background-checks-2015-11.pdf",
+        "openpreserve-format-corpus/195981.pdf",
+    ):
+        if (PDFS / rel).exists():
+            files.append((PDFS / rel, 30))
+    made: list[int] = []
+    real = pymupdf.Page.get_textpage
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pymupdf.Page, "get_textpage", counting)
+    compared = 0
+    for path, pages in files:
+        doc = pymupdf.open(path)
+        for page in list(doc)[:pages]:
+            clipped = find_tables(page, "k", path, page.number + 1)
+            textpage = real(page, flags=_TEXT_FLAGS)
+            made.clear()
+            shared = find_tables(page, "k", path, page.number + 1, textpage=textpage)
+            assert made == [], (path.name, page.number + 1)
+            assert [t.name for t in shared] == [t.name for t in clipped]
+            for a, b in zip(shared, clipped, strict=True):
+                assert a.schema == b.schema and a.location == b.location
+                assert rows_of(a) == rows_of(b), (a.name, path.name)
+            compared += len(shared)
+    assert compared >= 1
+
+
 def test_thousands_of_separate_boxes_are_cheap_and_not_tables(tmp_path):
     """Vector halftone or a chart of dots: 5,000+ disjoint squares, no grid among them."""
     doc = pymupdf.open()

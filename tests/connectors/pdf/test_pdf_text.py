@@ -162,6 +162,37 @@ def test_line_numbered_transcript_reads_row_by_row(tmp_path: Path):
     assert words == expected
 
 
+def test_json_reader_matches_pymupdf_dict_with_orjson_and_without(tmp_path: Path, monkeypatch):
+    """The fast path (MuPDF's JSON, parsed by orjson or by the standard json) reads the
+    same blocks, line texts, font sizes and bold counts as PyMuPDF's span-level dict."""
+    from docframe.connectors.pdf import extract
+
+    path = heading_pdf(tmp_path / "h.pdf")
+    textpage = pymupdf.open(path)[0].get_textpage(flags=extract._TEXT_FLAGS)
+    reference = extract._blocks_from_dict(textpage)
+    assert any(bold for *_, bold, _chars in reference)  # the Helvetica-Bold heading
+    assert len({size for _b, _l, sizes, *_ in reference for size in sizes}) == 2  # 22 and 11
+
+    def same(got):
+        assert len(got) == len(reference)
+        for (box, lines, sizes, bold, chars), (rbox, rlines, rsizes, rbold, rchars) in zip(
+            got, reference, strict=True
+        ):
+            assert box == pytest.approx(rbox, abs=0.01)
+            assert (lines, bold, chars) == (rlines, rbold, rchars)
+            assert {round(k, 2): v for k, v in sizes.items()} == {
+                round(k, 2): v for k, v in rsizes.items()
+            }
+
+    pytest.importorskip("orjson")
+    same(extract._blocks_from_json(textpage))
+    monkeypatch.setitem(sys.modules, "orjson", None)  # as if orjson were not installed
+    loads = extract._json_loads()
+    assert loads.__module__ == "json"
+    monkeypatch.setattr(extract, "_loads", loads)
+    same(extract._blocks_from_json(textpage))
+
+
 def test_reading_order_on_boxes():
     # two columns under a centred title that straddles the gutter
     boxes = [
@@ -288,10 +319,10 @@ def test_a_page_pymupdf_cannot_read_is_filled_in_by_pypdf(tmp_path: Path, monkey
     pdf.save(path)
     real = extract.page_blocks
 
-    def flaky(page, number):
+    def flaky(page, number, textpage=None):
         if number == 2:
             raise RuntimeError("code=7: cannot find object in xref (142 0 R)")
-        return real(page, number)
+        return real(page, number, textpage)
 
     monkeypatch.setattr(extract, "page_blocks", flaky)
     doc = extract.extract_with_pymupdf(str(path), str(path), path.name, None, OFF)
