@@ -408,8 +408,16 @@ def _add_rect(edges: list, rect: Sequence[float], page_area: float) -> None:
 
 def _cluster(edges: list) -> list[tuple[float, float, float, float, list]]:
     """Group edges that touch (within :data:`JOIN_TOL`); then groups whose boxes touch."""
-    groups = [[e] for e in edges]
-    boxes = [tuple(e[:4]) for e in edges]
+    groups = _rule_runs(edges)
+    boxes = [
+        (
+            min(e[0] for e in g),
+            min(e[1] for e in g),
+            max(e[2] for e in g),
+            max(e[3] for e in g),
+        )
+        for g in groups
+    ]
     while True:
         merged = _touching(boxes, JOIN_TOL)
         if len(merged) == len(groups):
@@ -425,6 +433,36 @@ def _cluster(edges: list) -> list[tuple[float, float, float, float, list]]:
             for g in groups
         ]
     return [(*box, g) for box, g in zip(boxes, groups, strict=True)]
+
+
+def _rule_runs(edges: list) -> list[list]:
+    """Edges in runs of pieces of one rule: same y (``h``) or x (``v``), gaps within
+    :data:`JOIN_TOL`. They touch anyway, so the clustering starts from the runs; a table
+    drawn cell by cell has each rule in as many pieces as it has cells. Runs keep the
+    order of their first edge, so tables are numbered as before.
+    """
+    order = sorted(
+        range(len(edges)),
+        key=lambda i: (
+            (edges[i][4], edges[i][1], edges[i][0])
+            if edges[i][4] == "h"
+            else (edges[i][4], edges[i][0], edges[i][1])
+        ),
+    )
+    runs: list[list[int]] = []
+    line = reach = math.nan
+    kind = ""
+    for i in order:
+        x0, y0, x1, y1, k = edges[i]
+        at, start, end = (y0, x0, x1) if k == "h" else (x0, y0, y1)
+        if k == kind and at == line and start <= reach + JOIN_TOL:
+            runs[-1].append(i)
+            reach = max(reach, end)
+        else:
+            runs.append([i])
+            kind, line, reach = k, at, end
+    runs.sort(key=min)
+    return [[edges[i] for i in sorted(run)] for run in runs]
 
 
 def _touching(boxes: list[tuple[float, float, float, float]], t: float) -> list[list[int]]:

@@ -546,3 +546,25 @@ def test_a_header_above_an_all_number_grid_goes_to_the_finder(tmp_path, monkeypa
     assert [rows_of(t) for t in found] == [
         [{"Year": 2023, "Count": 10}, {"Year": 2024, "Count": 12}, {"Year": 2025, "Count": 15}]
     ]
+
+
+def test_rule_runs_join_the_pieces_of_one_rule_only():
+    h = [
+        (200, 50, 300, 50, "h"),  # 0: second piece of the rule at y=50 (gap 2 <= JOIN_TOL)
+        (10, 80, 100, 80, "h"),  # 1: another rule
+        (100, 50, 198, 50, "h"),  # 2: first piece at y=50
+        (310, 50, 400, 50, "h"),  # 3: gap 10: a separate run
+        (10, 50.5, 90, 50.5, "h"),  # 4: half a point lower: not the same rule
+    ]
+    v = [(100, 0, 100, 40, "v"), (100, 41, 100, 90, "v"), (101, 0, 101, 40, "v")]
+    runs = pdf_tables._rule_runs(h + v)
+    assert runs == [
+        [h[0], h[2]],  # ordered by their first edge, members in input order
+        [h[1]],
+        [h[3]],
+        [h[4]],
+        [v[0], v[1]],
+        [v[2]],
+    ]
+    clusters = pdf_tables._cluster(h + v)
+    assert sum(len(c[4]) for c in clusters) == len(h + v)  # every edge in one cluster
