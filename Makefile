@@ -18,7 +18,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py docframe/connectors/pdf/_stext.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@$(MAKE) --no-print-directory ocr
 	touch $@

