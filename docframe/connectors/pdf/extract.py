@@ -191,7 +191,7 @@ def open_pymupdf(path: str, label: str, password: str | None) -> tuple[Any, bool
         raise
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     page: int
     bbox: tuple[float, float, float, float]
@@ -339,9 +339,9 @@ def page_blocks(page: Any, number: int, textpage: Any = None) -> list[_Block]:
     try:
         reader = c_reader()
         if reader is not None:
-            raw = _aggregate(reader(textpage.this.m_internal_value()))
+            raw = _finish(reader(textpage.this.m_internal_value()))
         else:
-            raw = _aggregate(_lines_from_json(textpage))
+            raw = _finish(_lines_from_json(textpage))
     except (ValueError, KeyError, TypeError, AttributeError):
         raw = _blocks_from_dict(textpage)
     blocks: list[_Block] = []
@@ -418,8 +418,8 @@ _c_reader: Any = _UNSET
 _c_status = ""
 
 
-def _lines_from_json(textpage: Any) -> Any:
-    """What ``_stext.text_blocks`` returns, read from MuPDF's JSON rendering of the
+def _lines_from_json(textpage: Any) -> list[tuple]:
+    """What ``_stext.text_blocks`` returns, computed from MuPDF's JSON rendering of the
     text page: the path when the C reader was not built, and its reference in tests."""
     import pymupdf
 
@@ -428,54 +428,45 @@ def _lines_from_json(textpage: Any) -> Any:
     out = mupdf.FzOutput(buffer)
     mupdf.fz_print_stext_page_as_json(out, textpage.this, _JSON_SCALE)
     out.fz_close_output()
-    return [
-        (
-            block["bbox"]["x"],
-            block["bbox"]["y"],
-            block["bbox"]["w"],
-            block["bbox"]["h"],
-            [
-                (
-                    line["text"],
-                    line["font"]["size"],
-                    line["font"]["name"],
-                    line["font"]["weight"] == "bold",
-                )
-                for line in block["lines"]
-            ],
-        )
-        for block in _loads(mupdf.fz_buffer_extract(buffer))["blocks"]
-        if block.get("type") == "text"
-    ]
-
-
-def _aggregate(blocks: Any) -> list[_RawBlock]:
-    """Per block: its bbox, non-empty lines, characters per font size, bold characters.
-
-    ``blocks``: ``(x, y, w, h, [(text, size, font name, bold flag), ...])`` with
-    coordinates and sizes in 1/100 pt, as ``_stext.text_blocks`` returns them.
-    """
-    scale = _JSON_SCALE
-    is_bold = _font_is_bold
-    out: list[_RawBlock] = []
-    for x, y, w, h, lines_in in blocks:
-        sizes: dict[float, int] = {}
-        bold = chars = 0
+    blocks = []
+    for block in _loads(mupdf.fz_buffer_extract(buffer))["blocks"]:
+        if block.get("type") != "text":
+            continue
         lines: list[str] = []
-        for text, size, name, flag in lines_in:
-            text = text.strip()
+        sizes: dict[int, int] = {}
+        names: dict[str, int] = {}
+        bold = chars = 0
+        for line in block["lines"]:
+            text = line["text"].strip()
             if not text:
                 continue
             lines.append(text)
             n = len(text) - text.count(" ")
-            size = size / scale
-            sizes[size] = sizes.get(size, 0) + n
+            font = line["font"]
+            sizes[font["size"]] = sizes.get(font["size"], 0) + n
             chars += n
-            if flag or is_bold(name):
+            if font["weight"] == "bold":
+                bold += n
+            else:
+                names[font["name"]] = names.get(font["name"], 0) + n
+        box = block["bbox"]
+        blocks.append((box["x"], box["y"], box["w"], box["h"], lines, sizes, bold, names, chars))
+    return blocks
+
+
+def _finish(blocks: list[tuple]) -> list[_RawBlock]:
+    """``text_blocks`` tuples as raw blocks: points, sizes in points, and bold also
+    counting fonts whose name says so (MuPDF's bold flag misses many)."""
+    scale = _JSON_SCALE
+    is_bold = _font_is_bold
+    out: list[_RawBlock] = []
+    for x, y, w, h, lines, sizes, bold, names, chars in blocks:
+        for name, n in names.items():
+            if is_bold(name):
                 bold += n
         # exact hundredths of a point, as the 2-decimal rounding of the dict path gives
         box = (x / scale, y / scale, (x + w) / scale, (y + h) / scale)
-        out.append((box, lines, sizes, bold, chars))
+        out.append((box, lines, {k / scale: v for k, v in sizes.items()}, bold, chars))
     return out
 
 
@@ -719,9 +710,11 @@ def _order(idx: list[int], boxes: list[Box], min_col: float, depth: int) -> list
 
 def _x_cut(idx: list[int], boxes: list[Box], min_col: float) -> float | None:
     """The leftmost vertical gutter with a column's width of text on both sides."""
-    spans = sorted((boxes[i][0], boxes[i][2]) for i in idx)
+    spans = sorted([(boxes[i][0], boxes[i][2]) for i in idx])
     left_edge = spans[0][0]
-    right_edge = max(x1 for _x0, x1 in spans)
+    right_edge = max([s[1] for s in spans])
+    if right_edge - left_edge < 2 * min_col + _MIN_GUTTER:
+        return None  # too narrow for two columns and a gutter
     reach = spans[0][1]
     for x0, x1 in spans[1:]:
         if x0 - reach >= _MIN_GUTTER:
