@@ -212,12 +212,17 @@ def test_rotated_page_reads_upright_and_reports_get_text_coordinates(tmp_path, r
     page = pymupdf.open(path)[0]
     (table,) = find_tables(page, "r", path, 1)
     assert table.schema.names == ["Region", "Units", "Revenue", "Change", "Date"]
-    assert rows_of(table)[0]["Units"] == 1234
+    rows = rows_of(table)
+    assert rows[0]["Units"] == 1234
     # the bbox is in page.get_text()'s space: it holds the words it shows
     bbox = pymupdf.Rect(table.location["bbox"]) + (-1, -1, 1, 1)
     words = {w[4]: pymupdf.Rect(w[:4]) for w in page.get_text("words")}
     assert bbox.contains(words["Region"]) and bbox.contains(words["2024-03-31"])
     assert not bbox.contains(words["Quarterly"])
+    # as the connector calls it, with the page's text page: the same table
+    textpage = page.get_textpage(flags=pymupdf.TEXTFLAGS_WORDS)
+    (shared,) = find_tables(page, "r", path, 1, textpage=textpage)
+    assert rows_of(shared) == rows and shared.location == table.location
 
 
 @pytest.mark.parametrize(
