@@ -240,7 +240,7 @@ def test_c_reader_reads_exactly_what_the_json_says(tmp_path: Path):
             got = reader(textpage.this.m_internal_value())
             assert got == expected, (path.name, page.number + 1)
             pages += 1
-    assert pages >= 4
+    assert pages >= (200 if corpus.exists() else 2)  # every generated page; most corpus ones
 
 
 def test_c_reader_is_not_used_for_another_mupdf(monkeypatch):
