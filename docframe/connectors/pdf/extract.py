@@ -330,7 +330,7 @@ def page_blocks(page: Any, number: int, textpage: Any = None) -> list[_Block]:
 
     Line-level facts (text, bbox, first character's font name/weight/size) come
     from docframe's C reader of MuPDF's text page (``_stext.c``) when it was built,
-    else from MuPDF's own JSON rendering of the same facts (6x slower; still a
+    else from MuPDF's own JSON rendering of the same facts (7x slower; still a
     third of PyMuPDF's span-level ``get_text("dict")``, which remains the last
     fallback). ``textpage``: one made with ``_TEXT_FLAGS`` already (else made here).
     """
