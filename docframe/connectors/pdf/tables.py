@@ -409,30 +409,23 @@ def _add_rect(edges: list, rect: Sequence[float], page_area: float) -> None:
 def _cluster(edges: list) -> list[tuple[float, float, float, float, list]]:
     """Group edges that touch (within :data:`JOIN_TOL`); then groups whose boxes touch."""
     groups = _rule_runs(edges)
-    boxes = [
-        (
-            min(e[0] for e in g),
-            min(e[1] for e in g),
-            max(e[2] for e in g),
-            max(e[3] for e in g),
-        )
-        for g in groups
-    ]
+    boxes = [_bounds(g) for g in groups]
     while True:
         merged = _touching(boxes, JOIN_TOL)
         if len(merged) == len(groups):
             break
         groups = [[e for i in idx for e in groups[i]] for idx in merged]
-        boxes = [
-            (
-                min(e[0] for e in g),
-                min(e[1] for e in g),
-                max(e[2] for e in g),
-                max(e[3] for e in g),
-            )
-            for g in groups
-        ]
+        boxes = [_bounds(g) for g in groups]
     return [(*box, g) for box, g in zip(boxes, groups, strict=True)]
+
+
+def _bounds(edges: list) -> tuple[float, float, float, float]:
+    return (
+        min(e[0] for e in edges),
+        min(e[1] for e in edges),
+        max(e[2] for e in edges),
+        max(e[3] for e in edges),
+    )
 
 
 def _rule_runs(edges: list) -> list[list]:
