@@ -249,6 +249,7 @@ def ingest(
     out.print(f"{report.summary()}; {chunks} new chunk(s)")
     if report.index:
         out.print(f"index: {report.index}")
+    err.print(f"[dim]time: {report.timing()}[/dim]")
     if not report.ok:
         err.print(
             f"{len(report.failures)} input(s) failed; details: docframe sources --status error"

@@ -47,6 +47,11 @@ def test_pdf_chunks_carry_page_and_bbox_and_tables_become_sql_tables(tmp_path):
     lake = docframe.open(tmp_path / "lake")
     report = lake.ingest(tmp_path / "harbour.pdf")
     assert report.ok, report.failures
+    # where the wall time went: the PDF waited on (in a worker) and the model's time
+    seconds = report.seconds
+    assert seconds["total"] > seconds["embed"] > 0 and seconds["extract_wait"] > 0
+    assert seconds["total"] >= seconds["embed"] + seconds["extract_wait"]
+    assert report.timing().startswith(f"{seconds['total']:.1f} s (embedding ")
     chunks = lake.sql("SELECT page, bbox, text, metadata FROM chunks ORDER BY page, ordinal")
     rows = chunks.to_list()
     assert {r["page"] for r in rows} == {1, 2}
