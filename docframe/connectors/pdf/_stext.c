@@ -26,12 +26,25 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "mupdf/fitz.h"
 
 #define SCALE 100.0f
+
+/* v * SCALE as the JSON printer's (int) cast gives it, without the undefined
+   behaviour of casting NaN or an out-of-range float (damaged files have them):
+   those give INT_MIN, which is what x86 returns for such a cast. */
+static int
+hundredths(float v)
+{
+    float x = v * SCALE;  /* in float, as the printer multiplies */
+    if (!((double)x > (double)INT_MIN - 1.0 && (double)x < (double)INT_MAX + 1.0))
+        return INT_MIN;
+    return (int)x;
+}
 
 /* dict[key] += n */
 static int
@@ -98,7 +111,7 @@ add_line(PyObject *lines, PyObject *sizes, PyObject *names, name_cache *cache,
         return -1;
     }
     Py_DECREF(text);
-    PyObject *size = PyLong_FromLong((long)(first->size * SCALE));
+    PyObject *size = PyLong_FromLong(hundredths(first->size));
     int rc = size ? add_count(sizes, size, count) : -1;
     Py_XDECREF(size);
     if (rc < 0)
@@ -171,8 +184,8 @@ text_blocks(PyObject *Py_UNUSED(self), PyObject *arg)
         fz_rect b = block->bbox;
         PyObject *entry = Py_BuildValue(
             "(iiiiNNlNl)",
-            (int)(b.x0 * SCALE), (int)(b.y0 * SCALE),
-            (int)((b.x1 - b.x0) * SCALE), (int)((b.y1 - b.y0) * SCALE),
+            hundredths(b.x0), hundredths(b.y0),
+            hundredths(b.x1 - b.x0), hundredths(b.y1 - b.y0),
             lines, sizes, bold, names, chars);
         if (!entry || PyList_Append(out, entry) < 0) {
             Py_XDECREF(entry);
