@@ -28,8 +28,9 @@ MuPDF's text page was in use (``C``) or the JSON path (no compiler at install).
 costs for the work docframe's default (tables on) does.
 
 ``--breakdown`` also times the connector's worker function in this process
-(no sandbox) and PyMuPDF's ``get_text("dict")`` (what the connector reads per
-page), and prints the table stage's cost per file, to show where the time goes.
+(no sandbox), PyMuPDF's ``get_text("dict")`` for reference, docframe's two
+readers of a text page (C and MuPDF's JSON), and prints the table stage's cost
+per file, to show where the time goes.
 
 The last line of output is one JSON object with the headline numbers.
 
@@ -172,7 +173,7 @@ def docframe_parallel_pass(files: list[Path], tables: bool, workers: int) -> flo
 
 
 def breakdown(files: list[Path], pages: int) -> dict:
-    """Where the time goes: the worker in-process, get_text("dict"), tables per file."""
+    """Where the time goes: the worker in-process, the text readers, tables per file."""
     import pymupdf
 
     from docframe.connectors.pdf import PdfOptions
@@ -186,19 +187,15 @@ def breakdown(files: list[Path], pages: int) -> dict:
         fn()
         return time.perf_counter() - start
 
-    flags = 1 | 2 | 64 | 128  # the connector's get_text("dict") flags
+    flags = pdf_extract._TEXT_FLAGS
 
-    def dict_pass(extra: int = 0) -> None:
+    def dict_pass() -> None:
         for path in files:
             with pymupdf.open(path) as doc:
                 for page in doc:
-                    page.get_text("dict", flags=flags | extra)
+                    page.get_text("dict", flags=flags)
 
     out["get_text_dict_pages_s"] = pages / min(timed(dict_pass) for _ in range(2))
-    vec = pymupdf.TEXT_COLLECT_VECTORS
-    out["get_text_dict_vectors_pages_s"] = pages / min(
-        timed(lambda: dict_pass(vec)) for _ in range(2)
-    )
     for tables in (False, True):
         options = PdfOptions(ocr="off", tables=tables)
 
@@ -208,47 +205,46 @@ def breakdown(files: list[Path], pages: int) -> dict:
                     str(path.absolute()), str(path), path.name, None, options, ("pymupdf",), ()
                 )
 
-        try:
-            worker_pass()  # warm
-            best = min(timed(worker_pass) for _ in range(2))
-        except (AttributeError, TypeError) as exc:  # the worker's signature moved on
-            print(f"(in-process worker not timed: {exc})")
-            continue
+        worker_pass()  # warm
+        best = min(timed(worker_pass) for _ in range(2))
         key = "inprocess_tables_pages_s" if tables else "inprocess_no_tables_pages_s"
         out[key] = pages / best
 
-    print("\ntable stage per file, in-process (hinted: vectors from the dict pass given):")
-    print(
-        f"{'file':58s} {'pages':>5s} {'get_text s':>10s} {'tables s':>9s} "
-        f"{'hinted s':>9s} {'found':>5s}"
-    )
-    totals = [0.0, 0.0, 0.0]
-    for path in files:
-        with pymupdf.open(path) as doc:
-            vectors = [
-                [b for b in p.get_text("dict", flags=flags | vec)["blocks"] if b["type"] == 3]
-                for p in doc
-            ]
-            t_text = timed(lambda doc=doc: [p.get_text() for p in doc])
-            found: list = []
+    # reading the text page: the C reader against MuPDF's JSON (same result)
+    docs = [pymupdf.open(path) for path in files]
+    textpages = [page.get_textpage(flags=flags) for doc in docs for page in doc]
+    reader = pdf_extract.c_reader()
+    readers = {"json": lambda tp: pdf_extract._finish(pdf_extract._lines_from_json(tp))}
+    if reader is not None:
+        readers["c"] = lambda tp: pdf_extract._finish(reader(tp.this.m_internal_value()))
+    for name, read in readers.items():
+        seconds = min(timed(lambda read=read: [read(tp) for tp in textpages]) for _ in range(3))
+        out[f"text_reader_{name}_s"] = seconds
+        print(f"reading {len(textpages)} text pages, {name} reader: {seconds:.3f} s")
 
-            def tables_pass(doc=doc, path=path, found=found, hint=None) -> None:
-                for p in doc:
-                    v = None if hint is None else hint[p.number]
-                    found.extend(find_tables_with_text(p, path.name, path, p.number + 1, vectors=v))
+    print("\ntable stage per file, in-process (the page's text page shared, as in the connector):")
+    print(f"{'file':58s} {'pages':>5s} {'get_text s':>10s} {'tables s':>9s} {'found':>5s}")
+    totals = [0.0, 0.0]
+    for path, doc in zip(files, docs, strict=True):
+        t_text = timed(lambda doc=doc: [p.get_text() for p in doc])
+        shared = [p.get_textpage(flags=flags) for p in doc]
+        found: list = []
 
-            t_tab = timed(tables_pass)
-            t_hint = timed(lambda tables_pass=tables_pass, v=vectors: tables_pass(hint=v))
-            name = str(path.relative_to(path.parents[1]))
-            print(
-                f"{name:58s} {doc.page_count:5d} {t_text:10.3f} {t_tab:9.3f} "
-                f"{t_hint:9.3f} {len(found) // 2:5d}"
-            )
-            for k, v in enumerate((t_text, t_tab, t_hint)):
-                totals[k] += v
-    print(f"{'total':58s} {pages:5d} {totals[0]:10.3f} {totals[1]:9.3f} {totals[2]:9.3f}")
+        def tables_pass(doc=doc, path=path, found=found, shared=shared) -> None:
+            for p in doc:
+                found.extend(
+                    find_tables_with_text(
+                        p, path.name, path, p.number + 1, textpage=shared[p.number]
+                    )
+                )
+
+        t_tab = timed(tables_pass)
+        name = str(path.relative_to(path.parents[1]))
+        print(f"{name:58s} {doc.page_count:5d} {t_text:10.3f} {t_tab:9.3f} {len(found):5d}")
+        totals[0] += t_text
+        totals[1] += t_tab
+    print(f"{'total':58s} {pages:5d} {totals[0]:10.3f} {totals[1]:9.3f}")
     out["table_stage_s"] = totals[1]
-    out["table_stage_hinted_s"] = totals[2]
     return out
 
 

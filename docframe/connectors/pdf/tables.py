@@ -102,13 +102,10 @@ def find_tables(
     path: Path,
     page_number: int,
     *,
-    vectors: Sequence[dict] | None = None,
     textpage: Any = None,
 ) -> list[TableData]:
     """The tables on a PyMuPDF ``page`` as lake tables (see :func:`find_tables_with_text`)."""
-    found = find_tables_with_text(
-        page, doc_key, path, page_number, vectors=vectors, textpage=textpage
-    )
+    found = find_tables_with_text(page, doc_key, path, page_number, textpage=textpage)
     return [table for table, _ in found]
 
 
@@ -118,7 +115,6 @@ def find_tables_with_text(
     path: Path,
     page_number: int,
     *,
-    vectors: Sequence[dict] | None = None,
     textpage: Any = None,
 ) -> list[tuple[TableData, str]]:
     """Each table on ``page`` with its text rendering (for the chunks).
@@ -126,21 +122,12 @@ def find_tables_with_text(
     ``page_number`` is 1-based; table names are ``<file stem>_p<page>_t<i>``
     (``i`` from 1, counting the tables kept on the page).
 
-    ``vectors``: the page's vector blocks (``type == 3``) from a
-    ``page.get_text("dict", flags=... | pymupdf.TEXT_COLLECT_VECTORS)`` the
-    caller makes anyway. When given, a page whose vectors cannot form a grid
-    returns at once: no ``get_cdrawings()`` pass, which costs about as much as
-    ``get_text()`` itself. Without it, every page pays that pass.
-
     ``textpage``: the page's ``get_textpage(flags=TEXTFLAGS_WORDS)`` when the
     caller has made it (the connector has, for the page's text). A grid's words
     then come from it instead of a second text page clipped to the grid, which
     would run the page's whole content stream again.
     """
     import pymupdf
-
-    if vectors is not None and not may_hold_grid(vectors):
-        return []
 
     out: list[tuple[TableData, str]] = []
     # The finder works on a rotated page by rotating its content to 0 first: its
@@ -192,33 +179,6 @@ def render_text(caption: str, names: Sequence[str], rows: Sequence[Sequence[str]
 
 
 # -- where the ruled grids are ---------------------------------------------------------
-
-
-def may_hold_grid(vectors: Sequence[dict]) -> bool:
-    """Could these vector blocks (``get_text("dict")`` type 3) form a ruled table?
-
-    Conservative: False only when there are too few rules and boxes for two
-    cells; a path that is neither a rule nor a rectangle (it may draw a whole
-    grid in one go) counts as a yes.
-    """
-    across = down = 0
-    for block in vectors:
-        if block.get("type", 3) != 3:
-            continue
-        x0, y0, x1, y1 = block["bbox"]
-        w, h = abs(x1 - x0), abs(y1 - y0)
-        if h <= 2 * AXIS_TOL and w >= MIN_EDGE:
-            across += 1
-        elif w <= 2 * AXIS_TOL and h >= MIN_EDGE:
-            down += 1
-        elif w >= MIN_EDGE and h >= MIN_EDGE:
-            if not block.get("isrect"):
-                return True
-            across += 2
-            down += 2
-        if across >= 2 and down >= 2 and across + down >= 5:
-            return True
-    return False
 
 
 def candidate_regions(page: Any, textpage: Any = None) -> list[_Region]:

@@ -372,46 +372,6 @@ def test_prose_pdfs_have_no_tables():
             assert find_tables(page, "t", path, page.number + 1) == []
 
 
-def vector_blocks(page) -> list[dict]:
-    flags = pymupdf.TEXTFLAGS_DICT | pymupdf.TEXT_COLLECT_VECTORS
-    return [b for b in page.get_text("dict", flags=flags)["blocks"] if b["type"] == 3]
-
-
-def test_vector_hint_skips_grid_free_pages_and_changes_nothing_else(tmp_path, monkeypatch):
-    path = simple_table_pdf(tmp_path / "s.pdf")
-    doc = pymupdf.open(path)
-    prose = doc.new_page()
-    prose.insert_textbox(pymupdf.Rect(50, 50, 550, 400), "Plain words. " * 60)
-    prose.draw_line((50, 420), (550, 420))  # one rule under the text
-    table_page, prose = doc[0], doc[1]
-    assert pdf_tables.may_hold_grid(vector_blocks(table_page))
-    assert not pdf_tables.may_hold_grid(vector_blocks(prose))
-    calls = []
-    real = pymupdf.Page.get_cdrawings
-    monkeypatch.setattr(
-        pymupdf.Page, "get_cdrawings", lambda self, *a, **k: calls.append(1) or real(self, *a, **k)
-    )
-    assert find_tables(prose, "s", path, 2, vectors=vector_blocks(prose)) == []
-    assert calls == []  # decided from the hint alone
-    (with_hint,) = find_tables(table_page, "s", path, 1, vectors=vector_blocks(table_page))
-    (without,) = find_tables(table_page, "s", path, 1)
-    assert rows_of(with_hint) == rows_of(without)
-    assert with_hint.location == without.location
-
-
-def test_vector_hint_never_hides_a_grid_on_the_corpus():
-    """Every page where the drawings hold a candidate grid also passes the cheap hint."""
-    for rel in (
-        "pdfplumber/nics-background-checks-2015-11.pdf",
-        "pdfplumber/federal-register-2020-17221.pdf",
-        "py-pdf-sample-files/google-doc-document.pdf",
-    ):
-        path = corpus_file(PDFS / rel)
-        for page in pymupdf.open(path):
-            if pdf_tables.candidate_regions(page):
-                assert pdf_tables.may_hold_grid(vector_blocks(page)), (rel, page.number + 1)
-
-
 def test_words_from_the_connectors_text_page_read_the_same_tables(tmp_path, monkeypatch):
     """The connector passes the page's text page; no second (clipped) text page is made,
     and every table, cell and location is what a clipped text page would give."""
