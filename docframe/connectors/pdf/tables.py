@@ -42,6 +42,15 @@ How a table is read:
    keep the column text.
 6. **Not tables:** fewer than two rows or two columns, mostly empty grids
    (figures, forms, plots), and grids of prose paragraphs are skipped.
+7. **Open tables** (horizontal rules only: LaTeX booktabs, most word-processor
+   exports) are found apart from grids (:func:`_open_regions`): two or more wide
+   rules that start and end together, with no vertical rules between them. The
+   header is what lies above the second rule; body lines are rows, a line with
+   text in one column only, close under a row with text there, continuing that
+   cell (a wrapped name). Columns come from where the top rule's pieces meet (a
+   word processor draws each header cell's border on its own), else from white
+   gutters down the body; then a column must be mostly numbers, as two columns of
+   prose between two rules would otherwise read as a table (:func:`_open_grid`).
 
 Coordinates (``location["bbox"]``) are PDF points in the same space as
 ``page.get_text()``: the unrotated page, origin at the crop box's top left.
@@ -82,6 +91,13 @@ MIN_FILL = 0.6  # share of non-empty cells below which a grid is a figure or a f
 MIN_WORDS_PER_SLOT = 0.15
 MIN_CELLS = 6  # smaller grids are a figure's frame far more often than a table
 MAX_CELL_WORDS = 40  # mean words per cell above which a grid is boxed prose
+# open tables (horizontal rules only): rules at least this wide (share of the page
+# width, and points) that start and end within OPEN_TOL of each other
+OPEN_MIN_WIDTH = 0.3
+OPEN_MIN_POINTS = 100.0
+OPEN_TOL = 3.0
+OPEN_MIN_ROWS = 3  # body rows an open table needs
+GUTTER = 8.0  # points of white space between the columns of an open table without joints
 _DASHES = frozenset(
     {"-", "\u2013", "\u2014", "\u2012", "\u2212"}
 )  # hyphen, en/em/figure dash, minus
@@ -135,11 +151,15 @@ def find_tables_with_text(
     to_shown = page.rotation_matrix if page.rotation else None
     to_text = page.derotation_matrix if page.rotation else None
     for region in candidate_regions(page, textpage):
-        grid = _lattice(region) if to_shown is None else None
-        if grid is not None and not _all_numeric_top(grid, region.words):
-            candidates = [(grid, region.words)]
+        if region.rules is not None:  # horizontal rules only
+            grid = _open_grid(region) if to_shown is None else None
+            candidates = [(grid, region.words)] if grid is not None else []
         else:
-            candidates = _finder_tables(page, region, to_shown)
+            grid = _lattice(region) if to_shown is None else None
+            if grid is not None and not _all_numeric_top(grid, region.words):
+                candidates = [(grid, region.words)]
+            else:
+                candidates = _finder_tables(page, region, to_shown)
         for found, words in candidates:
             parsed = _read_table(found, words)
             if parsed is None:
@@ -221,6 +241,16 @@ def candidate_regions(page: Any, textpage: Any = None) -> list[_Region]:
         stroke_buckets.setdefault(key, []).append(b)
     regions = []
     page_words: list[Sequence[Any]] | None = None
+
+    def words_in(clip: Any) -> list[Sequence[Any]]:
+        """The words in ``clip``: from the caller's text page when there is one."""
+        nonlocal page_words
+        if textpage is None:
+            return page.get_text("words", clip=clip)
+        if page_words is None:
+            page_words = textpage.extractWORDS()
+        return _words_in(page_words, clip)
+
     for x0, y0, x1, y1, members in _cluster(edges):
         rows = {round(e[1]) for e in members if e[4] == "h"}
         cols = {round(e[0]) for e in members if e[4] == "v"}
@@ -240,19 +270,162 @@ def candidate_regions(page: Any, textpage: Any = None) -> list[_Region]:
         m = CLIP_MARGIN
         clip = pymupdf.Rect(x0 - m, y0 - m, x1 + m, y1 + m) & bound
         # words by the margin, as the finder reads them: a line may poke out of its cell
-        if textpage is None:
-            words = page.get_text("words", clip=clip)
-        else:
-            if page_words is None:
-                page_words = textpage.extractWORDS()
-            words = _words_in(page_words, clip)
+        words = words_in(clip)
         if len(words) < MIN_WORDS_PER_SLOT * slots:
             continue  # a grid with hardly any text: a plot's grid lines, a form
         if not clip.is_empty:
             box = tuple(clip)
             paths = [d for d in drawings if not _apart(d["rect"], box, 0.0)]
             regions.append(_Region(clip, outline, paths, members, words))
+    for x0, y0, x1, y1, ys, joints in _open_regions(edges, bound, regions):
+        clip = pymupdf.Rect(x0, y0, x1, y1)
+        regions.append(_Region(clip, clip, [], [], words_in(clip), rules=ys, joints=joints))
     return regions
+
+
+def _open_regions(
+    edges: list, bound: Any, regions: list[_Region]
+) -> list[tuple[float, float, float, float, list[float], list[float]]]:
+    """Where tables are drawn with horizontal rules only (booktabs; most word-processor
+    exports): two or more rules that start and end together, stacked, with no ruled
+    grid among them. Each as (x0, top, x1, bottom, the rules' y, column borders),
+    the borders being where the top rule's pieces meet (a word processor draws each
+    header cell's border separately); none when the rule is one stroke.
+    """
+    wide = max(OPEN_MIN_POINTS, OPEN_MIN_WIDTH * (bound.x1 - bound.x0))
+    rules = []
+    for run in _rule_runs([e for e in edges if e[4] == "h"]):
+        x0, _, x1, _ = _bounds(run)
+        if x1 - x0 >= wide:
+            rules.append((run[0][1], x0, x1, _joints(run)))
+    rules.sort()
+    grids = [tuple(r.outline) for r in regions]
+    out = []
+    used: set[int] = set()
+    for i, (top, x0, x1, joints) in enumerate(rules):
+        if i in used:
+            continue
+        stack = [i]
+        for k in range(i + 1, len(rules)):
+            y, a, b, _ = rules[k]
+            if abs(a - x0) <= OPEN_TOL and abs(b - x1) <= OPEN_TOL and y - rules[stack[-1]][0] > 2:
+                stack.append(k)
+        if len(stack) < 2:
+            continue
+        used.update(stack)
+        bottom = rules[stack[-1]][0]
+        box = (x0, top, x1, bottom)
+        if any(not _apart(box, g, 0.0) for g in grids):
+            continue  # a ruled grid's own rules: the lattice reads it
+        crossing = [
+            e for e in edges if e[4] == "v" and x0 < e[0] < x1 and e[1] < bottom and e[3] > top
+        ]
+        if len(crossing) >= 2:
+            continue  # vertical rules inside: a grid, or a frame around something else
+        ys = [rules[k][0] for k in stack]
+        out.append((x0, top, x1, bottom, ys, joints or rules[stack[1]][3]))
+    return out
+
+
+def _joints(run: list) -> list[float]:
+    """Where the pieces of one horizontal rule meet (end to end, within JOIN_TOL)."""
+    pieces = sorted(run, key=lambda e: e[0])
+    return [
+        (a[2] + b[0]) / 2
+        for a, b in zip(pieces, pieces[1:], strict=False)
+        if -JOIN_TOL <= b[0] - a[2] <= JOIN_TOL
+    ]
+
+
+def _open_grid(region: _Region) -> _Grid | None:
+    """An open table's rows and columns, from its words between the rules.
+
+    The header is what lies above the second rule when that rule is near the top.
+    Body lines are rows, except that a line with text in one column only, close
+    under a row with text in that column, continues that cell (a wrapped name).
+    Columns come from the top rule's joints, else from white gutters running
+    down every body line; then at least one column must be mostly numbers, as
+    two columns of prose between rules would otherwise read as a table.
+    """
+    x0, top, x1, bottom = region.outline.x0, region.outline.y0, region.outline.x1, region.outline.y1
+    ys = region.rules or [top, bottom]
+    head = ys[1] if len(ys) >= 3 and ys[1] - top <= 0.3 * (bottom - top) else None
+    body = [w for w in region.words if (head or top) < (w[1] + w[3]) / 2 < bottom]
+    lines = _word_lines(body)
+    if len(lines) < OPEN_MIN_ROWS:
+        return None
+    borders = sorted(b for b in (region.joints or []) if x0 < b < x1)
+    numbers_needed = not borders
+    if not borders:
+        borders = _gutters(body, x0, x1)
+    if not borders:
+        return None
+    edges = [x0, *borders, x1]
+
+    def column(w: Sequence[Any]) -> int:
+        return bisect.bisect_right(borders, (w[0] + w[2]) / 2)
+
+    rows: list[list[Any]] = []  # [y0, y1, {column: text}]
+    for line in lines:
+        cells: dict[int, list[str]] = {}
+        for w in line:
+            cells.setdefault(column(w), []).append(w[4])
+        y0, y1 = min(w[1] for w in line), max(w[3] for w in line)
+        if rows and len(cells) == 1:
+            (c,) = cells
+            last = rows[-1]
+            if c in last[2] and y0 - last[1] <= 0.6 * (y1 - y0):
+                last[1] = max(last[1], y1)
+                continue  # a wrapped cell
+        rows.append([y0, y1, set(cells)])
+    if len(rows) < OPEN_MIN_ROWS:
+        return None
+    if numbers_needed and not _numeric_column(body, column, len(edges) - 1):
+        return None
+    bands = [head or top]
+    bands += [(a[1] + b[0]) / 2 for a, b in zip(rows, rows[1:], strict=False)]
+    bands.append(bottom)
+    grid_rows = []
+    if head is not None:
+        grid_rows.append(_Row([(a, top, b, head) for a, b in zip(edges, edges[1:], strict=False)]))
+    for y0, y1 in zip(bands, bands[1:], strict=False):
+        grid_rows.append(_Row([(a, y0, b, y1) for a, b in zip(edges, edges[1:], strict=False)]))
+    return _Grid(grid_rows, (x0, top, x1, bottom), _Header())
+
+
+def _word_lines(words: list[Sequence[Any]]) -> list[list[Sequence[Any]]]:
+    """Words in text lines (vertical centres within half a line of each other), top down."""
+    lines: list[list[Any]] = []
+    for w in sorted(words, key=lambda w: ((w[1] + w[3]) / 2, w[0])):
+        mid, half = (w[1] + w[3]) / 2, (w[3] - w[1]) / 2
+        if lines and abs(mid - lines[-1][0]) <= max(half, 1.0):
+            lines[-1][1].append(w)
+        else:
+            lines.append([mid, [w]])
+    return [sorted(ws, key=lambda w: w[0]) for _, ws in lines]
+
+
+def _gutters(words: list[Sequence[Any]], x0: float, x1: float) -> list[float]:
+    """Middles of the white vertical strips (at least GUTTER wide) no word crosses."""
+    spans = sorted((w[0], w[2]) for w in words)
+    out = []
+    reach = spans[0][1] if spans else x1
+    for a, b in spans[1:]:
+        if a - reach >= GUTTER and x0 < reach and a < x1:
+            out.append((reach + a) / 2)
+        reach = max(reach, b)
+    return out
+
+
+def _numeric_column(words: list[Sequence[Any]], column: Any, ncols: int) -> bool:
+    """Is some column's text mostly numbers (at least 60 % of its words)?"""
+    seen = [0] * ncols
+    numbers = [0] * ncols
+    for w in words:
+        c = column(w)
+        seen[c] += 1
+        numbers[c] += _number(w[4]) is not None
+    return any(n >= 3 and n >= 0.6 * s for n, s in zip(numbers, seen, strict=True))
 
 
 @dataclass
@@ -264,6 +437,10 @@ class _Region:
     paths: list[dict]  # get_cdrawings() paths touching the clip
     edges: list[tuple[float, float, float, float, str]]  # the rules: x0, y0, x1, y1, "h"|"v"
     words: list[Sequence[Any]]  # get_text("words") inside the clip
+    # an open table (horizontal rules only): the rules' y, top to bottom, and the
+    # column borders the top rules' pieces draw (see _open_regions); None for a grid
+    rules: list[float] | None = None
+    joints: list[float] | None = None
 
 
 _PATH_KEYS = (

@@ -369,7 +369,68 @@ def test_prose_pdfs_have_no_tables():
     for rel in ("pdfplumber/scotus-transcript-p1.pdf", "py-pdf-sample-files/multicolumn.pdf"):
         path = corpus_file(PDFS / rel)
         for page in pymupdf.open(path):
+            if rel.endswith("multicolumn.pdf") and page.number == 2:
+                continue  # its one table (next test); the two-column prose pages have none
             assert find_tables(page, "t", path, page.number + 1) == []
+
+
+def test_open_table_of_a_latex_paper():
+    """Table 1 of multicolumn.pdf: booktabs, three single-stroke horizontal rules, no
+    vertical ones; columns from the white gutters, typed from the values."""
+    path = corpus_file(PDFS / "py-pdf-sample-files" / "multicolumn.pdf")
+    page = pymupdf.open(path)[2]
+    (table,) = find_tables(page, "mc", path, 3)
+    assert table.schema.names == [
+        "Country",
+        "Population (millions)",
+        "Area (km2)",
+        "Capital",
+        "O\ufb03cial Language",  # the ffi ligature, as the PDF's text has it
+    ]
+    assert table.schema.field("Population (millions)").type == pa.float64()
+    assert table.schema.field("Area (km2)").type == pa.int64()
+    rows = rows_of(table)
+    assert [r["Country"] for r in rows] == [
+        "Austria", "Belgium", "Czech Republic", "Denmark", "Finland",
+    ]  # fmt: skip
+    assert rows[1] == {
+        "Country": "Belgium",
+        "Population (millions)": 11.5,
+        "Area (km2)": 30689,
+        "Capital": "Brussels",
+        "O\ufb03cial Language": "Dutch, French, German",
+    }
+    assert rows[4]["Area (km2)"] == 338424
+
+
+def test_open_table_from_a_word_processor_with_wrapped_cells():
+    """392154.pdf (an NRC report, 90 pages, partly damaged): tables drawn with three
+    horizontal rules whose pieces meet at the column borders, owners listed under a
+    plant, a long owner name wrapped onto a second line."""
+    path = corpus_file(PDFS / "openpreserve-format-corpus" / "392154.pdf")
+    page = pymupdf.open(path)[16]
+    (table,) = find_tables(page, "nrc", path, 17)
+    assert table.schema.names == [
+        "Plant Name", "Location", "Operating Status", "Ownership", "Ownership Percentage",
+    ]  # fmt: skip
+    rows = rows_of(table)
+    assert rows[1] == {
+        "Plant Name": "Arnold (Duane) Energy Center",
+        "Location": "Iowa",
+        "Operating Status": "FPL",
+        "Ownership": "IES Utilities, Inc.",
+        "Ownership Percentage": 70.0,
+    }
+    assert rows[2]["Plant Name"] is None and rows[2]["Ownership Percentage"] == 20.0
+    wrapped = next(r for r in rows if r["Ownership Percentage"] == 18.33)
+    assert wrapped["Ownership"] == "North Carolina Eastern Municipal Power Agency"
+    # each plant's shares add up to 100: no value slipped into another row
+    total = 0.0
+    for r in rows:
+        if r["Plant Name"] and total:
+            assert abs(total - 100.0) < 0.01, r
+            total = 0.0
+        total += r["Ownership Percentage"]
 
 
 def test_words_from_the_connectors_text_page_read_the_same_tables(tmp_path, monkeypatch):
@@ -533,3 +594,59 @@ def test_rule_runs_join_the_pieces_of_one_rule_only():
     ]
     clusters = pdf_tables._cluster(h + v)
     assert sum(len(c[4]) for c in clusters) == len(h + v)  # every edge in one cluster
+
+
+def open_table_pdf(path: Path, *, pieces: bool = False, prose: bool = False) -> Path:
+    """Three horizontal rules, no vertical ones: a booktabs table, or with ``pieces``
+    a word-processor one (each header cell's border drawn on its own), or with
+    ``prose`` two columns of running text between the rules."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    xs = [72, 200, 330, 460, 540]
+    if prose:
+        text = "Words of running text that fill a column line after line. " * 8
+        page.insert_textbox(pymupdf.Rect(72, 110, 296, 300), text, fontsize=10)
+        page.insert_textbox(pymupdf.Rect(316, 110, 540, 300), text, fontsize=10)
+        rules = [(100, None), (310, None)]
+    else:
+        header = ["Species", "Habitat", "Count", "Mass (kg)"]
+        body = [
+            ["Red fox", "Woodland", "1,204", "6.2"],
+            ["Badger", "Grassland", "318", "11.9"],
+            ["Otter", "Riverbank", "75", "8.4"],
+            ["Pine marten", "Forest", "42", "1.6"],
+        ]
+        for j, name in enumerate(header):
+            page.insert_text((xs[j] + 2, 116), name, fontsize=10)
+        for i, row in enumerate(body):
+            for j, value in enumerate(row):
+                page.insert_text((xs[j] + 2, 142 + 18 * i), value, fontsize=10)
+        rules = [(100, xs), (124, xs), (214, None)]
+    for y, cuts in rules:
+        if pieces and cuts:
+            for a, b in zip(cuts, cuts[1:], strict=False):  # touching pieces, a column each
+                page.draw_line((a, y), (b, y), width=0.8)
+        else:
+            page.draw_line((xs[0], y), (xs[-1], y), width=0.8)
+    doc.save(path)
+    return path
+
+
+@pytest.mark.parametrize("pieces", [False, True])
+def test_open_tables_read_from_horizontal_rules(tmp_path, pieces):
+    path = open_table_pdf(tmp_path / "open.pdf", pieces=pieces)
+    (table,) = find_tables(pymupdf.open(path)[0], "o", path, 1)
+    assert table.schema.names == ["Species", "Habitat", "Count", "Mass (kg)"]
+    assert table.schema.field("Count").type == pa.int64()
+    rows = rows_of(table)
+    assert rows[0] == {
+        "Species": "Red fox", "Habitat": "Woodland", "Count": 1204, "Mass (kg)": 6.2,
+    }  # fmt: skip
+    assert [r["Species"] for r in rows] == ["Red fox", "Badger", "Otter", "Pine marten"]
+
+
+def test_two_columns_of_prose_between_rules_are_not_a_table(tmp_path):
+    path = open_table_pdf(tmp_path / "prose.pdf", prose=True)
+    page = pymupdf.open(path)[0]
+    assert [r.rules for r in pdf_tables.candidate_regions(page)] == [[100.0, 310.0]]
+    assert find_tables(page, "p", path, 1) == []  # a gutter, but no column of numbers
