@@ -187,7 +187,7 @@ def breakdown(files: list[Path], pages: int) -> dict:
         fn()
         return time.perf_counter() - start
 
-    flags = pdf_extract._TEXT_FLAGS
+    flags = pdf_extract.TEXT_FLAGS
 
     def dict_pass() -> None:
         for path in files:

@@ -46,9 +46,11 @@ SUPPLY_PASSWORD = "encrypted: supply a password (--pdf-password or a --pdf-passw
 WRONG_PASSWORD = "encrypted: wrong password"
 CORRUPT_HELP = "the file is damaged; re-export it or try repairing it (e.g. qpdf --repair)"
 
-# MuPDF text flags: ligatures and whitespace as in the file, text outside the
-# media box dropped, unknown glyphs kept as CIDs; images are NOT decoded
-_TEXT_FLAGS = 1 | 2 | 64 | 128
+# MuPDF text flags for every text page docframe reads (the blocks, and the table
+# reader's words): whitespace as in the file, text outside the media box dropped,
+# unknown glyphs kept as CIDs, images NOT decoded; ligatures expanded (U+FB01 -> "fi"),
+# so keyword search and SQL match words spelled plainly (TEXTFLAGS_WORDS keeps them)
+TEXT_FLAGS = 2 | 64 | 128
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|cmbx|cmb\d", re.I)
 _bold_fonts: dict[str, bool] = {}  # font name -> looks bold (cache)
 _MEMORY_HINTS = ("malloc", "out of memory", "cannot allocate", "memory limit")
@@ -236,7 +238,7 @@ def extract_with_pymupdf(
                 try:
                     page = doc.load_page(pno)
                     # one text page serves the text blocks and the table finder's words
-                    textpage = page.get_textpage(flags=_TEXT_FLAGS)
+                    textpage = page.get_textpage(flags=TEXT_FLAGS)
                     pages.append(_page_content(page, textpage, number, options, ocr, meta))
                 except (ConnectorError, MemoryError):
                     raise
@@ -332,10 +334,10 @@ def page_blocks(page: Any, number: int, textpage: Any = None) -> list[_Block]:
     from docframe's C reader of MuPDF's text page (``_stext.c``) when it was built,
     else from MuPDF's own JSON rendering of the same facts (7x slower; still a
     third of PyMuPDF's span-level ``get_text("dict")``, which remains the last
-    fallback). ``textpage``: one made with ``_TEXT_FLAGS`` already (else made here).
+    fallback). ``textpage``: one made with ``TEXT_FLAGS`` already (else made here).
     """
     if textpage is None:
-        textpage = page.get_textpage(flags=_TEXT_FLAGS)
+        textpage = page.get_textpage(flags=TEXT_FLAGS)
     try:
         reader = c_reader()
         if reader is not None:

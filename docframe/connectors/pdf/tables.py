@@ -138,7 +138,7 @@ def find_tables_with_text(
     ``page_number`` is 1-based; table names are ``<file stem>_p<page>_t<i>``
     (``i`` from 1, counting the tables kept on the page).
 
-    ``textpage``: the page's ``get_textpage(flags=TEXTFLAGS_WORDS)`` when the
+    ``textpage``: the page's ``get_textpage(flags=extract.TEXT_FLAGS)`` when the
     caller has made it (the connector has, for the page's text). A grid's words
     then come from it instead of a second text page clipped to the grid, which
     would run the page's whole content stream again.
@@ -246,7 +246,9 @@ def candidate_regions(page: Any, textpage: Any = None) -> list[_Region]:
         """The words in ``clip``: from the caller's text page when there is one."""
         nonlocal page_words
         if textpage is None:
-            return page.get_text("words", clip=clip)
+            from docframe.connectors.pdf.extract import TEXT_FLAGS
+
+            return page.get_text("words", clip=clip, flags=TEXT_FLAGS)
         if page_words is None:
             page_words = textpage.extractWORDS()
         return _words_in(page_words, clip)

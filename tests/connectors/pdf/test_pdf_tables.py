@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from docframe.connectors.pdf import tables as pdf_tables
+from docframe.connectors.pdf.extract import TEXT_FLAGS
 from docframe.connectors.pdf.tables import find_tables, find_tables_with_text, table_text
 from tests.conftest import SHARED_CORPUS
 
@@ -220,7 +221,7 @@ def test_rotated_page_reads_upright_and_reports_get_text_coordinates(tmp_path, r
     assert bbox.contains(words["Region"]) and bbox.contains(words["2024-03-31"])
     assert not bbox.contains(words["Quarterly"])
     # as the connector calls it, with the page's text page: the same table
-    textpage = page.get_textpage(flags=pymupdf.TEXTFLAGS_WORDS)
+    textpage = page.get_textpage(flags=TEXT_FLAGS)
     (shared,) = find_tables(page, "r", path, 1, textpage=textpage)
     assert rows_of(shared) == rows and shared.location == table.location
 
@@ -385,7 +386,7 @@ def test_open_table_of_a_latex_paper():
         "Population (millions)",
         "Area (km2)",
         "Capital",
-        "O\ufb03cial Language",  # the ffi ligature, as the PDF's text has it
+        "Official Language",  # the PDF draws an "ffi" ligature: expanded
     ]
     assert table.schema.field("Population (millions)").type == pa.float64()
     assert table.schema.field("Area (km2)").type == pa.int64()
@@ -398,7 +399,7 @@ def test_open_table_of_a_latex_paper():
         "Population (millions)": 11.5,
         "Area (km2)": 30689,
         "Capital": "Brussels",
-        "O\ufb03cial Language": "Dutch, French, German",
+        "Official Language": "Dutch, French, German",
     }
     assert rows[4]["Area (km2)"] == 338424
 
@@ -436,9 +437,8 @@ def test_open_table_from_a_word_processor_with_wrapped_cells():
 def test_words_from_the_connectors_text_page_read_the_same_tables(tmp_path, monkeypatch):
     """The connector passes the page's text page; no second (clipped) text page is made,
     and every table, cell and location is what a clipped text page would give."""
-    from docframe.connectors.pdf.extract import _TEXT_FLAGS
-
-    assert _TEXT_FLAGS == pymupdf.TEXTFLAGS_WORDS  # the flags get_text("words") reads with
+    # the flags get_text("words") reads with, but ligatures expanded
+    assert TEXT_FLAGS == pymupdf.TEXTFLAGS_WORDS & ~pymupdf.TEXT_PRESERVE_LIGATURES
     files = [(simple_table_pdf(tmp_path / "s.pdf"), None)]
     for rel in (
         "pdfplumber/nics-background-checks-2015-11.pdf",
@@ -459,7 +459,7 @@ def test_words_from_the_connectors_text_page_read_the_same_tables(tmp_path, monk
         doc = pymupdf.open(path)
         for page in list(doc)[:pages]:
             clipped = find_tables(page, "k", path, page.number + 1)
-            textpage = real(page, flags=_TEXT_FLAGS)
+            textpage = real(page, flags=TEXT_FLAGS)
             made.clear()
             shared = find_tables(page, "k", path, page.number + 1, textpage=textpage)
             assert made == [], (path.name, page.number + 1)
