@@ -57,7 +57,7 @@ def extract_with_pypdf(
         except Exception as exc:  # noqa: BLE001 - keep the pages that do read
             page_errors.append(f"page {number}: {' '.join(str(exc).split())[:160]}")
             continue
-        paragraphs = [p.strip() for p in _PARAGRAPHS.split(text) if p.strip()]
+        paragraphs = _paragraphs(text)
         for i, paragraph in enumerate(paragraphs):
             elements.append(
                 Element(
@@ -113,7 +113,7 @@ def pypdf_pages(path: str, password: str | None, numbers: list[int]) -> dict[int
             raise
         except Exception:  # noqa: BLE001
             continue
-        paragraphs = [p.strip() for p in _PARAGRAPHS.split(text) if p.strip()]
+        paragraphs = _paragraphs(text)
         found[number] = [
             Element(
                 paragraph,
@@ -124,6 +124,18 @@ def pypdf_pages(path: str, password: str | None, numbers: list[int]) -> dict[int
             for i, paragraph in enumerate(paragraphs)
         ]
     return found
+
+
+# ligature glyphs (U+FB00-FB06) as letters, as MuPDF's text is read (extract.TEXT_FLAGS)
+_LIGATURES = str.maketrans(
+    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+     "\ufb05": "st", "\ufb06": "st"}
+)  # fmt: skip
+
+
+def _paragraphs(text: str) -> list[str]:
+    text = text.translate(_LIGATURES)
+    return [p.strip() for p in _PARAGRAPHS.split(text) if p.strip()]
 
 
 def _has_images(page: Any) -> bool:
