@@ -98,6 +98,7 @@ OPEN_MIN_POINTS = 100.0
 OPEN_TOL = 3.0
 OPEN_MIN_ROWS = 3  # body rows an open table needs
 GUTTER = 8.0  # points of white space between the columns of an open table without joints
+MAX_OPEN_RULES = 300  # more wide rules than this on a page: ruled paper or a form
 _DASHES = frozenset(
     {"-", "\u2013", "\u2014", "\u2012", "\u2212"}
 )  # hyphen, en/em/figure dash, minus
@@ -300,6 +301,8 @@ def _open_regions(
         x0, _, x1, _ = _bounds(run)
         if x1 - x0 >= wide:
             rules.append((run[0][1], x0, x1, _joints(run)))
+    if len(rules) > MAX_OPEN_RULES:
+        return []  # pairing them costs rules squared
     rules.sort()
     grids = [tuple(r.outline) for r in regions]
     out = []

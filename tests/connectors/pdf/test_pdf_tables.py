@@ -650,3 +650,22 @@ def test_two_columns_of_prose_between_rules_are_not_a_table(tmp_path):
     page = pymupdf.open(path)[0]
     assert [r.rules for r in pdf_tables.candidate_regions(page)] == [[100.0, 310.0]]
     assert find_tables(page, "p", path, 1) == []  # a gutter, but no column of numbers
+
+
+def test_ruled_paper_is_not_an_open_table(tmp_path):
+    """Hundreds of full-width rules (ruled paper, a form) are not paired up: that would
+    cost rules squared on a hostile page."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    shape = page.new_shape()
+    for i in range(MAX_RULES := pdf_tables.MAX_OPEN_RULES + 20):
+        y = 20 + i * (750 / MAX_RULES)
+        shape.draw_line((40, y), (570, y))
+    shape.finish(width=0.3)
+    shape.commit()
+    page.insert_text((50, 40), "Notes 12 34 56", fontsize=8)
+    path = tmp_path / "ruled.pdf"
+    doc.save(path)
+    page = pymupdf.open(path)[0]
+    assert all(r.rules is None for r in pdf_tables.candidate_regions(page))
+    assert find_tables(page, "r", path, 1) == []
