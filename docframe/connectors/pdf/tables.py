@@ -254,7 +254,8 @@ def candidate_regions(page: Any, textpage: Any = None) -> list[_Region]:
             page_words = textpage.extractWORDS()
         return _words_in(page_words, clip)
 
-    for x0, y0, x1, y1, members in _cluster(edges):
+    runs = _rule_runs(edges)  # the grid clustering and the open tables both start here
+    for x0, y0, x1, y1, members in _cluster(runs):
         rows = {round(e[1]) for e in members if e[4] == "h"}
         cols = {round(e[0]) for e in members if e[4] == "v"}
         if len(rows) < 2 or len(cols) < 2 or len(rows) + len(cols) < 5:
@@ -280,14 +281,14 @@ def candidate_regions(page: Any, textpage: Any = None) -> list[_Region]:
             box = tuple(clip)
             paths = [d for d in drawings if not _apart(d["rect"], box, 0.0)]
             regions.append(_Region(clip, outline, paths, members, words))
-    for x0, y0, x1, y1, ys, joints in _open_regions(edges, bound, regions):
+    for x0, y0, x1, y1, ys, joints in _open_regions(runs, edges, bound, regions):
         clip = pymupdf.Rect(x0, y0, x1, y1)
         regions.append(_Region(clip, clip, [], [], words_in(clip), rules=ys, joints=joints))
     return regions
 
 
 def _open_regions(
-    edges: list, bound: Any, regions: list[_Region]
+    runs: list[list], edges: list, bound: Any, regions: list[_Region]
 ) -> list[tuple[float, float, float, float, list[float], list[float]]]:
     """Where tables are drawn with horizontal rules only (booktabs; most word-processor
     exports): two or more rules that start and end together, stacked, with no ruled
@@ -297,9 +298,9 @@ def _open_regions(
     """
     wide = max(OPEN_MIN_POINTS, OPEN_MIN_WIDTH * (bound.x1 - bound.x0))
     rules = []
-    for run in _rule_runs([e for e in edges if e[4] == "h"]):
+    for run in runs:
         x0, _, x1, _ = _bounds(run)
-        if x1 - x0 >= wide:
+        if run[0][4] == "h" and x1 - x0 >= wide:
             rules.append((run[0][1], x0, x1, _joints(run)))
     if len(rules) > MAX_OPEN_RULES:
         return []  # pairing them costs rules squared
@@ -356,7 +357,7 @@ def _open_grid(region: _Region) -> _Grid | None:
     ys = region.rules or [top, bottom]
     head = ys[1] if len(ys) >= 3 and ys[1] - top <= 0.3 * (bottom - top) else None
     body = [w for w in region.words if (head or top) < (w[1] + w[3]) / 2 < bottom]
-    lines = _word_lines(body)
+    lines = _text_lines(body)  # words are phrases of one word
     if len(lines) < OPEN_MIN_ROWS:
         return None
     borders = sorted(b for b in (region.joints or []) if x0 < b < x1)
@@ -396,18 +397,6 @@ def _open_grid(region: _Region) -> _Grid | None:
     for y0, y1 in zip(bands, bands[1:], strict=False):
         grid_rows.append(_Row([(a, y0, b, y1) for a, b in zip(edges, edges[1:], strict=False)]))
     return _Grid(grid_rows, (x0, top, x1, bottom), _Header())
-
-
-def _word_lines(words: list[Sequence[Any]]) -> list[list[Sequence[Any]]]:
-    """Words in text lines (vertical centres within half a line of each other), top down."""
-    lines: list[list[Any]] = []
-    for w in sorted(words, key=lambda w: ((w[1] + w[3]) / 2, w[0])):
-        mid, half = (w[1] + w[3]) / 2, (w[3] - w[1]) / 2
-        if lines and abs(mid - lines[-1][0]) <= max(half, 1.0):
-            lines[-1][1].append(w)
-        else:
-            lines.append([mid, [w]])
-    return [sorted(ws, key=lambda w: w[0]) for _, ws in lines]
 
 
 def _gutters(words: list[Sequence[Any]], x0: float, x1: float) -> list[float]:
@@ -548,9 +537,10 @@ def _add_rect(edges: list, rect: Sequence[float], page_area: float) -> None:
         edges += [(x0, y0, x0, y1, "v"), (x1, y0, x1, y1, "v")]
 
 
-def _cluster(edges: list) -> list[tuple[float, float, float, float, list]]:
-    """Group edges that touch (within :data:`JOIN_TOL`); then groups whose boxes touch."""
-    groups = _rule_runs(edges)
+def _cluster(runs: list[list]) -> list[tuple[float, float, float, float, list]]:
+    """Group edges that touch (within :data:`JOIN_TOL`), starting from their
+    :func:`_rule_runs`; then groups whose boxes touch."""
+    groups = runs
     boxes = [_bounds(g) for g in groups]
     while True:
         merged = _touching(boxes, JOIN_TOL)

@@ -592,7 +592,7 @@ def test_rule_runs_join_the_pieces_of_one_rule_only():
         [v[0], v[1]],
         [v[2]],
     ]
-    clusters = pdf_tables._cluster(h + v)
+    clusters = pdf_tables._cluster(runs)
     assert sum(len(c[4]) for c in clusters) == len(h + v)  # every edge in one cluster
 
 
