@@ -29,6 +29,7 @@ reasons. Encryption errors are final: the other parser would fail the same way.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -382,47 +383,42 @@ def _json_loads() -> Any:
 
 
 def c_reader() -> Any:
-    """``_stext.text_blocks`` when built against the running MuPDF's headers, else None.
-
-    Looked up once per process: the C module is compiled at install time when a C
-    compiler is present (setup.py); a different MuPDF than it was built for would
-    have other struct layouts, so then the JSON path is used.
-    """
-    global _c_reader, _c_status
-    if _c_reader is _UNSET:
-        _c_reader = None
-        try:
-            import pymupdf
-
-            from docframe.connectors.pdf import _stext
-        except ImportError as exc:
-            _c_status = f"not built ({exc}); reinstall with a C compiler present"
-            return None
-        if _stext.FZ_VERSION == pymupdf.mupdf.FZ_VERSION:
-            _c_reader = _stext.text_blocks
-            _c_status = f"C, built for MuPDF {_stext.FZ_VERSION}"
-        else:
-            _c_status = (
-                f"built for MuPDF {_stext.FZ_VERSION}, running {pymupdf.mupdf.FZ_VERSION}: "
-                "not used; reinstall docframe to rebuild it"
-            )
-    return _c_reader
+    """``_stext.text_blocks`` when built against the running MuPDF's headers, else None."""
+    return _c_lookup()[0]
 
 
 def text_reader_status() -> str:
     """Which reader ``page_blocks`` uses, for ``docframe doctor``."""
-    reader = c_reader()
-    return _c_status if reader is not None else f"JSON (C reader {_c_status})"
+    reader, status = _c_lookup()
+    return status if reader is not None else f"JSON (C reader {status})"
 
 
-_UNSET: Any = object()
-_c_reader: Any = _UNSET
-_c_status = ""
+@functools.cache
+def _c_lookup() -> tuple[Any, str]:
+    """(the C reader or None, why), once per process.
+
+    The C module is compiled at install time when a C compiler is present
+    (setup.py); a different MuPDF than it was built for would have other struct
+    layouts, so then the JSON path is used.
+    """
+    try:
+        import pymupdf
+
+        from docframe.connectors.pdf import _stext
+    except ImportError as exc:
+        return None, f"not built ({exc}); reinstall with a C compiler present"
+    if _stext.FZ_VERSION != pymupdf.mupdf.FZ_VERSION:
+        return None, (
+            f"built for MuPDF {_stext.FZ_VERSION}, running {pymupdf.mupdf.FZ_VERSION}: "
+            "not used; reinstall docframe to rebuild it"
+        )
+    return _stext.text_blocks, f"C, built for MuPDF {_stext.FZ_VERSION}"
 
 
 def _lines_from_json(textpage: Any) -> list[tuple]:
     """What ``_stext.text_blocks`` returns, computed from MuPDF's JSON rendering of the
     text page: the path when the C reader was not built, and its reference in tests."""
+    global _loads
     import pymupdf
 
     mupdf = pymupdf.mupdf
@@ -430,6 +426,8 @@ def _lines_from_json(textpage: Any) -> list[tuple]:
     out = mupdf.FzOutput(buffer)
     mupdf.fz_print_stext_page_as_json(out, textpage.this, _JSON_SCALE)
     out.fz_close_output()
+    if _loads is None:  # looked up on first use: the C reader usually makes it unneeded
+        _loads = _json_loads()
     blocks = []
     for block in _loads(mupdf.fz_buffer_extract(buffer))["blocks"]:
         if block.get("type") != "text":
@@ -472,7 +470,7 @@ def _finish(blocks: list[tuple]) -> list[_RawBlock]:
     return out
 
 
-_loads = _json_loads()
+_loads: Any = None  # orjson.loads, else json.loads (see _json_loads)
 
 
 def _blocks_from_dict(textpage: Any) -> list[_RawBlock]:

@@ -248,11 +248,11 @@ def test_c_reader_is_not_used_for_another_mupdf(monkeypatch):
 
     c_reader_or_skip()
     monkeypatch.setattr(_stext, "FZ_VERSION", "0.0.1")
-    monkeypatch.setattr(extract, "_c_reader", extract._UNSET)
+    extract._c_lookup.cache_clear()
     assert extract.c_reader() is None
     assert "built for MuPDF 0.0.1" in extract.text_reader_status()
     monkeypatch.undo()
-    monkeypatch.setattr(extract, "_c_reader", extract._UNSET)
+    extract._c_lookup.cache_clear()
     assert extract.c_reader() is not None
 
 
