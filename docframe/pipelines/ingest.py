@@ -74,7 +74,9 @@ class IngestReport:
     index: str | None = None
     # wall seconds: "total", "embed" (the model), "extract_wait" (this thread blocked on
     # the extraction workers): says which stage bounds an ingest
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"total": 0.0, "embed": 0.0, "extract_wait": 0.0}
+    )
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -99,8 +101,8 @@ class IngestReport:
         """Where the wall time went: ``12.3 s (embedding 11.9 s, waiting on extraction 0.1 s)``."""
         s = self.seconds
         return (
-            f"{s.get('total', 0.0):.1f} s (embedding {s.get('embed', 0.0):.1f} s, "
-            f"waiting on extraction {s.get('extract_wait', 0.0):.1f} s)"
+            f"{s['total']:.1f} s (embedding {s['embed']:.1f} s, "
+            f"waiting on extraction {s['extract_wait']:.1f} s)"
         )
 
 
@@ -205,9 +207,7 @@ class IngestJob:
         self.prune = prune
         self.progress = IngestProgress(enabled=progress)
         self.settings = lake.settings
-        self.report = IngestReport(
-            snapshot_id=0, seconds={"total": 0.0, "embed": 0.0, "extract_wait": 0.0}
-        )
+        self.report = IngestReport(snapshot_id=0)
         self._pending: list[_Pending] = []
         self._failed: list[tuple[str, _Stat | None, str, str]] = []
         self._touched: list[tuple[str, float]] = []
