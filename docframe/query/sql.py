@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -41,10 +42,14 @@ def _files_sql(files: tuple[str, ...]) -> str:
 
 
 def _relation(
-    con: duckdb.DuckDBPyConnection, name: str, files: tuple[str, ...], empty: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    files: tuple[str, ...],
+    empty: pa.Table,
+    scan: Scan | None = None,
 ) -> None:
     if files:
-        source = f"read_parquet({_files_sql(files)})"
+        source = _source(con, name, files, scan)
     else:
         _table(con, f"_empty_{name}", empty)
         source = f"_empty_{name}"
@@ -53,6 +58,23 @@ def _relation(
         f"metadata::JSON AS metadata FROM {source} "
         f"WHERE version_id IN (SELECT version_id FROM _live)"
     )
+
+
+# Hands a relation's Parquet files to DuckDB as an Arrow object (a pyarrow dataset) instead
+# of file paths: the agent sandbox's engine is given no path at all (docframe.mcp.sandbox).
+Scan = Callable[[tuple[str, ...]], Any]
+
+
+def _source(
+    con: duckdb.DuckDBPyConnection, name: str, files: tuple[str, ...], scan: Scan | None
+) -> str:
+    """What a view over ``files`` reads: ``read_parquet([...])``, or with ``scan`` a
+    registered Arrow object (visible to this connection only)."""
+    if scan is None:
+        return f"read_parquet({_files_sql(files)})"
+    registered = f"_scan_{abs(hash((name, files))):x}"
+    con.register(registered, scan(files))
+    return registered
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
@@ -74,19 +96,26 @@ def define_sources(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
     )
 
 
-def connect(snapshot: Snapshot, *, with_sources: bool = True) -> duckdb.DuckDBPyConnection:
+def connect(
+    snapshot: Snapshot,
+    *,
+    with_sources: bool = True,
+    scan: Scan | None = None,
+    config: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB database with the snapshot's relations defined.
 
     The relations are catalog objects (views over the Parquet files, small tables),
     not connection-local registrations, so every ``cursor()`` of the connection
     sees them: :func:`run_sql` keeps one database per snapshot and runs each
-    statement in a fresh cursor.
+    statement in a fresh cursor. With ``scan``, the files are handed over as Arrow
+    objects registered on this connection instead (its cursors do not see them).
     """
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config=config or {})
     _table(con, "_live", pa.table({"version_id": pa.array(snapshot.live_versions, pa.int64())}))
     dim = snapshot.dim or _PUBLIC_DEFAULT_DIM
-    _relation(con, "chunks", snapshot.chunk_files, chunk_schema(dim).empty_table())
-    _relation(con, "documents", snapshot.document_files, DOCUMENT_SCHEMA.empty_table())
+    _relation(con, "chunks", snapshot.chunk_files, chunk_schema(dim).empty_table(), scan)
+    _relation(con, "documents", snapshot.document_files, DOCUMENT_SCHEMA.empty_table(), scan)
     if with_sources:
         define_sources(con, snapshot)
     _table(con, "_snapshots", snapshot.history)
@@ -94,7 +123,7 @@ def connect(snapshot: Snapshot, *, with_sources: bool = True) -> duckdb.DuckDBPy
         "CREATE VIEW snapshots AS SELECT snapshot_id, to_timestamp(created_at) AS created_at,"
         " job, note FROM _snapshots"
     )
-    _tables(con, snapshot)
+    _tables(con, snapshot, scan)
     return con
 
 
@@ -102,11 +131,11 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
+def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, scan: Scan | None) -> None:
     rows = []
     for info in snapshot.tables.values():
         # every table version has at least one segment: a 0-row table is a 0-row file
-        source = f"read_parquet({_files_sql(info.files)})"
+        source = _source(con, info.name, info.files, scan)
         con.execute(f"CREATE VIEW {_quote(info.name)} AS SELECT * FROM {source}")
         rows.append(
             {
