@@ -161,6 +161,8 @@ class Lake:
         table_options: TableOptions | None = None,
         pdf_options: PdfOptions | None = None,
         jobs: int | None = None,
+        follow_symlinks: bool = False,
+        allowed_roots: Sequence[str | Path] | None = None,
         **table_settings: Any,
     ) -> IngestReport:
         """Add new and changed files under ``paths``; unchanged files are skipped.
@@ -170,6 +172,11 @@ class Lake:
         ``schema=``, ``delimiter=``, ``on_bad_rows=``...). PDFs read with
         ``pdf_options`` (passwords, OCR, limits). ``jobs`` documents are
         extracted in parallel (default: the number of CPUs).
+
+        Symbolic links found while walking folders are skipped and reported
+        unless ``follow_symlinks``; paths given in ``paths`` are always followed.
+        With ``allowed_roots``, any file whose real path lies outside those
+        folders is refused (a failed outcome), links included.
         """
         from docframe.connectors.tables import TableOptions
         from docframe.pipelines.ingest import IngestJob
@@ -181,6 +188,10 @@ class Lake:
         job = IngestJob(
             self, [str(p) for p in paths], prune=prune, progress=progress,
             table_options=table_options, pdf_options=pdf_options, jobs=jobs,
+            follow_symlinks=follow_symlinks,
+            allowed_roots=None if allowed_roots is None else [
+                Path(r).expanduser().resolve() for r in allowed_roots
+            ],
         )  # fmt: skip
         return job.run()
 

@@ -2,6 +2,19 @@
 
 A partitioned Parquet folder counts as one input. Fingerprints (size, mtime)
 make the unchanged check cheap; the content hash settles it.
+
+**Symbolic links.** A path named on the command line is followed (as ``find -H``
+does): the user chose it. A link met while walking a folder is not followed
+unless ``follow_symlinks`` is set, because a link can lead anywhere (outside the
+folder the user meant, or back into it); it is skipped and *reported*, never
+dropped silently. Followed folders are walked once each (by real path), so a
+link back to an ancestor ends instead of looping.
+
+**Allowed roots.** The agent's ingest tool may only read under the folders the
+operator allowed. Checking the paths it names is not enough: a link inside an
+allowed folder may point anywhere. With ``allowed_roots``, every file and folder
+found is resolved to its real path and refused (a problem naming it) when that
+lies outside; the rest of the batch goes on.
 """
 
 from __future__ import annotations
@@ -9,6 +22,8 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from docframe.connectors.parquet import is_partitioned_dataset
@@ -16,50 +31,166 @@ from docframe.connectors.parquet import is_partitioned_dataset
 GLOB_CHARS = set("*?[")
 
 
-def discover(
-    args: list[str], lake_root: Path
-) -> tuple[list[tuple[Path, bool]], list[tuple[str, str]]]:
-    """Expand files, folders and globs into (input, named explicitly) pairs.
+@dataclass
+class Discovered:
+    """What an ingest's arguments name: the inputs to read, and why others are not read."""
 
-    A partitioned Parquet folder is one input, not one per file.
+    files: list[tuple[Path, bool]] = field(default_factory=list)  # (input, named explicitly)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (input, message): failed
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (input, message): left out
+
+
+def discover(
+    args: list[str],
+    lake_root: Path,
+    *,
+    follow_symlinks: bool = False,
+    allowed_roots: Sequence[Path] | None = None,
+) -> Discovered:
+    """Expand files, folders and globs into inputs (see the module notes on links).
+
+    ``allowed_roots`` are real (resolved) folders; None allows everything.
     """
-    found: dict[Path, bool] = {}
-    problems: list[tuple[str, str]] = []
+    walk = _Walker(lake_root, follow_symlinks, allowed_roots)
     for arg in args:
         if GLOB_CHARS & set(arg):
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True))
             if not matches:
-                problems.append((arg, f"{arg}: no files match this pattern"))
+                walk.out.problems.append((arg, f"{arg}: no files match this pattern"))
             for m in matches:
-                if m.is_file() or is_partitioned_dataset(m):
-                    found.setdefault(m.absolute(), True)
+                if (m.is_file() or is_partitioned_dataset(m)) and walk.allowed(m):
+                    walk.found.setdefault(m.absolute(), True)
             continue
         path = Path(arg).expanduser()
         if path.is_file() or is_partitioned_dataset(path):
-            found[path.absolute()] = True
+            if walk.allowed(path):
+                walk.found[path.absolute()] = True
         elif path.is_dir():
-            _walk(path, lake_root, found)
+            if walk.allowed(path):
+                walk.walk(path)
+        elif path.is_symlink():
+            walk.out.problems.append((arg, f"{arg}: broken symbolic link; its target is missing"))
+        elif path.exists():
+            walk.out.problems.append(
+                (arg, f"{arg}: not a regular file or folder (a pipe or device?); name a file")
+            )
         else:
-            problems.append((arg, f"{arg}: no such file or directory; check the path"))
-    return sorted(found.items()), problems
+            walk.out.problems.append((arg, f"{arg}: no such file or directory; check the path"))
+    walk.out.files = sorted(walk.found.items())
+    return walk.out
 
 
-def _walk(top: Path, lake_root: Path, found: dict[Path, bool]) -> None:
-    for dirpath, dirnames, filenames in os.walk(top):
-        here = Path(dirpath)
-        keep = []
-        for name in sorted(dirnames):
-            sub = (here / name).absolute()
-            if name.startswith(".") or sub == lake_root or sub.is_relative_to(lake_root):
-                continue  # hidden folders, and never the lake itself
-            if is_partitioned_dataset(sub):
-                found.setdefault(sub, False)
-            else:
-                keep.append(name)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                found.setdefault((here / name).absolute(), False)
+class _Walker:
+    """One discovery's state: what was found, which real folders were walked."""
+
+    def __init__(self, lake_root: Path, follow: bool, allowed_roots: Sequence[Path] | None) -> None:
+        self.lake_root = lake_root.absolute()
+        self.lake_real = self.lake_root.resolve()
+        self.follow = follow
+        self.roots = None if allowed_roots is None else [Path(r) for r in allowed_roots]
+        self.found: dict[Path, bool] = {}
+        self.walked: set[Path] = set()  # real paths of the folders walked
+        self.out = Discovered()
+
+    def _inside(self, real: Path) -> bool:
+        return self.roots is None or any(real.is_relative_to(root) for root in self.roots)
+
+    def allowed(self, path: Path) -> bool:
+        """True when ``path`` (and, for a dataset folder, every file in it) stays inside."""
+        if self.roots is None:
+            return True
+        escape = path if not self._inside(_real(path)) else None
+        if escape is None and is_partitioned_dataset(path):  # read whole: check its files
+            escape = self._escape_in(path)
+        if escape is None:
+            return True
+        self.out.problems.append(
+            (
+                str(path),
+                f"{escape}: refused: it leads outside the allowed folders (a symbolic link); "
+                "only files under the folders given to --allow-ingest can be ingested",
+            )
+        )
+        return False
+
+    def _escape_in(self, top: Path) -> Path | None:
+        """The first thing under a folder read whole (a dataset) that resolves outside."""
+        seen: set[Path] = set()
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+            here = Path(dirpath)
+            real = _real(here)
+            if not self._inside(real):
+                return here
+            if real in seen:
+                dirnames[:] = []
+                continue
+            seen.add(real)
+            for name in filenames:
+                if not self._inside(_real(here / name)):
+                    return here / name
+        return None
+
+    def walk(self, top: Path) -> None:
+        """Add every visible file under ``top`` (a folder), iteratively."""
+        real = _real(top)
+        if real in self.walked:
+            return
+        self.walked.add(real)
+        stack = [top.absolute()]
+        while stack:
+            here = stack.pop()
+            try:
+                with os.scandir(here) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except OSError as exc:
+                self.out.problems.append(
+                    (str(here), f"{here}: cannot list this folder: {exc.strerror}")
+                )
+                continue
+            for entry in entries:
+                if not entry.name.startswith("."):  # hidden files and folders stay out
+                    self._entry(entry, here / entry.name, stack)
+
+    def _entry(self, entry: os.DirEntry, path: Path, stack: list[Path]) -> None:
+        link = entry.is_symlink()
+        if link and not self.follow:
+            self._skip(path, "a symbolic link (pass --follow-symlinks to read what it points to)")
+            return
+        try:
+            is_dir, is_file = entry.is_dir(), entry.is_file()  # both follow links
+        except OSError as exc:
+            self._skip(path, f"cannot read: {exc.strerror}")
+            return
+        if not (is_dir or is_file):
+            why = "not a regular file (a pipe, socket or device)"
+            self._skip(path, "broken symbolic link; its target is missing" if link else why)
+            return
+        real = _real(path) if link or self.roots is not None else path
+        if path.is_relative_to(self.lake_root) or real.is_relative_to(self.lake_real):
+            return  # never the lake itself
+        if not self._inside(real):
+            self.allowed(path)  # records the refusal
+        elif is_file:
+            self.found.setdefault(path, False)
+        elif is_partitioned_dataset(path):
+            if self.allowed(path):
+                self.found.setdefault(path, False)
+        elif (real := _real(path)) not in self.walked:
+            self.walked.add(real)
+            stack.append(path)
+        elif link:  # a loop back to an ancestor, or a second link to one folder
+            self._skip(path, "a symbolic link to a folder already walked (a loop?)")
+
+    def _skip(self, path: Path, why: str) -> None:
+        self.out.skipped.append((str(path), f"{path}: skipped: {why}"))
+
+
+def _real(path: Path) -> Path:
+    """The real path (links resolved); a link loop resolves as far as it can."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return path.absolute()
 
 
 def fingerprint(path: Path) -> tuple[int, float]:

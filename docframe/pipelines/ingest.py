@@ -19,7 +19,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,7 +64,7 @@ class Outcome:
     n_rows: int = 0
 
 
-STATUSES = ("ingested", "unchanged", "failed", "unsupported", "pruned")
+STATUSES = ("ingested", "unchanged", "failed", "unsupported", "skipped", "pruned")
 
 
 @dataclass
@@ -195,8 +195,12 @@ class IngestJob:
         table_options: TableOptions | None = None,
         pdf_options: PdfOptions | None = None,
         jobs: int | None = None,
+        follow_symlinks: bool = False,
+        allowed_roots: Sequence[Path] | None = None,
     ) -> None:
         self.lake = lake
+        self.follow_symlinks = follow_symlinks
+        self.allowed_roots = allowed_roots  # the agent tool's --allow-ingest folders (real paths)
         self.pdf_options = pdf_options or PdfOptions()
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.table_options = table_options or TableOptions()
@@ -238,9 +242,15 @@ class IngestJob:
             self.report.seconds["total"] = time.perf_counter() - start
 
     def _run(self) -> IngestReport:
-        files, problems = discover(self.paths, self.lake.root)
-        for arg, message in problems:
+        found = discover(
+            self.paths, self.lake.root,
+            follow_symlinks=self.follow_symlinks, allowed_roots=self.allowed_roots,
+        )  # fmt: skip
+        for arg, message in found.problems:
             self._record_failure(arg, None, "", message)
+        for arg, message in found.skipped:  # links not followed, pipes: reported, not read
+            self.report.outcomes.append(Outcome(arg, "skipped", error=message))
+        files = found.files
         known = {r["source_uri"]: r for r in self.con.execute("SELECT * FROM sources")}
         self.progress.start_files(len(files))
         plans = []
