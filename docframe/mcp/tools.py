@@ -713,28 +713,23 @@ class LakeTools:
 
     # -- writing (only when the operator enabled it) ---------------------------------------
     def ingest(self, paths: Sequence[str]) -> dict[str, Any]:
-        """Ingest files under the allowed folders; anything else is refused by name."""
+        """Ingest files under the allowed folders; anything else is refused by name.
+
+        A path named outside the folders refuses the whole call. Folders are
+        walked following links, but every file found is checked by its real
+        path: a link inside an allowed folder cannot lead the agent out of it
+        (each such file is a failed outcome naming it; the rest goes on).
+        """
         if not self.ingest_roots:
             raise ToolArgumentError(
                 "ingest is not enabled on this server",
                 help="the operator enables it with: docframe serve --mcp --allow-ingest DIR",
             )
-        resolved = []
-        for raw in paths:
-            path = Path(raw).expanduser()
-            if not path.is_absolute():
-                path = self.ingest_roots[0] / path
-            path = path.resolve()
-            if not any(path == root or path.is_relative_to(root) for root in self.ingest_roots):
-                raise ToolArgumentError(
-                    f"ingest: {raw!r} is outside the allowed folders",
-                    help="allowed: " + ", ".join(str(r) for r in self.ingest_roots),
-                )
-            if not path.exists():
-                raise ToolArgumentError(f"ingest: {raw!r} does not exist ({path})")
-            resolved.append(path)
+        resolved = [self._ingest_path(i, raw) for i, raw in enumerate(paths)]
         with self._ingest_lock:
-            report = self.lake.ingest(resolved, progress=False)
+            report = self.lake.ingest(
+                resolved, progress=False, follow_symlinks=True, allowed_roots=self.ingest_roots
+            )
         return {
             "snapshot": report.snapshot_id,
             "summary": report.summary(),
@@ -749,6 +744,33 @@ class LakeTools:
                 for o in report.outcomes
             ],
         }
+
+    def _ingest_path(self, index: int, raw: str) -> Path:
+        """The real path of ``paths[index]``, or a ToolArgumentError naming the argument."""
+        where = f"ingest: paths[{index}] {raw!r}"
+        if "\x00" in raw:
+            raise ToolArgumentError(
+                f"ingest: paths[{index}] contains a NUL byte", help="give a plain file path"
+            )
+        try:
+            path = Path(raw).expanduser()
+            if not path.is_absolute():
+                path = self.ingest_roots[0] / path
+            path = path.resolve()
+            exists = path.exists()
+        except (OSError, RuntimeError) as exc:  # too long, a link loop, ...
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ToolArgumentError(
+                f"{where}: not a usable path ({reason})", help="give a shorter, plain path"
+            ) from None
+        if not any(path == root or path.is_relative_to(root) for root in self.ingest_roots):
+            raise ToolArgumentError(
+                f"{where} is outside the allowed folders",
+                help="allowed: " + ", ".join(str(r) for r in self.ingest_roots),
+            )
+        if not exists:
+            raise ToolArgumentError(f"{where} does not exist ({path})")
+        return path
 
 
 # -- helpers ----------------------------------------------------------------------------------
