@@ -206,6 +206,15 @@ def ingest(
     jobs: Annotated[
         int | None, typer.Option(help="Documents extracted in parallel (default: CPU count).")
     ] = None,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="Read what symbolic links found inside folders point to (files and folders; "
+            "each folder once, so loops end). Without it they are skipped and listed. "
+            "Links named as PATHS are always followed.",
+        ),
+    ] = False,
 ) -> None:
     """Add new and changed files to the lake; unchanged files are skipped.
 
@@ -213,6 +222,8 @@ def ingest(
     tables (.csv .tsv .parquet .json .jsonl records .xlsx .sqlite) become lake
     tables queryable with `docframe sql`. Files that fail are recorded (see
     `docframe sources`) and the rest go on; the exit code is 1 if any failed.
+    A symbolic link met while walking a folder is skipped and reported unless
+    --follow-symlinks.
     """
     try:
         from docframe.connectors.tables import TableOptions
@@ -239,10 +250,13 @@ def ingest(
         lake = _open(ctx, create=True, model=model)
         report = lake.ingest(
             paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
-            pdf_options=pdf, jobs=jobs,
+            pdf_options=pdf, jobs=jobs, follow_symlinks=follow_symlinks,
         )  # fmt: skip
     except DocframeError as exc:
         raise _fail(exc) from None
+    for o in report.outcomes:
+        if o.status == "skipped":
+            err.print(f"[yellow]skipped[/yellow] {o.error}")
     for o in report.failures:
         err.print(f"[red]failed[/red] {o.error}")
     chunks = report.n_chunks

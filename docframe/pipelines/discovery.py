@@ -154,7 +154,7 @@ class _Walker:
     def _entry(self, entry: os.DirEntry, path: Path, stack: list[Path]) -> None:
         link = entry.is_symlink()
         if link and not self.follow:
-            self._skip(path, "a symbolic link (pass --follow-symlinks to read what it points to)")
+            self._skip(path, "a symbolic link, not followed (pass --follow-symlinks to read it)")
             return
         try:
             is_dir, is_file = entry.is_dir(), entry.is_file()  # both follow links
@@ -182,7 +182,7 @@ class _Walker:
             self._skip(path, "a symbolic link to a folder already walked (a loop?)")
 
     def _skip(self, path: Path, why: str) -> None:
-        self.out.skipped.append((str(path), f"{path}: skipped: {why}"))
+        self.out.skipped.append((str(path), f"{path}: {why}"))
 
 
 def _real(path: Path) -> Path:
