@@ -8,6 +8,7 @@ cannot tell which parser ran. Heavy parser imports stay inside ``extract``.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,23 +54,47 @@ class Connector(Protocol):
 
 
 TEXT_SNIFF_BYTES = 8192
+READ_BLOCK = 1 << 20
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, refusing binary, undecodable and empty input clearly."""
-    data = path.read_bytes()
-    if b"\x00" in data[:TEXT_SNIFF_BYTES]:
-        raise ConnectorError(
-            f"{path}: binary content (NUL bytes) in a {path.suffix or 'text'} file",
-            help="this is not a text file; remove it or give it its real extension",
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConnectorError(
-            f"{path}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-            help=f"re-encode it as UTF-8, e.g. iconv -f latin1 -t utf-8 '{path}'",
-        ) from None
+    """Read a UTF-8 text file, refusing binary, undecodable and empty input clearly.
+
+    The file is decoded a block at a time and every block is checked for NUL bytes
+    before it is kept: a disk image or sparse file named ``.txt`` (gigabytes of
+    zeros) is refused after its first 8 KiB instead of being read whole into memory,
+    and a large text file holds one block of bytes at a time besides its text.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    parts: list[str] = []
+    with open(path, "rb") as fh:
+        block = fh.read(TEXT_SNIFF_BYTES)  # a small first read: binary files end here
+        offset = 0  # of ``block`` in the file
+        if block.startswith(codecs.BOM_UTF8):
+            block, offset = block[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+        while True:
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                raise ConnectorError(
+                    f"{path}: binary content (a NUL byte at offset {offset + nul}) in a "
+                    f"{path.suffix or 'text'} file",
+                    help="this is not a text file; remove it or give it its real extension",
+                )
+            held = len(decoder.getstate()[0])  # bytes of a character cut by the last block
+            try:
+                parts.append(decoder.decode(block, final=not block))
+            except UnicodeDecodeError as exc:
+                raise ConnectorError(
+                    f"{path}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
+                    f"{offset - held + exc.start})",
+                    help=f"re-encode it as UTF-8, e.g. iconv -f latin1 -t utf-8 '{path}'",
+                ) from None
+            if not block:
+                break
+            offset += len(block)
+            block = fh.read(READ_BLOCK)
+    text = "".join(parts)
+    del parts
     if not text.strip():
         raise ConnectorError(
             f"{path}: empty file, nothing to index", help="add content or remove it"
