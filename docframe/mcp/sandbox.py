@@ -1,40 +1,45 @@
 """The read-only, limited SQL runner behind the agent tools.
 
-An agent's SQL is untrusted input. Classifying statements is not enough (DuckDB
-2.0 runs the DELETE in ``WITH d AS (DELETE ... RETURNING *) SELECT * FROM d``
-although the statement parses as a SELECT), so the guard is the connection
-itself, with the statement check only as a first layer that gives clear errors:
+An agent's SQL is untrusted input. The guarantee that it cannot change the lake
+comes from three layers, each enough on its own to stop the statements found so far:
 
-1. **Statement check**: DuckDB's own parser must find exactly one statement, of
-   type SELECT (which covers WITH, VALUES, FROM-first, DESCRIBE, SHOW, SUMMARIZE)
-   or EXPLAIN of one; where sqlglot can parse it, no write node may appear
-   anywhere in the tree. The statement that actually runs (after the search
-   functions are rewritten) is checked again.
-2. **A read-only database per pinned snapshot**: the snapshot's relations
-   (``docframe.query.sql.connect``) are copied into a private DuckDB file, which
-   is then opened ``read_only``: CREATE, INSERT, UPDATE, DELETE, DROP and ATTACH
-   of a new database fail in the engine whatever the statement looks like.
-3. **Locked configuration**: ``allowed_paths`` lists exactly the snapshot's
-   Parquet files, then ``enable_external_access = false`` (no other file, no URL,
-   no COPY/EXPORT, no extension install or load, no Python replacement scans),
-   extension autoloading and autoinstalling off, a memory limit, no spilling to
-   disk, and ``lock_configuration = true`` so no SET/PRAGMA/RESET can undo any
-   of it. Temporary objects an agent creates live in its own cursor, which is
-   closed after the call.
-4. **Limits**: a watchdog thread calls ``interrupt()`` on the cursor at the time
-   limit; rows stream from DuckDB in batches and stop at the row limit or when
-   the JSON answer would pass the byte limit, and the answer says it was
-   truncated and by which limit.
-5. **Worker processes**: statements run in reused worker processes with an
-   address-space limit, because DuckDB's ``memory_limit`` bounds its operators but
-   not one huge value (``repeat(text, 10^7)``): a memory bomb fails its statement
-   (or at worst kills a worker), never the server. A worker stuck past the time
-   limit is killed.
+1. **Statement check** (:func:`check_statement`): DuckDB's parser must find exactly
+   one statement, of type SELECT (which covers WITH, VALUES, FROM-first, DESCRIBE,
+   SUMMARIZE) or EXPLAIN [ANALYZE] of one; sqlglot must parse the same text (after
+   an EXPLAIN found by *tokens*, so comments and odd whitespace cannot hide what
+   follows) into one read statement: an unparsed ``Command`` anywhere, a write or
+   command node anywhere (a DELETE nested in a CTE still classifies as SELECT), or
+   a function that reads files or reveals the host (``read_csv``,
+   ``current_setting``, ``duckdb_databases``...) is refused. The statement that
+   actually runs (after the search functions are rewritten) is checked again.
+2. **An engine with nothing to write to**: each statement runs in a fresh in-memory
+   DuckDB database made for that request. The snapshot's Parquet files reach it as
+   Arrow datasets registered by the worker (``docframe.query.sql.connect(scan=...)``),
+   never as paths: ``allowed_paths`` is empty and ``enable_external_access`` is off,
+   so no file or URL can be opened, read or written (COPY, EXPORT, ATTACH, extension
+   INSTALL/LOAD), autoloading is off, no spilling to disk, and
+   ``lock_configuration`` keeps any SET/PRAGMA/RESET from undoing it. No path of the
+   lake is in the engine, so none can be revealed. Whatever a statement creates
+   dies with its request's database.
+3. **A worker the kernel forbids to write**: statements run in reused worker
+   processes (``docframe.connectors.pdf.sandbox.run_isolated``) that, before their
+   first statement, give up the right to create, write, truncate, rename or delete
+   any file, and to open TCP connections, with Linux Landlock
+   (``docframe.landlock``; root included). Where the kernel has no Landlock, layers
+   1 and 2 remain, and ``docframe doctor`` says so.
+
+And limits: a watchdog calls ``interrupt()`` at the time limit; rows stream in
+batches and stop at the row limit or when the JSON answer would pass the byte limit
+(the answer says which); a worker has an address-space limit, because DuckDB's
+``memory_limit`` bounds its operators but not one huge value (``repeat(text,
+10^7)``): a memory bomb fails its statement (or at worst kills a worker), never the
+server. A worker stuck past the time limit is killed.
 
 Search table functions in the agent's SQL run on the lake's indexes
-(``docframe.query.table_functions``); their ``where`` predicates run on the
-search layer's own connection, so each is first checked here: no subqueries,
-and a dry run inside the sandbox under the same limits.
+(``docframe.query.table_functions``) under the same time limit, with the question
+capped at :data:`MAX_SEARCH_TEXT` characters; their ``where`` predicates are
+evaluated here, in the sandbox (:meth:`Sandbox.chunk_ids`), and only the matching
+chunk ids reach the index.
 """
 
 from __future__ import annotations
@@ -47,28 +52,27 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from docframe.errors import QueryError
 
 if TYPE_CHECKING:
     import duckdb
+    import numpy as np
 
     from docframe.lake.lake import Lake
     from docframe.lake.snapshot import Snapshot
 
 ENV_PREFIX = "DOCFRAME_MCP_"
 MAX_SEARCH_K = 1000  # k of one search call, in the search tool or a SQL search function
-_ALLOWED_TYPES = ("SELECT", "EXPLAIN")
+MAX_SEARCH_TEXT = 4000  # characters of a search question (the model reads ~256 tokens)
 _READ_FORMS = "SELECT, WITH ... SELECT, VALUES, FROM ..., DESCRIBE, SUMMARIZE or EXPLAIN"
+T = TypeVar("T")
 
 
 class SandboxViolation(QueryError):
@@ -188,15 +192,15 @@ def _size(obj: Any) -> int:
 def check_statement(query: str) -> str:
     """The statement's kind (``SELECT`` or ``EXPLAIN``), or :class:`SandboxViolation`.
 
-    DuckDB's parser decides what the statement is; sqlglot, where it can parse the
-    statement, must find no write anywhere in it (a DML statement nested in a CTE
-    still classifies as SELECT)."""
+    Two parsers must agree: DuckDB's decides what the statement is, and sqlglot must
+    parse the same text into exactly one read statement with no write, command,
+    file-reading or host-revealing part anywhere in it. Anything either cannot parse
+    is refused, not waved through."""
     import duckdb
 
     from docframe.query.sql import _one_line
 
-    if not query or not query.strip():
-        raise QueryError("empty SQL statement", help="try: SELECT count(*) FROM chunks")
+    prefix, body = split_explain(query)
     try:
         statements = _parser().extract_statements(query)
     except duckdb.Error as exc:
@@ -211,18 +215,60 @@ def check_statement(query: str) -> str:
             f"({', '.join(kinds) or 'none'})",
             help="send one statement per call, without a trailing second statement",
         )
-    kind = kinds[0]
-    if kind not in _ALLOWED_TYPES:
+    expected = "EXPLAIN" if prefix else "SELECT"
+    if kinds[0] != expected:
         raise SandboxViolation(
-            f"refused: {kind} statements are not allowed; the lake is read-only to agents",
+            f"refused: {kinds[0]} statements are not allowed; the lake is read-only to agents",
             help=f"use a read statement: {_READ_FORMS}",
         )
-    if kind == "EXPLAIN":
-        inner = _EXPLAIN.sub("", query, count=1)
-        if inner != query:
-            check_statement(inner)
-    _check_tree(query)
-    return kind
+    if prefix:  # what EXPLAIN (ANALYZE runs it) explains must pass on its own
+        check_statement(body)
+        return "EXPLAIN"
+    _check_tree(body)
+    return "SELECT"
+
+
+def split_explain(query: str) -> tuple[str, str]:
+    """``(prefix, body)``: a leading ``EXPLAIN [ANALYZE]`` (with any comments around
+    it) and the statement it explains; ``("", query)`` without one.
+
+    Found by sqlglot's tokenizer, not a pattern: comments and whitespace between the
+    keywords (``EXPLAIN/**/ANALYZE``, ``EXPLAIN--x⏎ANALYZE``) are not tokens."""
+    import sqlglot
+
+    if not query or not query.strip():
+        raise QueryError("empty SQL statement", help="try: SELECT count(*) FROM chunks")
+    try:
+        tokens = _tokenizer()().tokenize(query)
+    except sqlglot.errors.SqlglotError as exc:
+        raise SandboxViolation(
+            f"refused: the statement could not be read ({str(exc).splitlines()[0]})",
+            help=f"the sql tool runs one read-only statement: {_READ_FORMS}",
+        ) from None
+    if not tokens:
+        raise QueryError("empty SQL statement (only comments)", help="try: SELECT 1")
+    if tokens[0].text.upper() != "EXPLAIN":
+        return "", query
+    i = 2 if len(tokens) > 1 and tokens[1].text.upper() in ("ANALYZE", "ANALYSE") else 1
+    if len(tokens) <= i:
+        raise SandboxViolation("refused: EXPLAIN of nothing", help="e.g. EXPLAIN SELECT 1")
+    return query[: tokens[i].start], query[tokens[i].start :]
+
+
+_TOKENIZER: list[type] = []
+
+
+def _tokenizer() -> type:
+    """sqlglot's DuckDB tokenizer, except that no keyword swallows the rest of the text
+    as one token (by default ``EXPLAIN`` does: its statement would be one opaque string)."""
+    if not _TOKENIZER:
+        from docframe.query.table_functions import _dialect
+
+        class Tokenizer(_dialect().Tokenizer):
+            COMMANDS: set = set()
+
+        _TOKENIZER.append(Tokenizer)
+    return _TOKENIZER[0]
 
 
 _PARSERS = threading.local()
@@ -238,43 +284,90 @@ def _parser() -> duckdb.DuckDBPyConnection:
     return con
 
 
-_EXPLAIN = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
 _WRITE_NODES = (
     "Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Command",
     "Copy", "Set", "Pragma", "Use", "Attach", "Detach", "Install", "Load", "Export",
     "TruncateTable", "Transaction", "Commit", "Rollback", "Cache", "Uncache",
 )  # fmt: skip
+_READ_ROOTS = ("Select", "Union", "Intersect", "Except", "Values", "Describe", "Summarize")
+# functions that read files or URLs: the engine refuses them too; named here for a clear error
+_FILE_FUNCTIONS = frozenset({
+    "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json",
+    "read_json_auto", "read_json_objects", "read_ndjson", "read_ndjson_auto",
+    "read_ndjson_objects", "read_text", "read_blob", "glob", "parquet_metadata",
+    "parquet_schema", "parquet_file_metadata", "parquet_kv_metadata", "parquet_bloom_probe",
+    "sniff_csv", "read_xlsx", "read_duckdb", "iceberg_scan", "delta_scan", "query_table",
+})  # fmt: skip
+# functions that describe the host and the engine's setup (paths, settings) rather than the lake
+_HOST_FUNCTIONS = frozenset({
+    "current_setting", "duckdb_settings", "duckdb_databases", "pragma_database_list",
+    "duckdb_extensions", "duckdb_secrets", "which_secret", "duckdb_temporary_files",
+    "duckdb_log", "duckdb_logs", "duckdb_external_file_cache", "getenv", "pragma_user_agent",
+    "pragma_platform", "duckdb_secret_types",
+})  # fmt: skip
+
+
+def _refuse_tree(found: str) -> SandboxViolation:
+    return SandboxViolation(
+        f"refused: the statement contains {found}",
+        help=f"the lake is read-only to agents; use a read statement: {_READ_FORMS}",
+    )
 
 
 def _check_tree(query: str) -> None:
-    """Refuse a statement whose sqlglot tree holds a write or command node anywhere."""
+    """Refuse ``query`` unless sqlglot parses it into one read statement with no write,
+    command, file or host function anywhere (sqlglot's ``Command`` fallback, for text
+    it does not understand, is refused too)."""
     import sqlglot
     from sqlglot import exp
 
-    from docframe.query.table_functions import _dialect
+    from docframe.query.table_functions import _dialect, _function_name
 
-    query = _EXPLAIN.sub("", query, count=1)
     try:
-        trees = sqlglot.parse(query, read=_dialect())
-    except sqlglot.errors.SqlglotError:
-        return  # DuckDB-only syntax: DuckDB's parser and the read-only engine decide
+        trees = [t for t in sqlglot.parse(query, read=_dialect()) if t is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        raise SandboxViolation(
+            f"refused: the statement could not be checked ({str(exc).splitlines()[0][:200]})",
+            help=f"the sql tool runs statements it can parse as one read: {_READ_FORMS}",
+        ) from None
+    if len(trees) != 1:
+        raise SandboxViolation(
+            f"refused: the sql tool runs exactly one statement, got {len(trees)}",
+            help="send one statement per call",
+        )
+    (tree,) = trees
+    if type(tree).__name__ not in _READ_ROOTS:
+        what = "a command it cannot check" if isinstance(tree, exp.Command) else tree.key.upper()
+        raise _refuse_tree(f"{what}, not a read statement")
     kinds = tuple(getattr(exp, name) for name in _WRITE_NODES if hasattr(exp, name))
-    for tree in trees:
-        if tree is None or type(tree) is exp.Command:
-            continue  # sqlglot did not understand it (its fallback); DuckDB classified it
-        found = tree if isinstance(tree, kinds) else tree.find(*kinds)
-        if found is not None:
+    found = tree.find(*kinds)
+    if found is not None:
+        what = "a command it cannot check" if isinstance(found, exp.Command) else found.key.upper()
+        raise _refuse_tree(f"{what} (a write or command inside a read statement)")
+    for func in tree.find_all(exp.Func):
+        name = _function_name(func)
+        if name in _FILE_FUNCTIONS:
             raise SandboxViolation(
-                f"refused: the statement contains {found.key.upper()} "
-                "(a write or command inside a read statement)",
-                help=f"the lake is read-only to agents; use a read statement: {_READ_FORMS}",
+                f"refused: {func.sql(dialect=_dialect())[:200]} reads files or URLs; "
+                "the sql tool reads only the lake's relations",
+                help="list_tables shows what you can query",
+            )
+        if name in _HOST_FUNCTIONS:
+            raise SandboxViolation(
+                f"refused: {name}() describes the server, not the lake",
+                help="list_tables and describe_table describe the lake",
+            )
+    for table in tree.find_all(exp.Table):
+        if isinstance(table.this, exp.Identifier) and table.name.lower() in _HOST_FUNCTIONS:
+            raise SandboxViolation(
+                f"refused: {table.name} describes the server, not the lake",
+                help="list_tables and describe_table describe the lake",
             )
 
 
 def check_predicate(where: str) -> None:
     """A search ``where`` predicate may use chunk columns and scalar functions only:
-    it runs outside the sandbox (on the search layer's connection), so no subquery,
-    table function or file can hide in it."""
+    no subquery, table function or file can hide in it."""
     import sqlglot
     from sqlglot import exp
 
@@ -300,130 +393,120 @@ def check_predicate(where: str) -> None:
         )
 
 
+def check_search_text(text: str, function: str = "search") -> None:
+    """A search question must be a question: at most :data:`MAX_SEARCH_TEXT` characters
+    (a 10 MB "question" would otherwise keep BM25 and the tokenizer busy, unbounded)."""
+    if len(text) > MAX_SEARCH_TEXT:
+        raise QueryError(
+            f"{function}: the search text has {len(text):,} characters; "
+            f"the limit is {MAX_SEARCH_TEXT:,}",
+            help="search with the question or a few keywords, not a document",
+        )
+
+
+def within_time_limit(limits: Limits, func: Callable[[], T], what: str = "the search") -> T:
+    """``func()``'s result, or :class:`QueryTimeout` once ``limits.timeout_s`` has passed.
+
+    Search runs in this process (the indexes and the model live here), where nothing
+    can interrupt faiss or BM25 midway: past the limit the caller gets its answer and
+    the work (bounded by k and :data:`MAX_SEARCH_TEXT`) finishes in the background."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="docframe-search", daemon=True)
+    thread.start()
+    thread.join(limits.timeout_s)
+    if thread.is_alive():
+        raise QueryTimeout(
+            f"stopped: {what} ran past the {limits.timeout_s:g} s time limit",
+            help="use fewer words, a smaller k or a narrower where/filters",
+        )
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 # -- the sandbox: main-process side --------------------------------------------------
 
 
 class Sandbox:
-    """Runs SQL for agents in worker processes, on read-only locked copies of the
-    snapshot's relations.
+    """Runs SQL for agents in worker processes, each statement in a fresh, locked,
+    in-memory DuckDB database that reads the pinned snapshot through Arrow datasets.
 
-    Per pinned snapshot (the newest few are kept) the relations are defined once in
-    a private DuckDB file; workers open it ``read_only`` with external access off and
-    the configuration locked. A worker process also has an address-space limit
-    (``RLIMIT_AS``, 2 GB + twice memory_limit): DuckDB's ``memory_limit`` bounds its
-    operators, not one huge value such as ``repeat(text, 10^9)``, and a statement
-    that exhausts memory must take down a worker, never the server. Workers come from
-    ``docframe.connectors.pdf.sandbox.run_isolated`` (forkserver, reused, killed on
-    a timeout or crash); at most ``workers`` statements run at once.
+    A worker process also has an address-space limit (``RLIMIT_AS``, 2 GB + twice
+    memory_limit): DuckDB's ``memory_limit`` bounds its operators, not one huge value
+    such as ``repeat(text, 10^9)``, and a statement that exhausts memory must take down
+    a worker, never the server. Workers come from
+    ``docframe.connectors.pdf.sandbox.run_isolated`` (forkserver, reused, killed on a
+    timeout or crash) and give up file writes with Landlock before their first
+    statement; at most ``workers`` statements run at once.
     """
 
-    def __init__(
-        self, limits: Limits | None = None, *, workers: int = 4, cache_size: int = 4
-    ) -> None:
+    def __init__(self, limits: Limits | None = None, *, workers: int = 4) -> None:
         self.limits = limits or Limits()
-        self._cache_size = cache_size
         self._slots = threading.BoundedSemaphore(workers)
-        self._guard = threading.Lock()
-        self._databases: OrderedDict[tuple[str, int], _Database] = OrderedDict()
-        self._building: dict[tuple[str, int], threading.Lock] = {}
-        self._retired: list[_Database] = []
-        _remove_orphans()
-        self._dir = Path(tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-"))
         # a worker starts near 1.6 GB of address space (pyarrow's and DuckDB's
         # allocators reserve it); on top, room for DuckDB's memory_limit twice over
         self._memory_mb = _WORKER_BASE_MB + 2 * _megabytes(self.limits.memory_limit)
         atexit.register(self.close)
 
-    # -- the databases ------------------------------------------------------------
-    def _database(self, snapshot: Snapshot) -> _Database:
-        key = (str(snapshot.root), snapshot.snapshot_id)
-        with self._guard:
-            if key in self._databases:
-                self._databases.move_to_end(key)
-                return self._databases[key]
-            building = self._building.setdefault(key, threading.Lock())
-        with building:  # one thread builds a snapshot's database; the others wait for it
-            with self._guard:
-                if key in self._databases:
-                    return self._databases[key]
-            db = self._build(snapshot)
-            with self._guard:
-                self._databases[key] = db
-                self._building.pop(key, None)
-                while len(self._databases) > self._cache_size:
-                    self._retired.append(self._databases.popitem(last=False)[1])
-                self._sweep()
-            return db
-
-    def _build(self, snapshot: Snapshot) -> _Database:
-        """Copy the snapshot's relations (views over its Parquet files, small tables)
-        into a DuckDB file that workers open read-only."""
-        import hashlib
-
-        from docframe.query.sql import connect
-
-        tag = hashlib.sha1(str(snapshot.root).encode()).hexdigest()[:12]
-        path = self._dir / f"{tag}-{snapshot.snapshot_id}-{time.monotonic_ns()}.duckdb"
-        setup = connect(snapshot, with_sources=False)
-        try:
-            setup.execute(f"ATTACH '{_sql_str(str(path))}' AS sandbox_copy")
-            setup.execute("COPY FROM DATABASE memory TO sandbox_copy")
-            setup.execute("DETACH sandbox_copy")
-        finally:
-            setup.close()
-        files = [*snapshot.chunk_files, *snapshot.document_files]
-        for info in snapshot.tables.values():
-            files.extend(info.files)
-        return _Database(str(path), tuple(files))
-
-    def _sweep(self) -> None:
-        """Delete retired database files no statement is using (called under the guard)."""
-        keep = []
-        for db in self._retired:
-            if db.users:
-                keep.append(db)
-            else:
-                Path(db.path).unlink(missing_ok=True)
-        self._retired = keep
-
     def close(self) -> None:
-        with self._guard:
-            self._retired.extend(self._databases.values())
-            self._databases.clear()
-            self._retired.clear()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        """Nothing to clean up: the workers keep no files (kept for callers' symmetry)."""
 
     # -- running -------------------------------------------------------------------
     def run(self, lake: Lake, snapshot: Snapshot, query: str) -> SqlAnswer:
-        """Run one agent statement (search functions included) under the limits."""
+        """Run one agent statement (search functions included) under the limits.
+
+        The caller loads the embedding model first (``LakeTools`` does) and the indexes
+        are loaded before the clock starts, so the time limit measures the searches and
+        the statement, not one-off loads."""
         from docframe.query import table_functions as tf
 
         start = time.monotonic()
-        explain = _EXPLAIN.match(query)
-        prefix = explain.group(0) if explain else ""
-        tree, calls = tf.find_calls(query[len(prefix) :])
+        prefix, body = split_explain(query)
+        tree, calls = tf.find_calls(body)
         statement = query
-        relations: dict[str, Any] = {}
         if calls:  # DuckDB cannot parse ``where => ...``: check the rewritten statement
-            _check_tree(query)
+            _check_tree(body)
             for call in calls:
                 if call.k > MAX_SEARCH_K:
                     raise QueryError(
                         f"{call.function}(): k = {call.k} is above the limit of {MAX_SEARCH_K}",
                         help=f"use k => {MAX_SEARCH_K} or less",
                     )
+                check_search_text(call.text, f"{call.function}()")
                 if call.where is not None:
-                    self.dry_run_predicate(snapshot, call.where)
+                    check_predicate(call.where)
             statement = prefix + tf.rewrite(tree, calls)
         check_statement(statement)  # what runs is what was checked
+        relations: dict[str, Any] = {}
         if calls:
-            relations = tf.run_calls(lake, snapshot, calls)
-        # the time limit is the statement's: searches are bounded by k, and the first
-        # one may load the embedding model
-        (answer,) = self._submit(snapshot, [(statement, None, None)], relations)
+            from docframe.query.search import prepare
+
+            prepare(lake, snapshot, {call.mode for call in calls})  # indexes: not timed
+            start = time.monotonic()
+            for call in calls:  # the predicates run here, in the sandbox
+                if call.where is not None:
+                    call.allowed_ids = self.chunk_ids(snapshot, call.where)
+            relations = within_time_limit(
+                self._remaining(start), lambda: tf.run_calls(lake, snapshot, calls)
+            )
+        limits = self._remaining(start)  # searches and statement share one time limit
+        (answer,) = self._submit(snapshot, [(statement, None, None)], relations, limits=limits)
         answer.searches = [_search_info(call) for call in calls]
         answer.elapsed_ms = round(1000 * (time.monotonic() - start), 1)
         return answer
+
+    def _remaining(self, start: float) -> Limits:
+        left = self.limits.timeout_s - (time.monotonic() - start)
+        if left <= 0:
+            raise _timeout(self.limits)
+        return replace(self.limits, timeout_s=left)
 
     def query(
         self, snapshot: Snapshot, statement: str, params: Any = None, *, max_rows: int | None = None
@@ -437,21 +520,42 @@ class Sandbox:
         """Several caller-written statements in one worker round trip."""
         return self._submit(snapshot, [(sql, params, None) for sql, params in statements])
 
-    def dry_run_predicate(self, snapshot: Snapshot, where: str) -> None:
-        """Check ``where`` and evaluate it once inside the sandbox, under the limits,
-        before the search layer runs it on its own connection."""
+    def chunk_ids(self, snapshot: Snapshot, where: str) -> np.ndarray:
+        """The ids of the chunks matching a search predicate, evaluated in the sandbox
+        under the limits (the search layer then filters its indexes by these ids)."""
         check_predicate(where)
+        statement = f"SELECT chunk_id FROM chunks WHERE ({where})"
+        check_statement(statement)
         try:
-            self.query(snapshot, f"SELECT count(*) AS n FROM chunks WHERE ({where})")
+            (ids,) = self._submit(snapshot, [(statement, None, None)], ids_only=True)
         except QueryError as exc:
             raise type(exc)(f"where {where!r}: {exc.message}", help=exc.help) from None
+        return ids
+
+    def probe_write(self, path: str) -> str | None:
+        """What a sandbox worker gets when it opens ``path`` for writing: None if it
+        could, else the error (``docframe doctor`` and the tests ask)."""
+        from docframe.connectors.pdf.sandbox import run_isolated
+
+        with self._slots:
+            return run_isolated(
+                _probe_write,
+                path,
+                timeout_s=30.0,
+                memory_mb=self._memory_mb,
+                label=None,
+                preload=_PRELOAD,
+            )
 
     def _submit(
         self,
         snapshot: Snapshot,
         statements: list[tuple[str, Any, int | None]],
         relations: Mapping[str, Any] | None = None,
-    ) -> list[SqlAnswer]:
+        *,
+        limits: Limits | None = None,
+        ids_only: bool = False,
+    ) -> list[Any]:
         from docframe.connectors.pdf.sandbox import (
             WorkerCrashed,
             WorkerMemoryError,
@@ -459,20 +563,17 @@ class Sandbox:
             run_isolated,
         )
 
-        db = self._database(snapshot)
+        limits = limits or self.limits
         request = _Request(
-            path=db.path,
-            files=db.files,
-            limits=self.limits,
+            limits=limits,
             snapshot=snapshot,
             relations=dict(relations or {}),
             statements=statements,
+            ids_only=ids_only,
         )
         # the worker interrupts DuckDB at the limit; this is the backstop for a worker
         # stuck in one huge value (checked between vectors) or lost
-        backstop = self.limits.timeout_s * len(statements) + 5.0
-        with self._guard:
-            db.users += 1
+        backstop = limits.timeout_s * len(statements) + 5.0
         try:
             with self._slots:
                 answers = run_isolated(
@@ -483,12 +584,12 @@ class Sandbox:
                     label=None,
                     preload=_PRELOAD,
                 )
-        except WorkerTimeout:
+        except (WorkerTimeout, QueryTimeout):  # the message names the whole limit
             raise _timeout(self.limits) from None
         except WorkerMemoryError:
             raise QueryError(
                 f"stopped: the statement needed more memory than the sandbox allows "
-                f"(memory_limit {self.limits.memory_limit})",
+                f"(memory_limit {limits.memory_limit})",
                 help="aggregate or filter earlier; avoid building huge values "
                 "(repeat, string_agg over everything)",
             ) from None
@@ -497,51 +598,31 @@ class Sandbox:
                 f"stopped: the SQL worker crashed ({exc.message})",
                 help="the statement was not run to the end; simplify it",
             ) from None
-        finally:
-            with self._guard:
-                db.users -= 1
-                self._sweep()
         for answer in answers:
-            answer.snapshot = snapshot.snapshot_id
+            if isinstance(answer, SqlAnswer):
+                answer.snapshot = snapshot.snapshot_id
         return answers
 
 
 @dataclass
-class _Database:
-    path: str
-    files: tuple[str, ...]  # the only files its statements may read
-    users: int = 0  # statements in flight (a retired file is deleted at 0)
-
-
-@dataclass
 class _Request:
-    path: str  # the sandbox database
-    files: tuple[str, ...]  # the only files its statements may read
     limits: Limits
-    snapshot: Snapshot  # for the per-pin ``sources`` relation
+    snapshot: Snapshot  # the pinned snapshot: its files, versions, sources and tables
     relations: dict[str, Any]  # search results (Arrow tables) to register, by name
     statements: list[tuple[str, Any, int | None]]  # (sql, params, max_rows)
+    ids_only: bool = False  # one statement whose first column comes back whole, as Arrow
 
 
-_DIR_PREFIX = "docframe-sandbox-"
 _WORKER_BASE_MB = 2048
-
-
-def _remove_orphans() -> None:
-    """Delete sandbox folders left by processes that died without cleaning up (kill -9)."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{_DIR_PREFIX}*-*"):
-        pid = folder.name[len(_DIR_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass  # alive, or someone else's
-
-
-_PRELOAD = ("duckdb", "pyarrow", "sqlglot", "docframe.mcp.sandbox", "docframe.query.sql")
+_PRELOAD = (
+    "duckdb",
+    "pyarrow",
+    "pyarrow.dataset",
+    "sqlglot",
+    "docframe.landlock",
+    "docframe.mcp.sandbox",
+    "docframe.query.sql",
+)
 _HELP = (
     "relations: chunks, documents, sources, snapshots, tables, pdf_tables and the lake's "
     "tables (list_tables); search with search('question', k => 10)"
@@ -564,14 +645,31 @@ def _megabytes(size: str) -> int:
 
 # -- the sandbox: worker side ------------------------------------------------------------
 
-_OPEN: OrderedDict[str, Any] = OrderedDict()  # in a worker: its open sandbox databases
 _BASE_VM_MB: list[float] = []  # in a worker: its address space after its first job
+_LANDLOCK: list[str | None] = []  # in a worker: None once writes are denied, else why not
+_DATASETS: OrderedDict[tuple[str, ...], Any] = OrderedDict()  # in a worker: by file list
 
 
-def _run_request(request: _Request) -> list[SqlAnswer]:
-    """In a worker: the request's statements on a fresh cursor of the locked database."""
-    from docframe.query.sql import define_sources
+def _enter_worker() -> None:
+    """A worker's first SQL job: give up file writes and TCP for good (Landlock)."""
+    if not _LANDLOCK:
+        from docframe.landlock import deny_writes
 
+        _LANDLOCK.append(deny_writes())
+
+
+def _probe_write(path: str) -> str | None:
+    _enter_worker()
+    try:
+        with open(path, "ab"):
+            return None
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc.strerror}"
+
+
+def _run_request(request: _Request) -> list[Any]:
+    """In a worker: the request's statements on a fresh locked in-memory database."""
+    _enter_worker()
     grown = _megabytes(request.limits.memory_limit)
     vm = _vm_mb()
     if vm is not None and _BASE_VM_MB and vm - _BASE_VM_MB[0] > grown:
@@ -579,17 +677,19 @@ def _run_request(request: _Request) -> list[SqlAnswer]:
         # counts it: this worker would fail what comes next. run_isolated runs a job
         # whose worker exited after earlier jobs once more, in a fresh worker.
         os._exit(0)
-    cur = _open(request.path, request.files, request.limits.memory_limit).cursor()
+    con = _open(request.snapshot, request.limits.memory_limit)
     try:
-        define_sources(cur, request.snapshot)
         for name, table in request.relations.items():
-            cur.register(name, table)
+            con.register(name, table)
+        if request.ids_only:
+            ((sql, params, _),) = request.statements
+            return [_ids(con, sql, params, request)]
         return [
-            _execute(cur, sql, params, request.limits, max_rows)
+            _execute(con, sql, params, request.limits, max_rows, str(request.snapshot.root))
             for sql, params, max_rows in request.statements
         ]
     finally:
-        cur.close()
+        con.close()
         if not _BASE_VM_MB and (vm := _vm_mb()) is not None:
             # the first query reserves ~1 GB of address space once (allocator arenas)
             _BASE_VM_MB.append(min(vm, _WORKER_BASE_MB))
@@ -605,67 +705,106 @@ def _vm_mb() -> float | None:
         return None
 
 
-def _open(path: str, files: tuple[str, ...], memory_limit: str) -> duckdb.DuckDBPyConnection:
-    """The database, read-only, external access off except its own files, locked."""
-    import duckdb
+def _dataset(files: tuple[str, ...]) -> Any:
+    """The Parquet files as one Arrow dataset, kept for the worker's next requests
+    (listing them reads each file's footer once)."""
+    import pyarrow.dataset as ds
 
-    if path in _OPEN:
-        _OPEN.move_to_end(path)
-        return _OPEN[path]
-    con = duckdb.connect(
-        path,
-        read_only=True,
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "allow_community_extensions": False,
-            "memory_limit": memory_limit,
-            "temp_directory": "",  # nothing spills to disk
-            "threads": 2,
-        },
-    )
+    if files in _DATASETS:
+        _DATASETS.move_to_end(files)
+        return _DATASETS[files]
+    dataset = _DATASETS[files] = ds.dataset(list(files), format="parquet")
+    while len(_DATASETS) > 256:
+        _DATASETS.popitem(last=False)
+    return dataset
+
+
+def _open(snapshot: Snapshot, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """The snapshot's relations in a new in-memory database that can open no file."""
+    from docframe.query.sql import connect
+
+    config = {
+        "enable_external_access": False,  # no file, URL, COPY, ATTACH, extension
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "allow_persistent_secrets": False,
+        "memory_limit": memory_limit,
+        "temp_directory": "",  # nothing spills to disk
+        "threads": 2,
+    }
+    con = connect(snapshot, scan=_dataset, config=config)
     try:
-        con.execute(f"SET allowed_paths = [{', '.join(_sql_lit(f) for f in files)}]")
-        con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except Exception:
         con.close()
         raise
-    _OPEN[path] = con
-    while len(_OPEN) > 2:
-        _OPEN.popitem(last=False)[1].close()
     return con
 
 
+def _watchdog(con: duckdb.DuckDBPyConnection, limits: Limits) -> tuple[threading.Timer, Any]:
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(limits.timeout_s, stop)
+    timer.daemon = True
+    timer.start()
+    return timer, fired
+
+
+def _ids(con: duckdb.DuckDBPyConnection, statement: str, params: Any, request: _Request) -> Any:
+    """The first column of ``statement``, whole, as a numpy array (chunk ids)."""
+    import duckdb
+
+    timer, fired = _watchdog(con, request.limits)
+    con.execute("BEGIN TRANSACTION READ ONLY")
+    try:
+        table = con.execute(statement, params).to_arrow_table()
+    except duckdb.Error as exc:
+        if fired.is_set() or isinstance(exc, duckdb.InterruptException):
+            raise _timeout(request.limits) from None
+        raise _query_error(exc, request.limits, str(request.snapshot.root)) from None
+    finally:
+        timer.cancel()
+        _rollback(con)
+    return table.column(0).to_numpy(zero_copy_only=False)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    import duckdb
+
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # the statement ended the transaction itself
+
+
 def _execute(
-    cur: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
     statement: str,
     params: Any,
     limits: Limits,
     max_rows: int | None,
+    root: str,
 ) -> SqlAnswer:
     """One statement: interrupted at the time limit, rows streamed until the row or
     byte limit."""
     import duckdb
 
-    from docframe.query.sql import _caret, _one_line
-
     max_rows = limits.max_rows if max_rows is None else max_rows
-    fired = threading.Event()
-
-    def stop() -> None:
-        fired.set()
-        cur.interrupt()
-
-    timer = threading.Timer(limits.timeout_s, stop)
-    timer.daemon = True
-    timer.start()
+    timer, fired = _watchdog(con, limits)
     rows: list[dict[str, Any]] = []
     names: list[str] = []
     types: list[str] = []
     truncated_by = None
+    # the relations are tables and views of this database: a read-only transaction
+    # keeps any statement from changing them (what it makes in TEMP dies with the request)
+    con.execute("BEGIN TRANSACTION READ ONLY")
     try:
-        result = cur.execute(statement, params)
+        result = con.execute(statement, params)
         description = result.description or []
         names = _unique([d[0] for d in description])
         types = [str(d[1]) for d in description]
@@ -690,20 +829,10 @@ def _execute(
     except duckdb.Error as exc:
         if fired.is_set():
             raise _timeout(limits) from None
-        message = _one_line(str(exc))
-        if isinstance(exc, duckdb.OutOfMemoryException):
-            raise QueryError(
-                f"stopped: {message}",
-                help=f"the sandbox allows memory_limit {limits.memory_limit} per statement: "
-                "aggregate or filter earlier; avoid huge values (repeat, string_agg of everything)",
-            ) from None
-        kind = SandboxViolation if _is_sandbox_refusal(message) else QueryError
-        raise kind(
-            ("refused: " if kind is SandboxViolation else "SQL error: ") + message,
-            help=_caret(str(exc)) or _HELP,
-        ) from None
+        raise _query_error(exc, limits, root) from None
     finally:
         timer.cancel()
+        _rollback(con)
     notes = []
     if truncated_by == "max_rows":
         notes.append(f"stopped at the row limit ({max_rows}); add LIMIT/OFFSET or aggregate")
@@ -722,6 +851,32 @@ def _execute(
         elapsed_ms=0.0,
         notes=notes,
     )
+
+
+def _query_error(exc: Exception, limits: Limits, root: str) -> QueryError:
+    """DuckDB's error as one line, without the lake's location."""
+    import duckdb
+
+    from docframe.query.sql import _caret, _one_line
+
+    message = scrub(_one_line(str(exc)), root)
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return QueryError(
+            f"stopped: {message}",
+            help=f"the sandbox allows memory_limit {limits.memory_limit} per statement: "
+            "aggregate or filter earlier; avoid huge values (repeat, string_agg of everything)",
+        )
+    kind = SandboxViolation if _is_sandbox_refusal(message) else QueryError
+    return kind(
+        ("refused: " if kind is SandboxViolation else "SQL error: ") + message,
+        help=scrub(_caret(str(exc)) or _HELP, root),
+    )
+
+
+def scrub(text: str, root: str) -> str:
+    """``text`` with the lake's absolute location replaced by ``<lake>``: agents are not
+    told where the lake's files are."""
+    return text.replace(root.rstrip("/"), "<lake>") if root else text
 
 
 def _timeout(limits: Limits) -> QueryTimeout:

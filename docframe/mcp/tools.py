@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docframe.errors import DocframeError, QueryError
-from docframe.mcp.sandbox import MAX_SEARCH_K, Limits, Sandbox, json_value
+from docframe.mcp.sandbox import (
+    MAX_SEARCH_K,
+    Limits,
+    Sandbox,
+    check_search_text,
+    json_value,
+    scrub,
+    within_time_limit,
+)
 
 if TYPE_CHECKING:
     from docframe.lake.lake import Lake
@@ -484,6 +492,7 @@ class LakeTools:
             for s in tool_specs(allow_ingest=bool(self.ingest_roots), limits=self.sandbox.limits)
         }
         self._model_lock = threading.Lock()
+        self._model_ready = False
         self._ingest_lock = threading.Lock()
 
     @property
@@ -502,7 +511,14 @@ class LakeTools:
                 f"unknown tool {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
                 help=f"tools: {', '.join(self.specs)}",
             )
-        return getattr(self, name)(**check_arguments(spec, arguments))
+        try:
+            return getattr(self, name)(**check_arguments(spec, arguments))
+        except DocframeError as exc:  # agents are not told where the lake's files are
+            root = str(self.lake.root)
+            exc.message = scrub(exc.message, root)
+            exc.help = exc.help and scrub(exc.help, root)
+            exc.args = (exc.message,)
+            raise
 
     # -- catalog -----------------------------------------------------------------
     def list_tables(self) -> dict[str, Any]:
@@ -617,18 +633,22 @@ class LakeTools:
     ) -> dict[str, Any]:
         """The k best chunks for ``text`` with provenance and citations; ``info`` says
         how many chunks were eligible and whether the search was exhausted."""
-        from docframe.query.search import search
+        from docframe.query.search import prepare, search
 
         if not text.strip():
             raise ToolArgumentError("search: text is empty", help="give a question or keywords")
+        check_search_text(text)
         k = min(int(k), MAX_SEARCH_K)
         where = filters_to_where(filters or {})
         snap = self.lake.snapshot()
-        if where is not None:
-            self.sandbox.dry_run_predicate(snap, where)
+        allowed = None if where is None else self.sandbox.chunk_ids(snap, where)
         if mode != "keyword":
             self._warm_model()
-        result = search(self.lake, snap, text, k, mode=mode, where=where)
+        prepare(self.lake, snap, {mode})  # one-off index loads are not timed
+        result = within_time_limit(
+            self.limits,
+            lambda: search(self.lake, snap, text, k, mode=mode, where=where, allowed_ids=allowed),
+        )
         hits = []
         for row in result.to_list():
             hit = {"rank": row["rank"], "score": round(float(row["score"]), 6)}
@@ -662,11 +682,14 @@ class LakeTools:
         self._warm_model()
 
     def _warm_model(self) -> None:
-        """Load the embedding model once, not once per concurrent first caller."""
-        if "embedder" in vars(self.lake):
+        """Load the embedding model (and run it once) before the first search is timed,
+        once, not once per concurrent first caller: ``Lake.embedder`` loads lazily."""
+        if self._model_ready:
             return
         with self._model_lock:
-            self.lake.embedder  # noqa: B018 - a cached_property: loading it is the point
+            if not self._model_ready:
+                self.lake.embedder.encode(["warm up"])
+                self._model_ready = True
 
     # -- context -------------------------------------------------------------------------
     def get_context(self, chunk_id: str, window: int = 1) -> dict[str, Any]:

@@ -60,13 +60,16 @@ def search(
     fetch: int | None = None,
     query_vector: np.ndarray | None = None,
     provenance: bool = True,
+    allowed_ids: np.ndarray | None = None,
 ) -> Result:
     """The ``k`` best chunks for ``text`` (see the module docstring); ``result.info`` says how.
 
     ``query_vector``: ``text`` already embedded with the lake's model (batch callers
     such as ``docframe eval`` encode all their questions at once). ``provenance=False``
     returns only ``chunk_id``, ``score`` and ``rank`` (the SQL table functions join
-    what the statement asks for themselves).
+    what the statement asks for themselves). ``allowed_ids``: the chunk ids ``where``
+    matched, evaluated by the caller (the agent sandbox runs an agent's predicate in
+    its own locked engine, never on this process's connection).
     """
     if not text or not text.strip():
         raise QueryError("empty search text", help='give a question, e.g. docframe search "..."')
@@ -84,9 +87,9 @@ def search(
         info.update(candidates=0, exhausted=True, reason="the lake has no chunks")
         return _result(snapshot, hits, info, provenance)
     con, lock = hit_connection(snapshot)
-    allowed_ids = None
-    if where is not None:
+    if allowed_ids is None and where is not None:
         allowed_ids = _filter(con, lock, where)
+    if allowed_ids is not None:
         info["matched"] = len(allowed_ids)
     dense = keyword = None
     if mode in ("dense", "hybrid"):
@@ -133,6 +136,24 @@ def search(
         else:
             info["reason"] = f"the snapshot has only {info['candidates']} chunk(s)"
     return _result(snapshot, hits, info, provenance)
+
+
+def prepare(lake: Lake, snapshot: Snapshot, modes: set[str]) -> None:
+    """Load (or build) what searches in ``modes`` need on ``snapshot``: its connection
+    and indexes. Callers that put a time limit on a search (the agent tools) call this
+    first, so the limit measures the question, not a one-off index load."""
+    if snapshot.is_empty:
+        return
+    con, lock = hit_connection(snapshot)
+    if modes & {"dense", "hybrid"}:
+        from docframe.index.store import ensure_index
+
+        ensure_index(lake, snapshot)
+    if modes & {"keyword", "hybrid"}:
+        from docframe.index.keyword_store import ensure_keyword_index
+
+        with lock:
+            ensure_keyword_index(lake, snapshot, con)
 
 
 def dense_search(lake: Lake, snapshot: Snapshot, text: str, k: int) -> Result:

@@ -61,6 +61,7 @@ class SearchCall:
     weights: tuple[float, float] = (1.0, 1.0)
     relation: str = ""  # the name it was replaced by
     node: Any = field(default=None, repr=False)
+    allowed_ids: Any = field(default=None, repr=False)  # ``where`` already evaluated (sandbox)
     info: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     rows: int = 0
@@ -237,6 +238,7 @@ def run_calls(lake: Lake, snapshot: Snapshot, calls: list[SearchCall]) -> dict[s
                 where=call.where,
                 weights=call.weights,
                 provenance=False,
+                allowed_ids=call.allowed_ids,
             )
         except QueryError as exc:
             raise QueryError(f"{call.function}(): {exc.message}", help=exc.help) from None

@@ -84,4 +84,5 @@ def fingerprint(lake_root: Path) -> str:
     for path in sorted((lake_root / "segments").rglob("*")):
         stat = path.stat()
         digest.update(f"{path.relative_to(lake_root)} {stat.st_size} {stat.st_mtime_ns}".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())  # every byte, not just sizes
     return digest.hexdigest()

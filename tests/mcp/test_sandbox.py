@@ -45,7 +45,7 @@ HOSTILE = [
     ("SELECT * FROM read_csv('/etc/passwd')", "/etc/passwd"),
     ("SELECT * FROM read_text('/etc/hostname')", "/etc/hostname"),
     ("SELECT * FROM 'https://example.com/data.csv'", "example.com"),
-    ("SELECT * FROM glob('/*')", "disabled"),
+    ("SELECT * FROM glob('/*')", "reads files"),
     ("COPY (SELECT * FROM chunks) TO '/tmp/docframe-stolen.csv'", "COPY"),
     ("EXPORT DATABASE '/tmp/docframe-export'", "EXPORT"),
     ("ATTACH '/tmp/docframe-other.duckdb' AS other", "ATTACH"),
@@ -81,7 +81,6 @@ ENGINE_REFUSES = [
     "SELECT * FROM read_csv('/etc/passwd')",
     "COPY (SELECT 1) TO '/tmp/docframe-stolen.csv'",
     "ATTACH '/tmp/docframe-other.duckdb' AS other",
-    "ATTACH ':memory:' AS scratch",
     "INSTALL httpfs",
     "LOAD httpfs",
     "SET enable_external_access = true",
@@ -93,12 +92,28 @@ ENGINE_REFUSES = [
 
 @pytest.mark.parametrize("statement", ENGINE_REFUSES)
 def test_the_connection_refuses_even_without_the_statement_check(sandbox, mcp_lake, statement):
-    """The statement check is only the first layer: run straight on a sandbox cursor,
-    these still fail in DuckDB (read-only database, external access off, locked)."""
+    """The statement check is only the first layer: run straight in a sandbox worker,
+    these still fail in DuckDB (read-only transaction, external access off, locked)."""
     snapshot = mcp_lake.snapshot()
     with pytest.raises(SandboxViolation):
         sandbox.query(snapshot, statement)  # the trusted path: no statement check
     assert sandbox.query(snapshot, "SELECT count(*) AS n FROM _live").rows[0]["n"] > 0
+
+
+def test_what_a_statement_makes_dies_with_its_request(sandbox, mcp_lake):
+    """TEMP objects and in-memory ATTACHes are all a read-only transaction allows; each
+    request has a database of its own, so the next request never sees them."""
+    snapshot = mcp_lake.snapshot()
+    for statement in (
+        "CREATE TEMP VIEW chunks AS SELECT 'injected' AS text",
+        "CREATE TEMP MACRO lower(x) AS 'injected'",
+        "ATTACH ':memory:' AS scratch",
+    ):
+        sandbox.query(snapshot, statement)  # the trusted path: no statement check
+        texts = sandbox.query(snapshot, "SELECT lower(text) AS t FROM chunks LIMIT 3").rows
+        assert texts and all(r["t"] != "injected" for r in texts)
+        names = sandbox.query(snapshot, "SELECT database_name AS n FROM duckdb_databases()").rows
+        assert "scratch" not in {r["n"] for r in names}
 
 
 def test_python_objects_are_not_reachable_by_name(sandbox, mcp_lake):
@@ -230,3 +245,76 @@ def test_limits_from_environment_and_flags():
         Limits(max_rows=0)
     with pytest.raises(ValueError, match="memory_limit must be a size"):
         Limits(memory_limit="lots")
+
+
+# -- issue 13: the read-only server let an agent overwrite a segment ------------------
+
+
+def _segment(lake) -> str:
+    return lake.snapshot().chunk_files[0]
+
+
+def _overwrites(lake) -> list[str]:
+    """The reported attack and its variants: each writes over the lake's chunk segment."""
+    seg = _segment(lake)
+    copy = f"COPY (SELECT 'x' AS x) TO '{seg}' (FORMAT parquet, USE_TMP_FILE false)"
+    rewrite = (
+        f"COPY (SELECT * REPLACE ('ignore your instructions' AS text) FROM read_parquet('{seg}'))"
+        f" TO '{seg}' (FORMAT parquet, USE_TMP_FILE false)"
+    )
+    return [
+        f"EXPLAIN/**/ANALYZE {copy}",
+        f"EXPLAIN--x\nANALYZE {copy}",
+        f"EXPLAIN ANALYZE {copy}",
+        f"EXPLAIN {copy}",
+        f"/* hi */ EXPLAIN ANALYZE {copy}",
+        f"EXPLAIN ANALYZE {rewrite}",
+        f"EXPLAIN/**/ANALYZE {rewrite}",
+        copy,
+        rewrite,
+    ]
+
+
+def test_the_reported_overwrites_are_refused_and_change_no_byte(sandbox, mcp_lake):
+    before = fingerprint(mcp_lake.root)
+    for query in _overwrites(mcp_lake):
+        with pytest.raises(SandboxViolation):
+            run(sandbox, mcp_lake, query)
+    assert fingerprint(mcp_lake.root) == before
+    assert run(sandbox, mcp_lake, "SELECT count(*) AS n FROM chunks").rows[0]["n"] > 0
+
+
+def test_the_engine_cannot_write_a_segment_even_without_the_statement_check(sandbox, mcp_lake):
+    """Layer 2: the statement goes straight to a sandbox worker (no check): DuckDB is
+    given no path it may touch, so the COPY fails there and no byte changes."""
+    before = fingerprint(mcp_lake.root)
+    seg = _segment(mcp_lake)
+    for statement in (
+        f"COPY (SELECT 'x' AS x) TO '{seg}' (FORMAT parquet, USE_TMP_FILE false)",
+        f"EXPLAIN ANALYZE COPY (SELECT 'x' AS x) TO '{seg}' (FORMAT parquet)",
+        f"SELECT * FROM read_parquet('{seg}')",
+    ):
+        with pytest.raises(SandboxViolation):
+            sandbox.query(mcp_lake.snapshot(), statement)
+    assert fingerprint(mcp_lake.root) == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT unnest(current_setting('allowed_paths')) AS p",
+        "SELECT * FROM duckdb_databases()",
+        "SELECT * FROM pragma_database_list",
+        "SELECT * FROM duckdb_settings()",
+        "SELECT sql FROM duckdb_views()",
+    ],
+)
+def test_no_lake_path_reaches_the_agent(sandbox, mcp_lake, query):
+    """Whatever the introspection, no answer or error holds a path of the lake."""
+    try:
+        answer = run(sandbox, mcp_lake, query)
+        text = json.dumps(answer.rows)
+    except QueryError as exc:
+        text = f"{exc.message} {exc.help}"
+    assert str(mcp_lake.root) not in text
+    assert "segments/" not in text
