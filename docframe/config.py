@@ -69,6 +69,17 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return str(value)
 
 
+def cache_dir() -> Path:
+    """Per-user folder for derived data docframe may not write into a lake.
+
+    A read-only lake (read-only mount, or files this user may not write) still
+    needs its search indexes somewhere: ``$XDG_CACHE_HOME/docframe``, else
+    ``~/.cache/docframe`` (the XDG base-directory convention).
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "docframe"
+
+
 def load_settings(lake_root: Path | None = None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     if lake_root is not None and (lake_root / CONFIG_FILE).is_file():

@@ -4,6 +4,8 @@
     ├── LakeError                 the lake directory or its catalog
     │   ├── NotALakeError         a directory that is not (and cannot become) a lake
     │   ├── LakeLockedError       another process is writing
+    │   ├── LakeReadOnlyError     a writer on a read-only lake (mount or permissions)
+    │   ├── DiskFullError         the lake's disk filled while writing (nothing committed)
     │   └── ModelMismatchError    the lake was built with another embedding model
     ├── EngineError               cpu/gpu selection
     │   └── GPUUnavailableError   --engine gpu without a GPU or without RAPIDS
@@ -48,6 +50,14 @@ class NotALakeError(LakeError):
 
 
 class LakeLockedError(LakeError):
+    pass
+
+
+class LakeReadOnlyError(LakeError):
+    pass
+
+
+class DiskFullError(LakeError):
     pass
 
 

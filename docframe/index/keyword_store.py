@@ -9,6 +9,10 @@ is cheap next to embedding: bm25s indexes SciFact's ~12k chunks in about 1.3 s.
 
 Each chunk is indexed as its document title and its text, so a query naming a
 paper's title finds its chunks even when the chunk text does not repeat it.
+
+On a read-only lake it is saved in the per-user cache instead, next to the dense
+index (:func:`docframe.index.store.index_roots`), and like it records its
+snapshot's commit time so that a diverged copy of the lake never loads it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docframe.index.store import _digests, _sha256
+from docframe.index.store import _digests, _sha256, index_roots, snapshot_stamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +51,7 @@ FROM chunks c LEFT JOIN documents d USING (doc_id)
 ORDER BY c.chunk_id
 """
 
-_VIEWS: OrderedDict[tuple[str, int], KeywordView] = OrderedDict()
+_VIEWS: OrderedDict[tuple[str, int, float | None], KeywordView] = OrderedDict()
 _CACHE_SIZE = 4
 _LOCK = threading.Lock()
 
@@ -89,6 +93,11 @@ def keyword_dir(root: Path, snapshot_id: int) -> Path:
     return root / "indexes" / "keyword" / str(snapshot_id)
 
 
+def _dirs(lake: Lake, snapshot: Snapshot) -> list[Path]:
+    """The snapshot's keyword index folders, best first: the lake's own, then the cache's."""
+    return [r / "keyword" / str(snapshot.snapshot_id) for r in index_roots(lake, snapshot)]
+
+
 def _build(con: Any, snapshot: Snapshot) -> KeywordView:
     from docframe.index.keyword import KeywordIndex
 
@@ -100,7 +109,7 @@ def _build(con: Any, snapshot: Snapshot) -> KeywordView:
     return KeywordView(index, chunk_ids, snapshot.snapshot_id, time.perf_counter() - start)
 
 
-def _save(view: KeywordView, directory: Path) -> None:
+def _save(view: KeywordView, directory: Path, stamp: float | None) -> None:
     tmp = directory.parent / f".tmp-{uuid.uuid4().hex}"
     (tmp / INDEX_SUBDIR).mkdir(parents=True)
     try:
@@ -111,6 +120,7 @@ def _save(view: KeywordView, directory: Path) -> None:
         manifest = {
             "format_version": FORMAT_VERSION,
             "snapshot_id": view.snapshot_id,
+            "snapshot_created_at": stamp,
             "count": len(view.chunk_ids),
             "params": view.index.params,
             "build_seconds": round(view.built_seconds, 3),
@@ -134,6 +144,9 @@ def _load(directory: Path, snapshot: Snapshot) -> KeywordView | None:
         return None
     try:
         manifest = json.loads(path.read_text())
+        stamp = snapshot_stamp(snapshot)
+        if manifest.get("snapshot_created_at", stamp) != stamp:
+            return None  # built for another history of this lake (a diverged copy)
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError("old format")
         for name, digest in manifest["files"].items():
@@ -158,18 +171,24 @@ def ensure_keyword_index(
     lake: Lake, snapshot: Snapshot, con: Any, *, rebuild: bool = False
 ) -> KeywordView:
     """The snapshot's keyword index: from memory, from disk, or built (over ``con``) and saved."""
-    key = (str(lake.root), snapshot.snapshot_id)
+    stamp = snapshot_stamp(snapshot)
+    key = (str(lake.root), snapshot.snapshot_id, stamp)
     if not rebuild and key in _VIEWS:
         _VIEWS.move_to_end(key)
         return _VIEWS[key]
     with _LOCK:
-        directory = keyword_dir(lake.root, snapshot.snapshot_id)
-        view = None if rebuild else _load(directory, snapshot)
+        directories = _dirs(lake, snapshot)
+        view = None
+        for directory in [] if rebuild else directories:
+            view = _load(directory, snapshot)
+            if view is not None:
+                break
         if view is None:
             view = _build(con, snapshot)
+            directory = directories[-1]  # the cache's on a read-only lake
             try:
-                _save(view, directory)
-            except OSError as exc:
+                _save(view, directory, stamp)
+            except OSError as exc:  # still searchable: it is rebuilt by the next process
                 warnings.warn(f"could not save keyword index to {directory}: {exc}", stacklevel=2)
         _VIEWS[key] = view
         _VIEWS.move_to_end(key)

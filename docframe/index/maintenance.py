@@ -8,6 +8,9 @@ knob (HNSW ``ef_search``, IVF-PQ ``nprobe``, CAGRA ``itopk_size``) from cheap to
 expensive and records the cheapest setting that meets the target in
 ``indexes/dense-<family>/tuning.json``, which every later load applies.
 
+``build`` and ``tune`` write into the lake, so a read-only lake refuses them in
+one line (``check`` only reads; an index it must build goes to the user's cache).
+
 Queries: the question texts given (embedded with the lake's model), or by default
 synthetic ones, the normalised midpoint of two random chunks: a chunk's own vector
 would find itself first and flatter the index.
@@ -42,8 +45,10 @@ def build(lake: Lake, *, kind: str | None = None) -> dict[str, Any]:
     """Build the newest snapshot's dense base (``kind`` or the lake's choice) and keyword index."""
     from docframe.index.keyword_store import ensure_keyword_index
     from docframe.index.store import ensure_index
+    from docframe.lake.lock import check_writable
     from docframe.query.search import hit_connection
 
+    check_writable(lake.root)  # the indexes it builds belong in the lake, for every reader
     snapshot = lake.snapshot()
     if snapshot.is_empty:
         raise QueryError("the lake has no chunks to index", help="docframe ingest PATH first")
@@ -151,9 +156,11 @@ def tune(
 ) -> dict[str, Any]:
     """The cheapest search setting reaching ``target`` recall@k; recorded for later loads."""
     from docframe.index.store import ensure_index, save_tuning
+    from docframe.lake.lock import check_writable
 
     if not 0 < target <= 1:
         raise QueryError(f"--target-recall must be in (0, 1], got {target}")
+    check_writable(lake.root)  # the setting it finds is recorded in the lake
     view = ensure_index(lake, lake.snapshot())
     kind = view.kind
     if kind not in SWEEPS:

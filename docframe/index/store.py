@@ -26,6 +26,14 @@ snapshot, model, kind, parameters, covered segment files and SHA-256 of every
 file. faiss loads a corrupted file without complaint, which is why the
 checksums are ours: a base that fails them is rebuilt from the segments.
 
+On a read-only lake (a read-only mount, another user's files) nothing is
+written into ``indexes/``: a reader that must build an index saves it in a
+per-user cache instead, ``$XDG_CACHE_HOME/docframe/indexes/<lake key>/``
+(:func:`index_roots`). The key digests the lake's path and the creation time of
+its snapshot 0, so two lakes never share a folder and a lake rebuilt in place
+gets a new one; each manifest also records its snapshot's creation time, so a
+copy whose history diverged from the one an index was built for never loads it.
+
 Filtered search (:meth:`DenseView.search` with ``allowed``) returns exactly
 ``min(k, len(allowed))`` hits: small allowed sets (up to
 :data:`EXACT_SUBSET_MAX` rows) are scored exactly from ``vectors.npy``; larger
@@ -71,14 +79,47 @@ DELTA_REBUILD_MIN = 4096  # a delta or mask smaller than this never triggers a r
 REBUILD_SHARE = 0.10  # ... and one larger than this share of the base does
 EXACT_SUBSET_MAX = 20_000  # allowed sets up to this size are scored exactly
 
-_BASES: OrderedDict[tuple[str, str, int], Base] = OrderedDict()
-_VIEWS: OrderedDict[tuple[str, str, int], DenseView] = OrderedDict()
+_BASES: OrderedDict[tuple[str, str, int, float | None], Base] = OrderedDict()
+_VIEWS: OrderedDict[tuple[str, str, int, float | None], DenseView] = OrderedDict()
 _CACHE_SIZE = 4
 _BUILD_LOCK = threading.Lock()
 
 
 def family_dir(root: Path, family: str) -> Path:
     return root / "indexes" / f"dense-{family}"
+
+
+def snapshot_stamp(snapshot: Snapshot, snapshot_id: int | None = None) -> float | None:
+    """When snapshot ``snapshot_id`` (default: ``snapshot``'s own) was committed: with the
+    lake's path, what tells this lake's snapshot N from another lake's (or copy's)."""
+    sid = snapshot.snapshot_id if snapshot_id is None else snapshot_id
+    history = snapshot.history
+    ids = history.column("snapshot_id").to_numpy()
+    at = np.flatnonzero(ids == sid)
+    return float(history.column("created_at")[int(at[-1])].as_py()) if len(at) else None
+
+
+def lake_cache_key(root: Path, snapshot: Snapshot) -> str:
+    """The lake's folder in the per-user index cache: its name and a digest of its real
+    path and the creation time of its snapshot 0 (a lake made again in place differs)."""
+    real = Path(root).resolve()
+    digest = hashlib.sha256(f"{real}\0{snapshot_stamp(snapshot, 0)!r}".encode()).hexdigest()
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in real.name) or "lake"
+    return f"{name}-{digest[:16]}"
+
+
+def index_roots(lake: Lake, snapshot: Snapshot) -> list[Path]:
+    """Where saved indexes are looked for, best first; a reader saves into the last one.
+
+    The lake's own ``indexes/`` folder, and, when this process cannot write the
+    lake, the per-user cache folder of this lake (``docframe.config.cache_dir``).
+    """
+    roots = [lake.root / "indexes"]
+    if lake.read_only:
+        from docframe.config import cache_dir
+
+        roots.append(cache_dir() / "indexes" / lake_cache_key(lake.root, snapshot))
+    return roots
 
 
 def _sha256(path: Path) -> str:
@@ -113,6 +154,7 @@ class Base:
     files: frozenset[str]  # segment file names whose rows it holds
     vectors: np.ndarray  # (n, dim) float32, memory-mapped from vectors.npy
     built_seconds: float = 0.0
+    stamp: float | None = None  # when its snapshot was committed (snapshot_stamp)
 
     @property
     def kind(self) -> str:
@@ -187,8 +229,9 @@ def build_base(lake: Lake, snapshot: Snapshot, *, kind: str | None = None) -> Ba
         raise QueryError(f"index kind {kind!r}: {exc}", help="see docframe index --help") from None
     _apply_tuning(lake.root, family, index)
     index.build(vectors, np.arange(len(chunk_ids), dtype=np.int64))
+    save_root = index_roots(lake, snapshot)[-1]
     return Base(
-        directory=family_dir(lake.root, family) / str(snapshot.snapshot_id),
+        directory=save_root / f"dense-{family}" / str(snapshot.snapshot_id),
         snapshot_id=snapshot.snapshot_id,
         model=snapshot.model,
         index=index,
@@ -197,6 +240,7 @@ def build_base(lake: Lake, snapshot: Snapshot, *, kind: str | None = None) -> Ba
         files=frozenset(Path(f).name for f in snapshot.chunk_files),
         vectors=vectors,
         built_seconds=time.perf_counter() - start,
+        stamp=snapshot_stamp(snapshot),
     )
 
 
@@ -218,6 +262,7 @@ def save_base(base: Base) -> None:
         manifest = {
             "format_version": FORMAT_VERSION,
             "snapshot_id": base.snapshot_id,
+            "snapshot_created_at": base.stamp,
             "model": base.model,
             "kind": base.kind,
             "params": base.index.params,
@@ -229,7 +274,7 @@ def save_base(base: Base) -> None:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if directory.exists():
-            existing = _load_base(directory, base.model)
+            existing = _load_base(directory, base.model, base.stamp)
             if existing is not None and existing.kind == base.kind:  # another process saved it
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
@@ -242,8 +287,12 @@ def save_base(base: Base) -> None:
             raise
 
 
-def _load_base(directory: Path, model: str) -> Base | None:
-    """The base saved in ``directory``; None (with a warning) when it is unusable."""
+def _load_base(directory: Path, model: str, stamp: float | None = None) -> Base | None:
+    """The base saved in ``directory``; None (with a warning) when it is unusable.
+
+    None without a warning when it was built for another history of the lake: its
+    snapshot's commit time is not ``stamp`` (a cache entry of a copy that diverged).
+    """
     from docframe.index import load_index
 
     manifest_path = directory / MANIFEST
@@ -251,6 +300,8 @@ def _load_base(directory: Path, model: str) -> Base | None:
         return None
     try:
         manifest = json.loads(manifest_path.read_text())
+        if stamp is not None and manifest.get("snapshot_created_at", stamp) != stamp:
+            return None
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format {manifest.get('format_version')}, not {FORMAT_VERSION}")
         if manifest["model"] != model:
@@ -273,6 +324,7 @@ def _load_base(directory: Path, model: str) -> Base | None:
             files=frozenset(manifest["segment_files"]),
             vectors=vectors,
             built_seconds=float(manifest.get("build_seconds", 0.0)),
+            stamp=manifest.get("snapshot_created_at"),
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         warnings.warn(
@@ -285,21 +337,21 @@ def _load_base(directory: Path, model: str) -> Base | None:
 def _base_at_or_before(lake: Lake, snapshot: Snapshot) -> Base | None:
     """The newest usable saved base at or before ``snapshot`` (cached per process)."""
     family = lake.backend.index_family
-    folder = family_dir(lake.root, family)
-    if not folder.is_dir():
-        return None
-    sids = sorted(
-        (int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()),
-        reverse=True,
-    )
-    for sid in sids:
+    found = []  # (snapshot id, folder): the lake's own first among equals (stable sort)
+    for root in index_roots(lake, snapshot):
+        folder = root / f"dense-{family}"
+        if folder.is_dir():
+            found += [(int(p.name), p) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+    found.sort(key=lambda item: item[0], reverse=True)
+    for sid, directory in found:
         if sid > snapshot.snapshot_id:
             continue
-        key = (str(lake.root), family, sid)
+        stamp = snapshot_stamp(snapshot, sid)
+        key = (str(lake.root), family, sid, stamp)
         if key in _BASES and _BASES[key].model == snapshot.model:
             _BASES.move_to_end(key)
             return _BASES[key]
-        base = _load_base(folder / str(sid), snapshot.model)
+        base = _load_base(directory, snapshot.model, stamp)
         if base is not None:
             _apply_tuning(lake.root, family, base.index)
             _remember(_BASES, key, base)
@@ -528,7 +580,7 @@ def ensure_index(
     setting names another kind.
     """
     family = lake.backend.index_family
-    key = (str(lake.root), family, snapshot.snapshot_id)
+    key = (str(lake.root), family, snapshot.snapshot_id, snapshot_stamp(snapshot))
     if not rebuild and key in _VIEWS:
         _VIEWS.move_to_end(key)
         return _VIEWS[key]
@@ -540,9 +592,9 @@ def ensure_index(
             base = build_base(lake, snapshot, kind=kind if rebuild else None)
             try:
                 save_base(base)
-            except OSError as exc:  # a read-only lake can still be searched
+            except OSError as exc:  # still searchable: it is rebuilt by the next process
                 warnings.warn(f"could not save index to {base.directory}: {exc}", stacklevel=2)
-            _remember(_BASES, (str(lake.root), family, snapshot.snapshot_id), base)
+            _remember(_BASES, key, base)
             view = _view(lake, snapshot, base)
         _remember(_VIEWS, key, view)
         return view

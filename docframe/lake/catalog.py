@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from docframe.errors import LakeError
+
 FORMAT_VERSION = "1"
 CATALOG_FILE = "catalog.sqlite"
 
@@ -93,12 +95,69 @@ CREATE TABLE IF NOT EXISTS errors (
 """
 
 
-def connect(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
-    """Open the catalog in autocommit mode; transactions are explicit (BEGIN ... COMMIT)."""
+def connect(path: Path, *, timeout: float = 30.0, readonly: bool = False) -> sqlite3.Connection:
+    """Open the catalog in autocommit mode; transactions are explicit (BEGIN ... COMMIT).
+
+    ``readonly=True`` opens it for reading only, for a lake this process may not
+    write (read-only mount, another user's files) or whose disk is full: see
+    :func:`_connect_readonly`. The connection is probed before it is returned,
+    so a catalog that cannot be read fails here, not at its first query.
+    """
+    if readonly:
+        return _connect_readonly(path, timeout)
     con = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        _prepare(con)
+        con.execute("PRAGMA synchronous = FULL")  # a committed snapshot survives power loss
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _prepare(con: sqlite3.Connection) -> None:
     con.row_factory = sqlite3.Row
     con.execute("PRAGMA busy_timeout = 30000")
-    con.execute("PRAGMA synchronous = FULL")  # a committed snapshot survives power loss
+    con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file (and WAL)
+
+
+def _connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
+    """The catalog for reading only, also where SQLite cannot create its -wal/-shm files.
+
+    ``mode=ro`` reads a WAL database normally, including commits still in its
+    -wal log, as long as the -shm index exists (or can be created): a lake a
+    writer was killed in, later mounted read-only. In a read-only folder without
+    them (a cleanly closed lake: SQLite deletes both on the last close) it cannot
+    open at all; then the main file holds every commit, and ``immutable=1`` reads
+    it without them. ``immutable`` would silently skip commits in a -wal log, so
+    a non-empty log it cannot share (no -shm) is an error rather than an old
+    snapshot passed off as the latest.
+    """
+    uri = Path(path).absolute().as_uri()
+    try:
+        return _open_uri(f"{uri}?mode=ro", timeout)
+    except sqlite3.OperationalError as exc:
+        first = exc
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise LakeError(
+            f"{path} cannot be read here: its write-ahead log {wal.name} holds commits and "
+            f"SQLite cannot open it read-only without {Path(path).name}-shm ({first})",
+            help="open the lake once where it can be written (any docframe command folds "
+            "the log in), or copy the lake, with its -wal file, to a writable place",
+        ) from None
+    return _open_uri(f"{uri}?mode=ro&immutable=1", timeout)
+
+
+def _open_uri(uri: str, timeout: float) -> sqlite3.Connection:
+    con = sqlite3.connect(
+        uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        _prepare(con)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -120,14 +179,27 @@ def create(path: Path, meta: dict[str, str]) -> None:
 
 @contextmanager
 def transaction(con: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-    """One atomic unit: commit on success, roll back on any exception."""
+    """One atomic unit: commit on success, roll back on any exception.
+
+    A COMMIT that fails (the disk filled while SQLite wrote its log) is rolled
+    back too, as SQLite asks, and a full disk becomes one :class:`DiskFullError`.
+    """
+    from docframe.lake.space import disk_full, is_disk_full
+
     con.execute(f"BEGIN {mode}")
     try:
         yield con
-    except BaseException:
-        con.execute("ROLLBACK")
+        con.execute("COMMIT")
+    except BaseException as exc:
+        if con.in_transaction:
+            try:
+                con.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite already rolled back: its error was the answer
+        if is_disk_full(exc):
+            path = Path(con.execute("PRAGMA database_list").fetchone()[2])
+            raise disk_full(path.parent, f"the catalog {path.name}") from None
         raise
-    con.execute("COMMIT")
 
 
 def read_meta(con: sqlite3.Connection) -> dict[str, str]:

@@ -88,17 +88,27 @@ class Lake:
         return lake
 
     def _create(self) -> None:
+        from docframe.lake.space import disk_full, is_disk_full
+
+        tmp = self.root / f".{catalog.CATALOG_FILE}.creating"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = self.root / f".{catalog.CATALOG_FILE}.creating"
             tmp.unlink(missing_ok=True)
             catalog.create(tmp, {"embedding_model": _canonical(self.settings.model)})
             tmp.rename(self.root / catalog.CATALOG_FILE)  # a half-created catalog is never seen
-        except PermissionError as exc:
+        except (OSError, sqlite3.OperationalError) as exc:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                try:
+                    leftover.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            if is_disk_full(exc):
+                raise disk_full(self.root, "a new catalog") from None
+            reason = getattr(exc, "strerror", None) or str(exc)
             raise LakeError(
-                f"cannot create lake {self.root}: {exc.strerror}",
+                f"cannot create lake {self.root}: {reason}",
                 help="choose a writable --lake directory",
-            ) from exc
+            ) from None
 
     def _check_catalog(self, explicit_model: str | None) -> None:
         try:
@@ -126,8 +136,38 @@ class Lake:
             )
 
     # -- catalog access ----------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """True where this process cannot write the lake (a read-only mount, another
+        user's files): readers work as usual, writers are refused in one line."""
+        from docframe.lake.lock import read_only_reason
+
+        return read_only_reason(self.root) is not None
+
     def connect(self) -> sqlite3.Connection:
-        return catalog.connect(self.root / catalog.CATALOG_FILE)
+        """The catalog: read-write for the writer (who holds the lock), else for reading.
+
+        A reader gets a read-write connection where the lake is writable (SQLite
+        then keeps its log short) and otherwise, or when that fails (a full disk
+        leaves no room for SQLite's -shm file), a read-only one that writes nothing
+        (:func:`catalog.connect` with ``readonly=True``). A writer that cannot
+        open the catalog gets one line saying why.
+        """
+        from docframe.lake.lock import holds, read_only_reason
+        from docframe.lake.space import open_failure
+
+        path = self.root / catalog.CATALOG_FILE
+        if holds(self.root):
+            try:
+                return catalog.connect(path)
+            except sqlite3.OperationalError as exc:
+                raise open_failure(self.root, exc) from None
+        if read_only_reason(self.root) is None:
+            try:
+                return catalog.connect(path)
+            except sqlite3.OperationalError:
+                pass  # read it without writing anything
+        return catalog.connect(path, readonly=True)
 
     @property
     def model(self) -> str:
