@@ -72,6 +72,9 @@ def report(console: Console, lake: Path, engine: str | None) -> list[str]:
         table.add_row("OCR (tesseract)", f"{ocr.version()}; languages: {langs}")
     else:
         table.add_row("OCR (tesseract)", f"not available: {ocr.missing_reason('eng')}")
+    from docframe import landlock
+
+    table.add_row("agent SQL sandbox", f"kernel write guard: {landlock.status()}")
     catalog = lake / "catalog.sqlite"
     table.add_row(
         "lake", f"{lake.absolute()} ({'exists' if catalog.exists() else 'not created yet'})"

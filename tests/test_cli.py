@@ -122,6 +122,10 @@ def test_doctor_reports_the_engine_and_why(tmp_path):
     assert result.exit_code == 0, result.output
     assert "engine" in result.stdout and "chose CPU" in result.stdout
     assert "all checks passed" in result.stdout
+    from docframe import landlock
+
+    guard = "cannot write files" if landlock.abi_version() else "unavailable"
+    assert "agent SQL sandbox" in result.stdout and guard in result.stdout
 
 
 def test_older_snapshots_stay_queryable(tmp_path):

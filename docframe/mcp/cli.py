@@ -56,11 +56,33 @@ def serve(
         typer.Option("--http", help="Streamable HTTP at http://HOST:PORT/mcp instead of stdio."),
     ] = False,
     host: Annotated[
-        str, typer.Option(help="HTTP interface (no authentication: keep it local).")
+        str,
+        typer.Option(
+            help="HTTP interface. Beyond 127.0.0.1, set a --token: anyone who reaches the "
+            "port can otherwise read the lake."
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(help="HTTP port; 0 picks a free one.", min=0, max=65535)
     ] = 8765,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A name clients use to reach the server (Host header), e.g. "
+            "lake.example.com (repeatable). Loopback names, the --host address and this "
+            "machine's names are always allowed; any other Host or browser Origin is refused "
+            "(DNS-rebinding protection).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DOCFRAME_MCP_TOKEN",
+            help="HTTP requests must send 'Authorization: Bearer TOKEN'. Prefer the "
+            "environment variable DOCFRAME_MCP_TOKEN (a flag shows in the process list).",
+        ),
+    ] = None,
     max_rows: Annotated[
         int | None,
         typer.Option(help="Rows per SQL answer (env DOCFRAME_MCP_MAX_ROWS; default 1000).", min=1),
@@ -96,11 +118,14 @@ def serve(
 
     stdio by default (an MCP client starts this command); --http for streamable HTTP
     on localhost. Agent SQL runs read-only in a sandbox (no files, network, extensions
-    or settings) with row, byte and time limits.
+    or settings; workers the kernel forbids to write) with row, byte and time limits.
 
     Example client configuration:
       {"mcpServers": {"docframe": {"command": "docframe",
         "args": ["--lake", "/data/lake", "serve", "--mcp"]}}}
+
+    On a network: DOCFRAME_MCP_TOKEN=... docframe serve --mcp --http --host 0.0.0.0
+    --allowed-host lake.example.com (clients send Authorization: Bearer ...).
     """
     try:
         if not mcp:
@@ -122,6 +147,11 @@ def serve(
                 raise DocframeError(
                     f"--allow-ingest {root}: not a folder", help="name an existing folder"
                 )
+        if not http and allowed_host:
+            raise DocframeError(
+                "--allowed-host applies to --http only",
+                help="stdio is private to the client that starts the server",
+            )
         run(
             lake,
             transport="http" if http else "stdio",
@@ -129,6 +159,8 @@ def serve(
             port=port,
             limits=limits,
             ingest_roots=roots,
+            allowed_hosts=allowed_host or (),
+            token=token or None,
         )
     except DocframeError as exc:
         raise _fail(exc) from None

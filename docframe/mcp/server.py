@@ -11,9 +11,13 @@ answering while another process ingests into the same lake. A failing call comes
 back as a tool result with ``isError`` and the reason, and the server goes on.
 
 stdio is the default transport (the client starts ``docframe serve --mcp`` itself);
-``--http`` serves streamable HTTP on 127.0.0.1 by default, with the SDK's
-DNS-rebinding protection for loopback hosts. Neither transport authenticates:
-bind to localhost, or put an authenticating proxy in front.
+``--http`` serves streamable HTTP on 127.0.0.1 by default. Whatever the interface,
+the SDK's DNS-rebinding protection stays on: a request whose ``Host`` (or browser
+``Origin``) is not one of the allowed names is refused (loopback names, the bound
+address, this machine's names, and ``--allowed-host`` ones). ``--token`` (or
+``DOCFRAME_MCP_TOKEN``) makes every HTTP request carry ``Authorization: Bearer
+TOKEN``, compared in constant time; without one, anyone who can reach the port can
+read the lake, and the server says so when it binds beyond loopback.
 """
 
 from __future__ import annotations
@@ -122,19 +126,88 @@ async def run_stdio(server: Server) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_host_names(host: str, extra: Sequence[str] = ()) -> list[str]:
+    """The names a request's ``Host`` header may carry: loopback, the bound address
+    (for a wildcard bind, this machine's names), and ``extra``."""
+    import socket
+
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    if host in ("0.0.0.0", "::", ""):
+        names += [socket.gethostname(), socket.getfqdn()]
+    elif host not in LOOPBACK:
+        names.append(f"[{host}]" if ":" in host else host)
+    names += list(extra)
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _security(names: Sequence[str]) -> Any:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[form for n in names for form in (n, f"{n}:*")],
+        allowed_origins=[f"{scheme}://{n}{port}" for n in names
+                         for scheme in ("http", "https") for port in ("", ":*")],
+    )  # fmt: skip
+
+
+class BearerToken:
+    """ASGI middleware: HTTP requests must carry ``Authorization: Bearer <token>``.
+
+    A static shared secret, compared in constant time: enough to keep a lake on a
+    shared network from being read by whoever finds the port (OAuth is the SDK's
+    ``auth=`` settings, for deployments that need per-user identity)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import hmac
+
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = b"missing or wrong bearer token"
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", b'Bearer realm="docframe"'),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 async def run_http(
     server: Server,
     host: str = "127.0.0.1",
     port: int = 8765,
     *,
     announce: Callable[[str], None] | None = None,
+    allowed_hosts: Sequence[str] = (),
+    token: str | None = None,
 ) -> None:
     """Serve streamable HTTP at ``http://host:port/mcp`` until interrupted. ``port=0``
-    picks a free port; ``announce`` receives the URL once the socket listens."""
+    picks a free port; ``announce`` receives the URL once the socket listens. Requests
+    must name an allowed host (:func:`allowed_host_names`) and, with ``token``, carry
+    it as a bearer token."""
     import anyio
     import uvicorn
 
-    app = server.streamable_http_app(host=host)  # DNS-rebinding protection on loopback
+    security = _security(allowed_host_names(host, allowed_hosts))
+    app: Any = server.streamable_http_app(host=host, transport_security=security)
+    if token:
+        app = BearerToken(app, token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     web = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
@@ -158,12 +231,15 @@ def serve(
     limits: Limits | None = None,
     ingest_roots: Sequence[str | Path] = (),
     warm: bool = True,
+    allowed_hosts: Sequence[str] = (),
+    token: str | None = None,
 ) -> None:
     """Serve ``lake`` to MCP clients until the client (stdio) or a signal (HTTP) ends it.
 
     Read-only unless ``ingest_roots`` names folders an ``ingest`` tool may read from.
     ``warm`` loads the embedding model in the background at start, so the first
-    search does not pay for it.
+    search does not pay for it. HTTP only: ``allowed_hosts`` adds names a request's
+    Host header may carry; ``token`` requires ``Authorization: Bearer <token>``.
     """
     import anyio
 
@@ -179,11 +255,15 @@ def serve(
         if transport == "stdio":
             _quietly(anyio.run, run_stdio, server)
         else:
-            if host not in ("127.0.0.1", "localhost", "::1"):
-                _say(
-                    f"warning: serving on {host}: the MCP endpoint has no authentication; "
-                    "anyone who can reach it can read the lake"
-                )
+            if host not in LOOPBACK:
+                names = ", ".join(allowed_host_names(host, allowed_hosts))
+                _say(f"serving on {host}: requests must name one of these hosts: {names} "
+                     "(add more with --allowed-host)")  # fmt: skip
+                if not token:
+                    _say(
+                        "warning: no --token: anyone who can reach this port can read the "
+                        "lake; set DOCFRAME_MCP_TOKEN (or --token) to require a bearer token"
+                    )
 
             def announce(url: str) -> None:
                 _say(f"docframe MCP server at {url} (lake {lake.root}, snapshot {snapshot})")
@@ -192,7 +272,13 @@ def serve(
             # the previous handler: a no-op here, so the ``finally`` below still runs
             previous = signal.signal(signal.SIGTERM, _ignore_signal)
             try:
-                _quietly(anyio.run, lambda: run_http(server, host, port, announce=announce))
+                _quietly(
+                    anyio.run,
+                    lambda: run_http(
+                        server, host, port, announce=announce,
+                        allowed_hosts=allowed_hosts, token=token,
+                    ),
+                )  # fmt: skip
             finally:
                 signal.signal(signal.SIGTERM, previous)
     finally:

@@ -318,3 +318,152 @@ def test_no_lake_path_reaches_the_agent(sandbox, mcp_lake, query):
         text = f"{exc.message} {exc.help}"
     assert str(mcp_lake.root) not in text
     assert "segments/" not in text
+
+
+# -- the statement check under generated variants -------------------------------------
+
+REFUSED = [
+    "COPY (SELECT 'x' AS x) TO 'lake/segments/chunks-1.parquet' (FORMAT parquet, USE_TMP_FILE false)",
+    "EXPLAIN ANALYZE COPY (SELECT 1) TO 'x.parquet'",
+    "EXPLAIN COPY (SELECT 1) TO 'x.csv'",
+    "INSERT INTO _live VALUES (99)",
+    "DELETE FROM _live",
+    "DROP VIEW chunks",
+    "CREATE TABLE t AS SELECT 1",
+    "WITH d AS (DELETE FROM _live RETURNING *) SELECT * FROM d",
+    "ATTACH 'x.duckdb' AS x",
+    "SET enable_external_access = true",
+    "PRAGMA enable_profiling",
+    "CALL pragma_version()",
+    "LOAD httpfs",
+    "EXPORT DATABASE 'x'",
+    "SELECT unnest(current_setting('allowed_paths'))",
+    "SELECT * FROM duckdb_databases()",
+    "SELECT * FROM pragma_database_list",
+    "SELECT * FROM read_parquet('x.parquet')",
+    "SELECT 1; DROP VIEW chunks",
+    "CHECKPOINT",
+]
+ALLOWED = [
+    "SELECT count(*) FROM chunks",
+    "WITH a AS (SELECT 1 AS x) SELECT x FROM a",
+    "FROM chunks SELECT chunk_id LIMIT 1",
+    "DESCRIBE SELECT * FROM chunks",
+    "SUMMARIZE SELECT 1 AS x",
+    "EXPLAIN SELECT 1",
+    "EXPLAIN ANALYZE SELECT count(*) FROM chunks",
+    "VALUES (1), (2)",
+]
+_SEPARATORS = [" ", "  ", "\t", "\n", " /**/ ", "/**/", "/* x */", " -- note\n", "--x\n", "\r\n"]
+
+
+def _variant(draw, statement: str) -> str:
+    """``statement`` with each gap between words replaced by generated whitespace and
+    comments, each keyword's case shuffled, and comments around the whole."""
+    from hypothesis import strategies as st
+
+    words = statement.split(" ")
+    out = [draw(st.sampled_from(["", " ", "/* lead */ ", "-- lead\n", "\n"]))]
+    for i, word in enumerate(words):
+        if word.isalpha():  # keywords and plain names: case does not matter to SQL
+            word = "".join(c.upper() if draw(st.booleans()) else c.lower() for c in word)
+        out.append(word)
+        if i < len(words) - 1:
+            out.append(draw(st.sampled_from(_SEPARATORS)))
+    out.append(draw(st.sampled_from(["", " ", " -- trail", " /* trail */", ";", " ;"])))
+    return "".join(out)
+
+
+@pytest.mark.parametrize("statement", REFUSED)
+def test_no_spelling_of_a_refused_statement_passes_the_check(statement):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from docframe.mcp.sandbox import check_statement
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data())
+    def check(data):
+        variant = _variant(data.draw, statement)
+        with pytest.raises(QueryError):
+            check_statement(variant)
+
+    check()
+
+
+@pytest.mark.parametrize("statement", ALLOWED)
+def test_spellings_of_a_read_statement_still_pass(statement):
+    """The check refuses by what a statement is, not by how it is spelled."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from docframe.mcp.sandbox import check_statement
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data())
+    def check(data):
+        variant = _variant(data.draw, statement)
+        if variant.rstrip().endswith("--") or "-- trail;" in variant:
+            return
+        assert check_statement(variant) in ("SELECT", "EXPLAIN")
+
+    check()
+
+
+# -- searches under the same limits -----------------------------------------------------
+
+
+def test_a_huge_search_text_is_refused_at_once(sandbox, mcp_lake):
+    text = "lava " * 2_000_000  # 10 MB
+    with pytest.raises(QueryError, match="the limit is 4,000"):
+        run(sandbox, mcp_lake, f"SELECT * FROM keyword_search('{text}', k => 3)")
+
+
+def test_search_predicates_run_in_the_sandbox_not_on_the_search_connection(
+    sandbox, mcp_lake, monkeypatch
+):
+    """The search layer's own ``where`` evaluation (external access on) is never used for
+    an agent's predicate: the sandbox hands it the matching ids instead."""
+    import docframe.query.search as search_module
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an agent predicate reached the search layer's connection")
+
+    monkeypatch.setattr(search_module, "_filter", forbidden)
+    answer = run(
+        sandbox,
+        mcp_lake,
+        "SELECT c.page FROM search('lava flows', k => 5, where => 'page = 2') s "
+        "JOIN chunks c USING (chunk_id)",
+    )
+    assert [r["page"] for r in answer.rows] == [2]
+    assert answer.searches[0]["exhausted"]
+
+
+def test_a_slow_search_stops_at_the_time_limit(mcp_lake):
+    """Searches share the statement's time limit (here 1 ms: no search fits)."""
+    box = Sandbox(Limits(timeout_s=0.001))
+    try:
+        with pytest.raises(QueryTimeout, match="time limit"):
+            run(box, mcp_lake, "SELECT * FROM hybrid_search('lava flows and towns', k => 5)")
+    finally:
+        box.close()
+
+
+# -- the kernel's layer ---------------------------------------------------------------------
+
+
+def test_a_sandbox_worker_cannot_write_any_file(sandbox, mcp_lake, tmp_path):
+    """Layer 3: below DuckDB, the worker process itself is denied file writes by the
+    kernel (Landlock), root included, whatever the file's mode."""
+    from docframe import landlock
+
+    if landlock.abi_version() == 0:
+        pytest.skip("this kernel has no Landlock (Linux 5.13+ with Landlock enabled)")
+    target = tmp_path / "open-to-all.txt"
+    target.write_text("before")
+    target.chmod(0o666)
+    for path in (target, _segment(mcp_lake), tmp_path / "new-file.txt"):
+        assert "Permission" in (sandbox.probe_write(str(path)) or "it could write")
+    assert target.read_text() == "before" and not (tmp_path / "new-file.txt").exists()
+    assert sandbox.probe_write("/dev/null") is None  # the one exception

@@ -301,3 +301,62 @@ def test_answers_while_another_process_ingests(http_server, http_lake, tmp_path)
     assert seen == sorted(seen), "an answer went back in time"
     assert seen[0][1] >= 29 and seen[-1][0] > 1 and seen[-1][1] >= 29 + 12
     assert len({snap for snap, _ in seen}) >= 2 and searched
+
+
+# -- HTTP beyond loopback: Host/Origin checks stay on; a bearer token -------------------
+
+
+def _post(url: str, headers: dict[str, str]) -> tuple[int, str]:
+    """One JSON-RPC initialize over plain HTTP (urllib: the headers are exactly ours)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "test", "version": "0"}}}
+    ).encode()  # fmt: skip
+    request = urllib.request.Request(
+        url, data=body, method="POST",
+        headers={"Content-Type": "application/json",
+                 "Accept": "application/json, text/event-stream", **headers},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read(4096).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def test_http_on_all_interfaces_keeps_host_checks_and_takes_a_token(mcp_lake):
+    proc = subprocess.Popen(
+        [sys.executable, *serve_args(mcp_lake.root, "--http", "--port", "0", "--host", "0.0.0.0",
+                                     "--allowed-host", "lake.example.test")],
+        cwd=REPO, env={**os.environ, **ENV, "DOCFRAME_MCP_TOKEN": "s3cret-token"},
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "MCP server at" in line:
+                break
+        found = re.search(r"http://0\.0\.0\.0:(\d+)/mcp", "".join(lines))
+        assert found, lines
+        assert "lake.example.test" in "".join(lines)  # it says which hosts it accepts
+        url = f"http://127.0.0.1:{found.group(1)}/mcp"
+        auth = {"Authorization": "Bearer s3cret-token"}
+        assert _post(url, {})[0] == 401
+        assert _post(url, {"Authorization": "Bearer wrong"})[0] == 401
+        assert _post(url, {**auth, "Host": "evil.example"})[0] == 421
+        assert _post(url, {**auth, "Origin": "http://evil.example"})[0] == 403
+        status, text = _post(url, auth)
+        assert status == 200 and "docframe" in text
+        status, text = _post(url, {**auth, "Host": f"lake.example.test:{found.group(1)}"})
+        assert status == 200 and "docframe" in text
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=15)[1]  # drains and closes the pipe
+    assert "Traceback" not in "".join(lines) + rest
