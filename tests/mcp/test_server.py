@@ -159,6 +159,15 @@ def test_stdio_session(mcp_lake):
         assert [n["page"] for n in context["before"]] == [1]
         refused = error_text(await client.call_tool("sql", {"query": "DROP VIEW chunks"}))
         assert "DROP statements are not allowed" in refused
+        seg = mcp_lake.snapshot().chunk_files[0]  # issue 13: what overwrote a segment
+        for query in (
+            f"EXPLAIN/**/ANALYZE COPY (SELECT 'x' AS x) TO '{seg}' "
+            "(FORMAT parquet, USE_TMP_FILE false)",
+            f"EXPLAIN--x\nANALYZE COPY (SELECT 'x' AS x) TO '{seg}' (FORMAT parquet)",
+            "SELECT unnest(current_setting('allowed_paths')) AS p",
+        ):
+            text = error_text(await client.call_tool("sql", {"query": query}))
+            assert "refused" in text and str(mcp_lake.root) not in text.replace(seg, "")
         bad = error_text(await client.call_tool("search", {"text": "x", "k": 1000}))
         assert "k must be at most 100" in bad
         after = ok(await client.call_tool("sql", {"query": "SELECT count(*) AS n FROM chunks"}))
