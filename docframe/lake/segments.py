@@ -163,20 +163,25 @@ def write_segment_batches(
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{kind}-{uuid.uuid4().hex}.parquet"
     tmp = directory / f".tmp-{name}"
-    rows = 0
+    rows = attempted = 0
     try:
         with open(tmp, "wb") as fh:
             sink = _HashingWriter(fh)
             with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
                 for group in _row_groups(batches):
                     table = pa.Table.from_batches(group, schema=schema)
+                    attempted += table.nbytes
                     writer.write_table(table, row_group_size=table.num_rows)
                     rows += table.num_rows
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, directory / name)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        from docframe.lake.space import disk_full, is_disk_full
+
+        if is_disk_full(exc):  # one line naming the lake and the space, not a traceback
+            raise disk_full(root, f"a {kind} segment", needed=attempted) from None
         raise
     _fsync_dir(directory)
     size = (directory / name).stat().st_size
