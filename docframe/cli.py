@@ -179,7 +179,11 @@ def ingest(
         typer.Option("--header/--no-header", help="CSV has a header row (default: detect)."),
     ] = None,
     on_bad_rows: Annotated[
-        str, typer.Option(help="error: stop at a malformed row; skip: skip and report it.")
+        str,
+        typer.Option(
+            help="error: a malformed row or JSON Lines document fails its file; skip: skip "
+            "it and list it (table notes, or a note on the collection's source)."
+        ),
     ] = "error",
     pdf_password: Annotated[
         str | None, typer.Option(help="Password tried for encrypted PDFs.")
@@ -257,6 +261,8 @@ def ingest(
     for o in report.outcomes:
         if o.status == "skipped":
             err.print(f"[yellow]skipped[/yellow] {o.error}")
+        for note in o.notes:  # e.g. bad lines skipped with --on-bad-rows skip
+            err.print(f"[dim]note[/dim] {o.input}: {note}")
     for o in report.failures:
         err.print(f"[red]failed[/red] {o.error}")
     chunks = report.n_chunks
@@ -646,6 +652,71 @@ def gc(ctx: typer.Context) -> None:
     except DocframeError as exc:
         raise _fail(exc) from None
     out.print(report.summary())
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    quick: Annotated[
+        bool, typer.Option(help="Size and Parquet footer only, no hashing (what readers check).")
+    ] = False,
+) -> None:
+    """Check every segment against the SHA-256 recorded when it was committed.
+
+    Prints one line per damaged segment (the file, why, what it holds and the
+    snapshots that read it); the exit code is 1 if any is damaged. Repair with
+    `docframe repair`.
+    """
+    try:
+        report = _open(ctx).verify(full=not quick)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    for damage in report.lost:
+        out.print(f"lost: {damage.message}", markup=False, style="dim")
+    for damage in report.damaged:
+        out.print(f"damaged: {damage.message}", markup=False)
+    out.print(report.summary(), markup=False)
+    if not report.ok:
+        from docframe.lake.integrity import REPAIR_HELP
+
+        err.print(f"help: {REPAIR_HELP}", style="dim", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def repair(
+    ctx: typer.Context,
+    drop_missing: Annotated[
+        bool,
+        typer.Option(
+            help="Drop, in a new snapshot, what damaged segments hold and cannot be re-read "
+            "from its files (gone or changed, a job's output)."
+        ),
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+) -> None:
+    """Replace what damaged segments hold: re-ingest their sources from the files.
+
+    Runs a full verify first; sources whose files still hold the same content are
+    ingested again into new segments. The rest is reported (exit code 1), or dropped
+    with --drop-missing. Older snapshots that read a damaged segment stay unreadable
+    for the relations it fed, and say so.
+    """
+    try:
+        report = _open(ctx).repair(drop_missing=drop_missing, progress=progress and err.is_terminal)
+    except DocframeError as exc:
+        raise _fail(exc) from None
+    for damage in report.damaged:
+        out.print(f"damaged: {damage.message}", markup=False)
+    for uri in report.reingested:
+        out.print(f"re-ingested {uri}", markup=False)
+    for uri in report.dropped:
+        out.print(f"dropped {uri}", markup=False)
+    for uri, why in report.missing.items():
+        err.print(f"cannot re-read {uri}: {why}", markup=False)
+    out.print(report.summary(), markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 index_app = typer.Typer(

@@ -6,7 +6,8 @@
     │   ├── LakeLockedError       another process is writing
     │   ├── LakeReadOnlyError     a writer on a read-only lake (mount or permissions)
     │   ├── DiskFullError         the lake's disk filled while writing (nothing committed)
-    │   └── ModelMismatchError    the lake was built with another embedding model
+    │   ├── ModelMismatchError    the lake was built with another embedding model
+    │   └── DamagedSegmentError   a Parquet segment is missing, cut short or altered
     ├── EngineError               cpu/gpu selection
     │   └── GPUUnavailableError   --engine gpu without a GPU or without RAPIDS
     ├── ConnectorError            one input could not be read (recorded in `sources`)
@@ -63,6 +64,11 @@ class DiskFullError(LakeError):
 
 class ModelMismatchError(LakeError):
     pass
+
+
+class DamagedSegmentError(LakeError):
+    """A segment the catalog references no longer holds the bytes it committed; the
+    message names the file and what it held, the help says how to repair."""
 
 
 class EngineError(DocframeError):

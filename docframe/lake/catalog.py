@@ -10,6 +10,13 @@ Visibility is per *source version*: every chunk/document row carries the
 ``version_id`` of the ingested file version it came from, and a version is live
 at snapshot S when ``added_snapshot <= S`` and it was not removed at or before S.
 Replacing or pruning a file therefore never rewrites data files.
+
+Each segment row records the SHA-256 of the file's bytes (``checksum``), so a
+flipped bit is found by ``docframe verify``; ``damage`` is set by ``repair`` on
+segments it found damaged. ``sources`` keeps the newest row per input and
+``source_log`` every row it ever held, so ``sources`` at an old snapshot is that
+snapshot's. Catalogs made before these existed are upgraded in place by the next
+writer (:func:`upgrade`); readers take them as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +31,31 @@ from docframe.errors import LakeError
 
 FORMAT_VERSION = "1"
 CATALOG_FILE = "catalog.sqlite"
+
+SOURCE_LOG_TABLE = """
+CREATE TABLE IF NOT EXISTS source_log (
+    log_id       INTEGER PRIMARY KEY,
+    at_snapshot  INTEGER NOT NULL,        -- the row below holds from this snapshot on
+    deleted      INTEGER NOT NULL DEFAULT 0,  -- 1: pruned or dropped at at_snapshot
+    source_uri   TEXT NOT NULL,
+    size         INTEGER,
+    mtime        REAL,
+    content_hash TEXT,
+    connector    TEXT,
+    status       TEXT NOT NULL,
+    error        TEXT,
+    snapshot_id  INTEGER,
+    version_id   INTEGER,
+    n_documents  INTEGER NOT NULL DEFAULT 0,
+    n_chunks     INTEGER NOT NULL DEFAULT 0,
+    n_tables     INTEGER NOT NULL DEFAULT 0,
+    n_rows       INTEGER NOT NULL DEFAULT 0,
+    read_options TEXT,
+    updated_at   REAL NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS source_log_uri ON source_log (source_uri, at_snapshot);
+"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,7 +72,9 @@ CREATE TABLE IF NOT EXISTS segments (
     path        TEXT NOT NULL UNIQUE,    -- relative to the lake root
     rows        INTEGER NOT NULL,
     bytes       INTEGER NOT NULL,
-    snapshot_id INTEGER NOT NULL REFERENCES snapshots
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots,
+    checksum    TEXT,                    -- "sha256:<hex>" of the file; NULL: made before checksums
+    damage      TEXT                     -- why repair gave the file up; NULL: none known
 );
 CREATE TABLE IF NOT EXISTS segment_versions (
     segment_id INTEGER NOT NULL REFERENCES segments,
@@ -165,7 +199,7 @@ def create(path: Path, meta: dict[str, str]) -> None:
     con = connect(path)
     try:
         con.execute("PRAGMA journal_mode = WAL")
-        con.executescript(SCHEMA)
+        con.executescript(SCHEMA + SOURCE_LOG_TABLE)
         with transaction(con):
             con.execute(
                 "INSERT INTO snapshots VALUES (0, ?, 'init', 'empty lake')",
@@ -224,9 +258,121 @@ ORDER BY t.name
 """
 
 # Segments holding at least one live version: fully replaced files cost nothing to read.
-VISIBLE_SEGMENTS = f"""
-SELECT DISTINCT s.segment_id, s.kind, s.relation, s.path FROM segments s
+_VISIBLE_SEGMENTS = f"""
+SELECT DISTINCT s.segment_id, s.kind, s.relation, s.path, s.bytes, s.snapshot_id,
+       {{integrity}}
+FROM segments s
 JOIN segment_versions sv ON sv.segment_id = s.segment_id
 WHERE s.snapshot_id <= :s AND sv.version_id IN ({LIVE_VERSIONS})
 ORDER BY s.segment_id
+"""
+
+
+def visible_segments(con: sqlite3.Connection, snapshot_id: int) -> list[sqlite3.Row]:
+    """The segments snapshot ``snapshot_id`` reads, with their size, checksum and recorded
+    damage (both NULL in a catalog no writer has upgraded yet)."""
+    upgraded = {"checksum", "damage"} <= columns(con, "segments")
+    integrity = "s.checksum, s.damage" if upgraded else "NULL AS checksum, NULL AS damage"
+    sql = _VISIBLE_SEGMENTS.format(integrity=integrity)
+    return con.execute(sql, {"s": snapshot_id}).fetchall()
+
+
+# -- upgrading older catalogs; the history of sources ------------------------------------
+def columns(con: sqlite3.Connection, table: str) -> set[str]:
+    """The columns ``table`` has in this catalog (empty if it has no such table): readers
+    of catalogs made before an upgrade ask before they select."""
+    return {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+
+
+# The sources columns, in the order source_log repeats them.
+SOURCE_FIELDS = (
+    "source_uri, size, mtime, content_hash, connector, status, error, snapshot_id, "
+    "version_id, n_documents, n_chunks, n_tables, n_rows, read_options, updated_at"
+)
+
+
+def upgrade(con: sqlite3.Connection) -> None:
+    """Bring a catalog made by an older docframe up to this schema, in place.
+
+    Only writers call it, holding the writer lock: readers never need to write. It
+    adds ``segments.checksum`` (NULL for older segments: checked by size and footer
+    only) and ``segments.damage``, and creates ``source_log``, seeded with the history
+    the catalog still knows (:func:`_seed_source_log`). Idempotent; one transaction.
+    """
+    have = columns(con, "segments")
+    missing_log = not columns(con, "source_log")
+    if {"checksum", "damage"} <= have and not missing_log:
+        return
+    with transaction(con):
+        for column in ("checksum", "damage"):
+            if column not in have:
+                con.execute(f"ALTER TABLE segments ADD COLUMN {column} TEXT")
+        if missing_log:
+            for statement in SOURCE_LOG_TABLE.split(";"):  # executescript would COMMIT
+                if statement.strip():
+                    con.execute(statement)
+            _seed_source_log(con)
+
+
+def _seed_source_log(con: sqlite3.Connection) -> None:
+    """The history of ``sources`` as far as an older catalog kept it: each version from
+    the snapshot that added it, a deletion where a version was retired with no
+    successor (prune), then today's rows (an error row from its failure's snapshot)."""
+    con.execute(
+        f"""INSERT INTO source_log (at_snapshot, deleted, {SOURCE_FIELDS})
+        SELECT v.added_snapshot, 0, v.source_uri, s.size, s.mtime, v.content_hash,
+               s.connector, 'ok', NULL, v.added_snapshot, v.version_id, v.n_documents,
+               v.n_chunks,
+               (SELECT count(*) FROM tables t WHERE t.version_id = v.version_id),
+               (SELECT coalesce(sum(t.n_rows), 0) FROM tables t
+                WHERE t.version_id = v.version_id),
+               s.read_options,
+               (SELECT created_at FROM snapshots WHERE snapshot_id = v.added_snapshot)
+        FROM versions v LEFT JOIN sources s ON s.source_uri = v.source_uri
+        ORDER BY v.added_snapshot, v.version_id"""
+    )
+    con.execute(
+        """INSERT INTO source_log (at_snapshot, deleted, source_uri, status, updated_at)
+        SELECT v.removed_snapshot, 1, v.source_uri, 'deleted',
+               (SELECT created_at FROM snapshots WHERE snapshot_id = v.removed_snapshot)
+        FROM versions v
+        WHERE v.removed_snapshot IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM versions w
+            WHERE w.source_uri = v.source_uri AND w.added_snapshot = v.removed_snapshot)"""
+    )
+    con.execute(
+        f"""INSERT INTO source_log (at_snapshot, deleted, {SOURCE_FIELDS})
+        SELECT CASE WHEN status = 'ok' THEN coalesce(snapshot_id, 0)
+                    ELSE max(coalesce(snapshot_id, 0), coalesce(
+                        (SELECT max(e.snapshot_id) FROM errors e
+                         WHERE e.input = sources.source_uri), 0)) END,
+               0, {SOURCE_FIELDS}
+        FROM sources"""
+    )
+
+
+def log_source(con: sqlite3.Connection, uri: str, snapshot_id: int) -> None:
+    """Append ``uri``'s ``sources`` row as it now stands (a deletion if it is gone) to
+    ``source_log``. Call it inside the transaction of every change to ``sources``."""
+    cur = con.execute(
+        f"INSERT INTO source_log (at_snapshot, deleted, {SOURCE_FIELDS}) "
+        f"SELECT ?, 0, {SOURCE_FIELDS} FROM sources WHERE source_uri = ?",
+        (snapshot_id, uri),
+    )
+    if cur.rowcount == 0:
+        con.execute(
+            "INSERT INTO source_log (at_snapshot, deleted, source_uri, status, updated_at) "
+            "VALUES (?, 1, ?, 'deleted', ?)",
+            (snapshot_id, uri, time.time()),
+        )
+
+
+# ``sources`` as it stood at snapshot :s, from the log: each input's newest row.
+SOURCES_AT = f"""
+SELECT {SOURCE_FIELDS} FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY source_uri ORDER BY at_snapshot DESC, log_id DESC) AS newest
+    FROM source_log WHERE at_snapshot <= :s)
+WHERE newest = 1 AND deleted = 0
+ORDER BY source_uri
 """

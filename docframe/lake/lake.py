@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from docframe.connectors.pdf.options import PdfOptions
     from docframe.connectors.tables import TableOptions
     from docframe.lake.gc import GcReport
+    from docframe.lake.integrity import VerifyReport
     from docframe.pipelines.embedding import Embedder
     from docframe.pipelines.ingest import IngestReport
+    from docframe.pipelines.repair import RepairReport
     from docframe.query.result import Result
 
 _ALLOWED_IN_NEW_LAKE = {CONFIG_FILE, ".lock"}
@@ -240,6 +242,24 @@ class Lake:
         from docframe.lake.gc import collect
 
         return collect(self)
+
+    def verify(self, *, full: bool = True) -> VerifyReport:
+        """Check every segment the catalog references, read-only: with ``full`` every byte
+        against the checksum recorded at commit, else size and Parquet footer only."""
+        from docframe.lake.integrity import verify
+
+        con = self.connect()
+        try:
+            return verify(self.root, con, full=full)
+        finally:
+            con.close()
+
+    def repair(self, *, drop_missing: bool = False, progress: bool = False) -> RepairReport:
+        """Replace what damaged segments hold in the newest snapshot: sources re-read from
+        their files; with ``drop_missing``, the rest dropped in a new snapshot."""
+        from docframe.pipelines.repair import repair
+
+        return repair(self, drop_missing=drop_missing, progress=progress)
 
     def tables(self, *, snapshot: int | None = None) -> Result:
         """The lake's tables: name, source, rows, columns."""

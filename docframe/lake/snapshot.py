@@ -3,19 +3,26 @@
 Once pinned, a query sees exactly these files and versions however many
 commits land meanwhile: the files are immutable and nothing deletes them while
 their snapshot is referenced.
+
+Pinning also runs the quick integrity check on the files (size and Parquet magic,
+remembered per file): a damaged one is listed in ``damaged`` with its one-line
+message, so the relations it feeds fail with that message and the others work.
+``sources`` is the inputs as they were at the snapshot, from the catalog's
+``source_log`` (a catalog no writer has upgraded yet: today's rows up to it).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from docframe.errors import LakeError
 from docframe.lake import catalog
+from docframe.lake.integrity import Damage, visible_damage
 
 SOURCE_COLUMNS = (
     "source_uri",
@@ -62,10 +69,39 @@ class Snapshot:
     sources: pa.Table
     history: pa.Table  # the snapshots table up to this one
     tables: dict[str, TableInfo]
+    # damaged segment files (absolute path -> what is wrong and what it affects)
+    damaged: dict[str, Damage] = field(default_factory=dict)
+    # every file's committed size and checksum (None: made before checksums), for
+    # checking a file a query failed to read
+    segment_checks: dict[str, tuple[int, str | None]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
         return not self.chunk_files
+
+    def relation_files(self, name: str) -> tuple[str, ...]:
+        """The files behind a relation (chunks, documents or a lake table)."""
+        if name == "chunks":
+            return self.chunk_files
+        if name == "documents":
+            return self.document_files
+        info = self.tables.get(name)
+        return info.files if info is not None else ()
+
+    def damage_of(self, name: str) -> Damage | None:
+        """The first damaged file behind relation ``name``, if any."""
+        for path in self.relation_files(name):
+            if path in self.damaged:
+                return self.damaged[path]
+        return None
+
+    def require(self, *names: str) -> None:
+        """Raise the one-line :class:`DamagedSegmentError` if a relation in ``names``
+        reads a damaged file (for readers that go to the files without SQL: search)."""
+        for name in names:
+            damage = self.damage_of(name)
+            if damage is not None:
+                raise damage.error()
 
 
 def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> Snapshot:
@@ -78,11 +114,9 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
                 help="list snapshots with: docframe sql 'SELECT * FROM snapshots'",
             )
         meta = catalog.read_meta(con)
-        segments = con.execute(catalog.VISIBLE_SEGMENTS, {"s": sid}).fetchall()
+        segments = catalog.visible_segments(con, sid)
         live = [r[0] for r in con.execute(catalog.LIVE_VERSIONS, {"s": sid})]
-        rows = con.execute(
-            f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources ORDER BY source_uri"
-        ).fetchall()
+        rows = _sources_at(con, sid, latest)
         table_rows = con.execute(catalog.LIVE_TABLES, {"s": sid}).fetchall()
         history = con.execute(
             "SELECT snapshot_id, created_at, job, note FROM snapshots WHERE snapshot_id <= ?",
@@ -111,7 +145,9 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
         )
         for r in table_rows
     }
-    sources = pa.Table.from_pylist([dict(r) for r in rows], schema=_SOURCES_SCHEMA)
+    sources = pa.Table.from_pylist(
+        [{c: r[c] for c in SOURCE_COLUMNS} for r in rows], schema=_SOURCES_SCHEMA
+    )
     dim = meta.get("embedding_dim")
     return Snapshot(
         root=root,
@@ -124,7 +160,26 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
         sources=sources,
         tables=tables,
         history=pa.Table.from_pylist([dict(r) for r in history], schema=_HISTORY_SCHEMA),
+        damaged=visible_damage(root, con, segments),
+        segment_checks={str(root / s["path"]): (s["bytes"], s["checksum"]) for s in segments},
     )
+
+
+def _sources_at(con: sqlite3.Connection, sid: int, latest: int) -> list[sqlite3.Row]:
+    """``sources`` as it was at snapshot ``sid``: the table itself for the newest
+    snapshot, the log for older ones; a catalog without the log (not yet upgraded by a
+    writer) gives today's rows changed at or before ``sid``."""
+    if sid == latest:
+        return con.execute(
+            f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources ORDER BY source_uri"
+        ).fetchall()
+    if catalog.columns(con, "source_log"):
+        return con.execute(catalog.SOURCES_AT, {"s": sid}).fetchall()
+    return con.execute(
+        f"SELECT {', '.join(SOURCE_COLUMNS)} FROM sources WHERE snapshot_id <= ? "
+        "ORDER BY source_uri",
+        (sid,),
+    ).fetchall()
 
 
 _SOURCES_SCHEMA = pa.schema(

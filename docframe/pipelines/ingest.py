@@ -19,7 +19,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +33,7 @@ from docframe.connectors.parquet import ParquetConnector
 from docframe.connectors.pdf.options import PdfOptions
 from docframe.connectors.tables import TableData, TableOptions
 from docframe.errors import ConnectorError, DocframeError, UnsupportedInputError
-from docframe.lake import catalog
+from docframe.lake import catalog, integrity
 from docframe.lake.segments import (
     DOCUMENT_SCHEMA,
     chunk_schema,
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from docframe.lake.lake import Lake
 
 _COMMIT_TABLES = 16  # table sources per commit: their rows are already on disk
+# a segment to register: kind, relation (tables), (path, bytes, rows, checksum), versions
+_Segment = tuple[str, str | None, tuple[str, int, int, str | None], list[int]]
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Outcome:
     error: str | None = None
     tables: list[str] = field(default_factory=list)
     n_rows: int = 0
+    notes: list[str] = field(default_factory=list)  # what was repaired: skipped bad lines
 
 
 STATUSES = ("ingested", "unchanged", "failed", "unsupported", "skipped", "pruned")
@@ -118,6 +121,7 @@ class _WrittenTable:
     n_rows: int
     notes: list[str]
     location: dict[str, Any] = field(default_factory=dict)
+    checksum: str | None = None  # of the segment's bytes, recorded at commit
 
 
 @dataclass
@@ -197,8 +201,12 @@ class IngestJob:
         jobs: int | None = None,
         follow_symlinks: bool = False,
         allowed_roots: Sequence[Path] | None = None,
+        repair: Collection[str] = (),
     ) -> None:
         self.lake = lake
+        # inputs a repair reads again although unchanged; a repair job alone may write
+        # while the newest snapshot reads a damaged segment (docframe.pipelines.repair)
+        self.repair = frozenset(repair)
         self.follow_symlinks = follow_symlinks
         self.allowed_roots = allowed_roots  # the agent tool's --allow-ingest folders (real paths)
         self.pdf_options = pdf_options or PdfOptions()
@@ -226,6 +234,9 @@ class IngestJob:
         with WriterLock(self.lake.root):
             self.con = self.lake.connect()
             try:
+                catalog.upgrade(self.con)  # a catalog made before checksums: add them
+                if not self.repair:  # never commit on top of damage: repair first
+                    integrity.refuse_if_damaged(self.lake.root, self.con)
                 self._table_owner = {
                     t.name: t.source_uri for t in self.lake.snapshot().tables.values()
                 }
@@ -309,10 +320,14 @@ class IngestJob:
             return None
         if hasattr(connector, "configured"):
             connector = connector.configured(self.pdf_options)
+        if hasattr(connector, "with_table_options"):  # document collections: --on-bad-rows
+            connector = connector.with_table_options(self.table_options)
         st = _Stat(size, mtime)
         is_table = getattr(connector, "kind", "documents") == "table"
         if is_table and known is not None and known["read_options"] != self._options_key:
             known = None  # read with other options (--schema, --delimiter...): read it again
+        if uri in self.repair:
+            known = None  # its committed rows are damaged: read it again
         if known is not None and known["status"] == "ok":
             if known["size"] == size and known["mtime"] == mtime:
                 self.report.outcomes.append(Outcome(uri, "unchanged"))
@@ -369,7 +384,7 @@ class IngestJob:
                 if owner != uri:  # found inside a document (report.pdf in two folders):
                     data.name = self._free_name(data.name, uri)  # the name is ours to pick
                 try:
-                    seg, size, n_rows = write_segment_batches(
+                    seg, size, n_rows, checksum = write_segment_batches(
                         self.lake.root, "table", data.schema, data.batches
                     )
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -388,6 +403,7 @@ class IngestJob:
                         n_rows,
                         data.notes,
                         dict(data.location),
+                        checksum,
                     )  # fmt: skip
                 )
         except BaseException:
@@ -503,13 +519,14 @@ class IngestJob:
         con = self.con
         next_version = con.execute("SELECT coalesce(max(version_id), 0) FROM versions")
         versions = {p.uri: v for v, p in enumerate(pending, start=next_version.fetchone()[0] + 1)}
-        segments: list[tuple[str, str | None, str, int, int, list[int]]] = []
+        segments: list[_Segment] = []
         with_docs = [p for p in pending if p.rows or p.documents]
         if with_docs:
             segments = self._write_segments(with_docs, versions, vectors)
         for p in pending:
             for t in p.tables:
-                segments.append(("table", t.name, t.path, t.n_rows, t.size, [versions[p.uri]]))
+                written = (t.path, t.size, t.n_rows, t.checksum)
+                segments.append(("table", t.name, written, [versions[p.uri]]))
         now = time.time()
         _failpoint("segments-written")
         with catalog.transaction(con):
@@ -522,11 +539,11 @@ class IngestJob:
                 )
                 if embedder is not None and texts:
                     self._record_model(embedder.dim)
-                for kind, relation, path, rows, size, vids in segments:
+                for kind, relation, (path, size, rows, checksum), vids in segments:
                     cur = con.execute(
-                        "INSERT INTO segments (kind, relation, path, rows, bytes, snapshot_id) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (kind, relation, path, rows, size, sid),
+                        "INSERT INTO segments (kind, relation, path, rows, bytes, snapshot_id, "
+                        "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (kind, relation, path, rows, size, sid, checksum),
                     )
                     con.executemany(
                         "INSERT INTO segment_versions VALUES (?, ?)",
@@ -536,6 +553,7 @@ class IngestJob:
                 self._commit_source(p, versions[p.uri], sid, now)
             for uri, mtime in touched:
                 con.execute("UPDATE sources SET mtime = ? WHERE source_uri = ?", (mtime, uri))
+                catalog.log_source(con, uri, sid)
             for uri, st, connector, msg in failed:
                 self._write_failure(uri, st, connector, msg, sid, now)
             _failpoint("before-commit")
@@ -562,15 +580,19 @@ class IngestJob:
                  json.dumps(t.location, default=str) if t.location else None),
             )  # fmt: skip
         n_rows = sum(t.n_rows for t in p.tables)
+        notes = list(getattr(p.connector, "notes", None) or [])  # an ok source's error: notes
         con.execute(
             "INSERT OR REPLACE INTO sources "
-            "VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.uri, p.size, p.mtime, p.content_hash, p.connector.name, sid, version,
+            "VALUES (?, ?, ?, ?, ?, 'ok', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (p.uri, p.size, p.mtime, p.content_hash, p.connector.name, "; ".join(notes) or None,
+             sid, version,
              len(p.documents), len(p.rows), len(p.tables), n_rows,
              self._options_key if p.tables else None, now),
         )  # fmt: skip
+        catalog.log_source(con, p.uri, sid)
         outcome = Outcome(p.uri, "ingested", len(p.documents), len(p.rows))
         outcome.tables, outcome.n_rows = [t.name for t in p.tables], n_rows
+        outcome.notes = notes
         self.report.outcomes.append(outcome)
 
     def _write_failure(
@@ -598,6 +620,7 @@ class IngestJob:
                 now,
             ),
         )
+        catalog.log_source(con, uri, sid)
 
     def _record_model(self, dim: int) -> None:
         row = self.con.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
@@ -611,7 +634,7 @@ class IngestJob:
 
     def _write_segments(
         self, pending: list[_Pending], versions: dict[str, int], vectors: Any
-    ) -> list[tuple[str, str | None, str, int, int, list[int]]]:
+    ) -> list[_Segment]:
         chunk_rows = [dict(r, version_id=versions[p.uri]) for p in pending for r in p.rows]
         doc_rows = [dict(d, version_id=versions[p.uri]) for p in pending for d in p.documents]
         out = []
@@ -628,12 +651,10 @@ class IngestJob:
                 {n: columns[n] for n in schema.names},
                 schema=schema,
             )
-            path, size = write_segment(self.lake.root, "chunks", table)
-            out.append(("chunks", None, path, table.num_rows, size, vids))
+            out.append(("chunks", None, write_segment(self.lake.root, "chunks", table), vids))
         if doc_rows:
             table = pa.Table.from_pylist(doc_rows, schema=DOCUMENT_SCHEMA)
-            path, size = write_segment(self.lake.root, "documents", table)
-            out.append(("documents", None, path, table.num_rows, size, vids))
+            out.append(("documents", None, write_segment(self.lake.root, "documents", table), vids))
         return out
 
     def _prune(self, seen: set[str]) -> None:
@@ -661,11 +682,14 @@ class IngestJob:
                     (sid, uri),
                 )
                 self.con.execute("DELETE FROM sources WHERE source_uri = ?", (uri,))
+                catalog.log_source(self.con, uri, sid)
                 self.report.outcomes.append(Outcome(uri, "pruned"))
 
     def _refresh_index(self) -> str | None:
         from docframe.index.store import ensure_index
 
+        if self.repair:
+            return None  # other segments may still be damaged: repair refreshes it after
         snapshot = self.lake.snapshot()
         if snapshot.is_empty:
             return None

@@ -83,6 +83,7 @@ def search(
         )
     info: dict[str, Any] = {"mode": mode, "k": k, "where": where, "snapshot": snapshot.snapshot_id}
     hits: list[tuple[str, float]] = []
+    snapshot.require("chunks", "documents")  # a damaged segment: its one line, not a trace
     if snapshot.is_empty:
         info.update(candidates=0, exhausted=True, reason="the lake has no chunks")
         return _result(snapshot, hits, info, provenance)

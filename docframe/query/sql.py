@@ -11,6 +11,10 @@ batch and never blocks the writer.
     tables     one row per lake table (name, source, rows, columns)
     pdf_tables one row per table found inside a PDF (doc_id, page, bbox)
     <name>     every lake table by its own name
+
+A relation whose files failed the snapshot's integrity check is defined with its
+columns but raises the damage's one-line message when read; the healthy relations
+are defined as usual, so one bad file costs only the relations it feeds.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
-from docframe.errors import QueryError
+from docframe.errors import DamagedSegmentError, QueryError
+from docframe.lake.integrity import Damage
 from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema
 from docframe.lake.snapshot import Snapshot
 from docframe.query.result import Result
@@ -43,21 +49,68 @@ def _files_sql(files: tuple[str, ...]) -> str:
 
 def _relation(
     con: duckdb.DuckDBPyConnection,
+    snapshot: Snapshot,
     name: str,
     files: tuple[str, ...],
     empty: pa.Table,
     scan: Scan | None = None,
 ) -> None:
+    view = (
+        f"CREATE VIEW {name} AS SELECT * EXCLUDE (version_id, metadata), "
+        "metadata::JSON AS metadata FROM {source} "
+        "WHERE version_id IN (SELECT version_id FROM _live)"
+    )
     if files:
-        source = _source(con, name, files, scan)
+        _define(con, snapshot, name, files, empty, scan, view)
     else:
         _table(con, f"_empty_{name}", empty)
-        source = f"_empty_{name}"
-    con.execute(
-        f"CREATE VIEW {name} AS SELECT * EXCLUDE (version_id, metadata), "
-        f"metadata::JSON AS metadata FROM {source} "
-        f"WHERE version_id IN (SELECT version_id FROM _live)"
-    )
+        con.execute(view.format(source=f"_empty_{name}"))
+
+
+def _define(
+    con: duckdb.DuckDBPyConnection,
+    snapshot: Snapshot,
+    name: str,
+    files: tuple[str, ...],
+    empty: pa.Table,
+    scan: Scan | None,
+    view: str,
+) -> None:
+    """Per relation: its files -> a DuckDB source -> the ``view`` statement over it.
+
+    A relation whose files the pin found damaged, or that DuckDB cannot even bind (a
+    damaged footer the quick check let through: the files are then hashed to find
+    which), gets a stand-in that raises the damage's one line; the others are unharmed.
+    """
+    damage = snapshot.damage_of(name)
+    if damage is None:
+        try:
+            con.execute(view.format(source=_source(con, name, files, scan)))
+            return
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            damage = _damage_behind(snapshot, files)
+            if damage is None:
+                raise QueryError(
+                    f"cannot read relation {name}: {_one_line(str(exc))}",
+                    help="docframe verify checks the lake's files",
+                ) from None
+    stand_in = f"_damaged_{abs(hash((name, files))):x}"
+    con.execute(view.format(source=_damaged_source(con, stand_in, empty, damage)))
+
+
+def _damage_behind(snapshot: Snapshot, files: tuple[str, ...] | list[str]) -> Damage | None:
+    """The first of ``files`` that is not byte for byte what was committed (hashed in
+    full: only called when reading failed), described from the catalog."""
+    from docframe.lake import integrity
+
+    for path in files:
+        if path not in snapshot.segment_checks:
+            continue
+        size, checksum = snapshot.segment_checks[path]
+        reason = integrity.full_check(Path(path), size, checksum)
+        if reason is not None:
+            return integrity.describe_file(snapshot.root, path, reason)
+    return None
 
 
 # Hands a relation's Parquet files to DuckDB as an Arrow object (a pyarrow dataset) instead
@@ -75,6 +128,23 @@ def _source(
     registered = f"_scan_{abs(hash((name, files))):x}"
     con.register(registered, scan(files))
     return registered
+
+
+def _damaged_source(
+    con: duckdb.DuckDBPyConnection, name: str, empty: pa.Table, damage: Damage
+) -> str:
+    """Instead of a damaged relation's files: a source with ``empty``'s columns that
+    raises the damage's one-line message when read.
+
+    The error sits in a join condition, so DuckDB cannot prune it whichever columns a
+    statement reads (count(*) included), and statements bind as on the real relation.
+    """
+    _table(con, name, empty)
+    message = damage.message.replace("'", "''")
+    return (
+        f"(SELECT e.* FROM (SELECT error('{message}')::BOOLEAN AS ok) AS _damage "
+        f"LEFT JOIN {name} AS e ON _damage.ok)"
+    )
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
@@ -114,8 +184,9 @@ def connect(
     con = duckdb.connect(":memory:", config=config or {})
     _table(con, "_live", pa.table({"version_id": pa.array(snapshot.live_versions, pa.int64())}))
     dim = snapshot.dim or _PUBLIC_DEFAULT_DIM
-    _relation(con, "chunks", snapshot.chunk_files, chunk_schema(dim).empty_table(), scan)
-    _relation(con, "documents", snapshot.document_files, DOCUMENT_SCHEMA.empty_table(), scan)
+    _relation(con, snapshot, "chunks", snapshot.chunk_files, chunk_schema(dim).empty_table(), scan)
+    _relation(con, snapshot, "documents", snapshot.document_files, DOCUMENT_SCHEMA.empty_table(),
+              scan)  # fmt: skip
     if with_sources:
         define_sources(con, snapshot)
     _table(con, "_snapshots", snapshot.history)
@@ -135,8 +206,9 @@ def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, scan: Scan | Non
     rows = []
     for info in snapshot.tables.values():
         # every table version has at least one segment: a 0-row table is a 0-row file
-        source = _source(con, info.name, info.files, scan)
-        con.execute(f"CREATE VIEW {_quote(info.name)} AS SELECT * FROM {source}")
+        empty = pa.schema([(c, _arrow_type(t)) for c, t in info.columns]).empty_table()
+        view = f"CREATE VIEW {_quote(info.name).replace('{', '{{').replace('}', '}}')} AS "
+        _define(con, snapshot, info.name, info.files, empty, scan, view + "SELECT * FROM {source}")
         rows.append(
             {
                 "name": info.name,
@@ -167,6 +239,25 @@ def _tables(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, scan: Scan | Non
     ]
     _table(con, "_pdf_tables", pa.Table.from_pylist(found, schema=_PDF_TABLES_SCHEMA))
     con.execute("CREATE VIEW pdf_tables AS SELECT * FROM _pdf_tables")
+
+
+_DECIMAL = re.compile(r"decimal(128|256)\((\d+), (-?\d+)\)")
+_TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns), tz=(.+)\]")
+
+
+def _arrow_type(name: str) -> pa.DataType:
+    """The Arrow type the catalog recorded as ``str(type)``; nested and other rare types
+    fall back to string (only a damaged table's stand-in uses this, to bind statements)."""
+    try:
+        return pa.type_for_alias(name)
+    except ValueError:
+        pass
+    if m := _DECIMAL.fullmatch(name):
+        make = pa.decimal128 if m.group(1) == "128" else pa.decimal256
+        return make(int(m.group(2)), int(m.group(3)))
+    if m := _TIMESTAMP.fullmatch(name):
+        return pa.timestamp(m.group(1), tz=m.group(2))
+    return pa.string()
 
 
 _TABLES_SCHEMA = pa.schema(
@@ -244,6 +335,9 @@ def run_sql(
         statement = f"{explain.group(0)}{body}" if explain else body
         return Result(con.execute(statement, params).to_arrow_table())
     except duckdb.Error as exc:
+        damage = _diagnose(snapshot, body, exc)
+        if damage is not None:
+            raise damage from None
         raise QueryError(
             f"SQL error: {_one_line(str(exc))}",
             help=_caret(str(exc))
@@ -251,6 +345,33 @@ def run_sql(
         ) from None
     finally:
         con.close()
+
+
+_READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.InternalException)
+
+
+def _diagnose(snapshot: Snapshot, statement: str, exc: duckdb.Error) -> DamagedSegmentError | None:
+    """The damage behind a failed statement, if a segment is to blame.
+
+    A relation the pin found damaged raised its own message. Otherwise a file that went
+    bad after the pin (deleted, cut, or a flipped bit DuckDB tripped on) shows as a read
+    error: the files the error names, or else those of the relations the statement
+    names, are checked in full (only on this error path) and described from the catalog.
+    """
+    text = str(exc)
+    for damage in snapshot.damaged.values():
+        if damage.message in text:
+            return damage.error()
+    if not isinstance(exc, _READ_ERRORS):
+        return None
+    suspects = [f for f in snapshot.segment_checks if f in text]
+    if not suspects:
+        lowered = statement.lower()
+        names = ["chunks", "documents", *snapshot.tables]
+        named = [n for n in names if re.search(rf"\b{re.escape(n.lower())}\b", lowered)]
+        suspects = [f for n in named for f in snapshot.relation_files(n)]
+    damage = _damage_behind(snapshot, suspects)
+    return None if damage is None else damage.error()
 
 
 _DATABASES: OrderedDict[tuple[str, int], duckdb.DuckDBPyConnection] = OrderedDict()
