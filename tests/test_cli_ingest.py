@@ -65,3 +65,20 @@ def test_a_link_named_on_the_command_line_is_followed(linked):
 def test_help_explains_the_flag():
     result = run("ingest", "--help")
     assert "--follow-symlinks" in result.output and "symbolic link" in result.output
+
+
+def test_on_bad_rows_skip_keeps_a_collections_good_documents(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    path.write_text(
+        '{"_id": "a", "text": "Granite is an igneous rock."}\n'
+        "not json at all\n"
+        '{"_id": "c", "text": "Basalt cools quickly from lava."}\n'
+    )
+    lake = str(tmp_path / "lake")
+    failed = run("--lake", lake, "ingest", str(path), "--no-progress")
+    assert failed.exit_code == 1
+    assert f"failed {path}:2: invalid JSON (Expecting value at column 1)" in failed.output
+    result = run("--lake", lake, "ingest", str(path), "--on-bad-rows", "skip", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "1 ingested" in result.output
+    assert f"note {path}: skipped 1 bad record(s): line 2 (first: invalid JSON" in result.output

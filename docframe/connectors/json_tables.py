@@ -52,13 +52,13 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
+from docframe.connectors import jsonread
 from docframe.connectors import schema as sch
 from docframe.connectors.tables import TableData, TableOptions, default_name
 from docframe.errors import ConnectorError
 
 READ_CHUNK = 1 << 20
 HEAD_BYTES = 1 << 16
-MAX_LISTED = 20
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _WS = re.compile(r"[ \t\r\n]*")
 
@@ -85,10 +85,15 @@ class JsonlTableConnector:
     def looks_like_documents(path: Path) -> bool:
         """True when the first non-blank record has both ``_id`` and ``text`` (BEIR corpus)."""
         try:
+            head = sch.read_head(path, HEAD_BYTES)
+            if b"\x00" in head and sch.bom_encoding(head) not in ("utf-16", "utf-32"):
+                return False  # binary: the table connector says so
             with _text(path, None) as fh:
-                for line in fh:
+                for _, line in jsonread.lines(fh):
+                    if line is None:
+                        return False
                     if line.strip():
-                        record = json.loads(line)
+                        record = jsonread.loads(line)
                         return isinstance(record, dict) and "_id" in record and "text" in record
         except (OSError, EOFError, UnicodeDecodeError, ValueError, ConnectorError):
             return False
@@ -185,7 +190,11 @@ class _Scanner:
         line = self.line_at(self.pos)
         while True:
             try:
-                obj, end = self.decoder.raw_decode(self.buf, self.pos)
+                obj, end = jsonread.decode(self.decoder, self.buf, self.pos)
+            except jsonread.JsonTooDeep as exc:  # no safe place to resume: not skippable
+                raise ConnectorError(
+                    f"{self.path}: line {line}: {exc}", help=jsonread.DEPTH_HELP
+                ) from None
             except json.JSONDecodeError as exc:
                 # the value may simply go on past the buffer: read more and retry
                 near_end = exc.pos >= len(self.buf) - 32 or exc.msg.startswith("Unterminated")
@@ -247,13 +256,19 @@ class _Records:
     def _lines(self) -> Iterator[tuple[int, dict] | _Bad]:
         try:
             with _text(self.path, self.options.encoding) as fh:
-                for number, line in enumerate(fh, start=1):
+                for number, line in jsonread.lines(fh):
+                    if line is None:
+                        yield _Bad(number, jsonread.too_long())
+                        continue
                     if not line.strip():
                         continue
                     try:
-                        record = json.loads(line)
+                        record = jsonread.loads(line)
                     except json.JSONDecodeError as exc:
-                        yield _Bad(number, f"invalid JSON ({exc.msg} at column {exc.colno})")
+                        yield _Bad(number, jsonread.invalid(exc))
+                        continue
+                    except jsonread.JsonTooDeep as exc:
+                        yield _Bad(number, str(exc))
                         continue
                     if not isinstance(record, dict):
                         yield _Bad(number, f"expected a JSON object, found {_kind_name(record)}")
@@ -378,7 +393,7 @@ def _json_lines_in_json(path: Path, encoding: str | None) -> bool:
     if len(found) < 2 or not found[0].endswith("\n"):  # one line, or a very long first line
         return False
     try:
-        first = json.loads(found[0])
+        first = jsonread.loads(found[0])
     except ValueError:
         return False
     return isinstance(first, dict) and found[1].lstrip().startswith("{")
@@ -515,9 +530,15 @@ class _JsonTable:
             raise ConnectorError(f"{self.path}: empty file", help="add records, or remove it")
         found = sch.sniff_format(head)
         utf16 = enc in ("utf-16", "utf-32")
+        expected = "a JSON Lines file" if self.lines else "a JSON file"
         if not utf16 and (found is None or found[1] not in (".json", ".csv")):
-            expected = "a JSON Lines file" if self.lines else "a JSON file"
             raise sch.mislabeled(self.path, head, expected)
+        nul = -1 if utf16 else head.find(b"\x00")
+        if nul >= 0:  # text, then NUL bytes: a damaged or sparse file
+            raise ConnectorError(
+                f"{self.path}: not {expected}: binary content (a NUL byte at offset {nul})",
+                help="check the file; it may be damaged or of another type",
+            )
         nested = getattr(self.options, "nested", None) or sch.DEFAULT_NESTED
         if nested not in sch.NESTED_CHOICES:
             raise ConnectorError(
@@ -607,15 +628,8 @@ class _JsonTable:
         self.types = {n: self.declared.get(n) or _arrow(self.kinds[n]) for n in self.names}
 
     def _note_skipped(self) -> None:
-        bad = self.records.skipped
-        if not bad:
-            return
-        listed = ", ".join(str(line) for line, _ in bad[:MAX_LISTED])
-        more = len(bad) - MAX_LISTED
-        if more > 0:
-            listed += f", ... ({more} more)"
-        word = "lines" if len(bad) > 1 else "line"
-        self.notes.append(f"skipped {len(bad)} bad record(s): {word} {listed} (first: {bad[0][1]})")
+        if self.records.skipped:
+            self.notes.append(jsonread.skipped_note(self.records.skipped))
 
     def _batches(self, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         size = self.options.batch_rows

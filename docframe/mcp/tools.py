@@ -763,6 +763,7 @@ class LakeTools:
                     "chunks": o.n_chunks,
                     "tables": o.tables,
                     "error": o.error,
+                    "notes": o.notes,
                 }
                 for o in report.outcomes
             ],

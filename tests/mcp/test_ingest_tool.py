@@ -38,6 +38,7 @@ def test_links_out_of_the_allowed_folder_are_refused_by_name(writer):
         assert by_input[name]["status"] == "failed"
         assert "outside the allowed folders" in by_input[name]["error"]
     assert by_input["notes.txt"]["status"] == "ingested"  # the rest of the call goes on
+    assert by_input["notes.txt"]["notes"] == []
     assert by_input["near.txt"]["status"] == "ingested"  # a link that stays inside is fine
     leaked = writer.lake.sql("SELECT count(*) AS n FROM chunks WHERE text LIKE '%zebra%'")
     assert leaked.to_list() == [{"n": 0}]
