@@ -668,7 +668,8 @@ def _probe_write(path: str) -> str | None:
 
 
 def _run_request(request: _Request) -> list[Any]:
-    """In a worker: the request's statements on a fresh locked in-memory database."""
+    """In a worker: the request's statements on a fresh cursor of the snapshot's locked
+    in-memory database (temporary objects die with the cursor)."""
     _enter_worker()
     grown = _megabytes(request.limits.memory_limit)
     vm = _vm_mb()
@@ -677,19 +678,20 @@ def _run_request(request: _Request) -> list[Any]:
         # counts it: this worker would fail what comes next. run_isolated runs a job
         # whose worker exited after earlier jobs once more, in a fresh worker.
         os._exit(0)
-    con = _open(request.snapshot, request.limits.memory_limit)
+    key, database = _database(request.snapshot, request.limits.memory_limit)
+    cur = database.con.cursor()
     try:
-        for name, table in request.relations.items():
-            con.register(name, table)
+        database.enter(cur, request)
         if request.ids_only:
             ((sql, params, _),) = request.statements
-            return [_ids(con, sql, params, request)]
+            return [_ids(cur, sql, params, request)]
         return [
-            _execute(con, sql, params, request.limits, max_rows, str(request.snapshot.root))
+            _execute(cur, sql, params, request.limits, max_rows, str(request.snapshot.root))
             for sql, params, max_rows in request.statements
         ]
     finally:
-        con.close()
+        cur.close()
+        database.leave(key)
         if not _BASE_VM_MB and (vm := _vm_mb()) is not None:
             # the first query reserves ~1 GB of address space once (allocator arenas)
             _BASE_VM_MB.append(min(vm, _WORKER_BASE_MB))
@@ -719,27 +721,110 @@ def _dataset(files: tuple[str, ...]) -> Any:
     return dataset
 
 
-def _open(snapshot: Snapshot, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    """The snapshot's relations in a new in-memory database that can open no file."""
-    from docframe.query.sql import connect
+class _SnapshotDatabase:
+    """In a worker: one pinned snapshot's relations in a locked in-memory DuckDB
+    database that can open no file, kept for the worker's next requests.
 
-    config = {
-        "enable_external_access": False,  # no file, URL, COPY, ATTACH, extension
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-        "allow_community_extensions": False,
-        "allow_persistent_secrets": False,
-        "memory_limit": memory_limit,
-        "temp_directory": "",  # nothing spills to disk
-        "threads": 2,
-    }
-    con = connect(snapshot, scan=_dataset, config=config)
-    try:
-        con.execute("SET lock_configuration = true")
-    except Exception:
-        con.close()
-        raise
-    return con
+    Each request runs on its own cursor, which sees the database's views and tables
+    but none of the Arrow datasets registered on the parent (registrations are per
+    connection): :meth:`enter` registers on the cursor the datasets of the relations
+    the request names, plus ``sources`` and the request's search results."""
+
+    def __init__(self, snapshot: Snapshot, memory_limit: str) -> None:
+        from docframe.query.sql import connect
+
+        config = {
+            "enable_external_access": False,  # no file, URL, COPY, ATTACH, extension
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "allow_persistent_secrets": False,
+            "memory_limit": memory_limit,
+            "temp_directory": "",  # nothing spills to disk
+            "threads": 2,
+        }
+        scanned: set[tuple[str, ...]] = set()  # a damaged relation gets a stand-in instead
+
+        def scan(files: tuple[str, ...]) -> Any:
+            dataset = _dataset(files)
+            scanned.add(files)
+            return dataset
+
+        self.con = connect(snapshot, with_sources=False, scan=scan, config=config)
+        try:
+            self.con.execute("SET lock_configuration = true")
+        except Exception:
+            self.con.close()
+            raise
+        files = {"chunks": snapshot.chunk_files, "documents": snapshot.document_files}
+        files.update({name: info.files for name, info in snapshot.tables.items()})
+        self.files = {name: f for name, f in files.items() if f in scanned}
+
+    def enter(self, cur: duckdb.DuckDBPyConnection, request: _Request) -> None:
+        from docframe.query.sql import define_sources, scan_name
+
+        define_sources(cur, request.snapshot)
+        for name in _named_relations(request.statements, self.files):
+            cur.register(scan_name(self.files[name]), _dataset(self.files[name]))
+        for name, table in request.relations.items():
+            cur.register(name, table)
+
+    def leave(self, key: tuple) -> None:
+        """Forget this database if a request attached another one to it (ATTACH is
+        shared by every cursor; the statement check refuses it, this is the backstop)."""
+        attached = self.con.execute(
+            "SELECT count(*) FROM duckdb_databases() WHERE NOT internal"
+        ).fetchone()[0]
+        if attached != 1:
+            _DATABASES.pop(key, None)
+            self.con.close()
+
+
+_DATABASES: OrderedDict[tuple, _SnapshotDatabase] = OrderedDict()  # in a worker
+
+
+def _database(snapshot: Snapshot, memory_limit: str) -> tuple[tuple, _SnapshotDatabase]:
+    """The snapshot's database in this worker, made once (defining every relation costs
+    more than most statements): keyed by what the pin holds, not just its number."""
+    key = (
+        str(snapshot.root),
+        snapshot.snapshot_id,
+        memory_limit,
+        hash((snapshot.chunk_files, snapshot.document_files, snapshot.live_versions,
+              tuple((n, t.files) for n, t in sorted(snapshot.tables.items())))),
+    )  # fmt: skip
+    if key in _DATABASES:
+        _DATABASES.move_to_end(key)
+        return key, _DATABASES[key]
+    database = _DATABASES[key] = _SnapshotDatabase(snapshot, memory_limit)
+    while len(_DATABASES) > 2:
+        _DATABASES.popitem(last=False)[1].con.close()
+    return key, database
+
+
+def _named_relations(
+    statements: Sequence[tuple[str, Any, int | None]], relations: Mapping[str, Any]
+) -> list[str]:
+    """The relations (of ``relations``) the statements name; all of them when a
+    statement cannot be parsed (so nothing it reads is missing)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from docframe.query.table_functions import _dialect
+
+    named: set[str] = set()
+    for sql, _, _ in statements:
+        try:
+            trees = sqlglot.parse(split_explain(sql)[1], read=_dialect())
+        except (sqlglot.errors.SqlglotError, QueryError):
+            return list(relations)
+        for tree in trees:
+            if tree is None:
+                continue
+            for table in tree.find_all(exp.Table):
+                named.add(table.name)
+                named.add(table.name.lower())
+    return [name for name in relations if name in named]
 
 
 def _watchdog(con: duckdb.DuckDBPyConnection, limits: Limits) -> tuple[threading.Timer, Any]:

@@ -125,9 +125,18 @@ def _source(
     registered Arrow object (visible to this connection only)."""
     if scan is None:
         return f"read_parquet({_files_sql(files)})"
-    registered = f"_scan_{abs(hash((name, files))):x}"
+    registered = scan_name(files)
     con.register(registered, scan(files))
     return registered
+
+
+def scan_name(files: tuple[str, ...]) -> str:
+    """The name ``connect(scan=...)`` registers ``files`` under: the same in every
+    process, so a cursor can register the same object again (registrations are
+    per connection, and views bind them by name)."""
+    import hashlib
+
+    return "_scan_" + hashlib.sha1("\0".join(files).encode()).hexdigest()[:16]
 
 
 def _damaged_source(
@@ -347,22 +356,29 @@ def run_sql(
         con.close()
 
 
-_READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.InternalException)
+# errors about the statement itself, never about a file: no need to check the files
+_STATEMENT_ERRORS = (
+    duckdb.ParserException,
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.ConversionException,
+)
 
 
 def _diagnose(snapshot: Snapshot, statement: str, exc: duckdb.Error) -> DamagedSegmentError | None:
     """The damage behind a failed statement, if a segment is to blame.
 
     A relation the pin found damaged raised its own message. Otherwise a file that went
-    bad after the pin (deleted, cut, or a flipped bit DuckDB tripped on) shows as a read
-    error: the files the error names, or else those of the relations the statement
-    names, are checked in full (only on this error path) and described from the catalog.
+    bad after the pin (deleted, cut, or a flipped bit DuckDB tripped on) shows as any
+    error but one about the statement's text: the files the error names, or else those
+    of the relations the statement names, are checked in full (only on this error path,
+    remembered per file) and described from the catalog.
     """
     text = str(exc)
     for damage in snapshot.damaged.values():
         if damage.message in text:
             return damage.error()
-    if not isinstance(exc, _READ_ERRORS):
+    if isinstance(exc, _STATEMENT_ERRORS):
         return None
     suspects = [f for f in snapshot.segment_checks if f in text]
     if not suspects:
