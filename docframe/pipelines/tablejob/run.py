@@ -121,6 +121,7 @@ def run_job(
     current = tables.get(spec.output)
     _check_output(spec, source, current)
     inputs = {name: tables[name] for name in spec.tables}
+    snapshot.require(*inputs)  # a damaged input segment: its one line, not a read error
     digest = job_hash(spec, inputs)
     backend = engine_module.__name__ if engine_module is not None else lake.backend.name
     engine = engine_for(backend, distributed=distributed)
