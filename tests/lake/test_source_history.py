@@ -16,7 +16,9 @@ def _at(lake, n: int) -> dict[str, tuple[str, int, int]]:
     rows = lake.sql(
         "SELECT source_uri, status, n_chunks, snapshot_id FROM sources", snapshot=n
     ).to_list()
-    return {Path(r["source_uri"]).name: (r["status"], r["n_chunks"], r["snapshot_id"]) for r in rows}
+    return {
+        Path(r["source_uri"]).name: (r["status"], r["n_chunks"], r["snapshot_id"]) for r in rows
+    }
 
 
 def _check_every_snapshot(lake) -> None:
@@ -92,9 +94,7 @@ def test_sources_at_a_snapshot_show_that_snapshot(history):
     }
 
 
-def test_an_old_lake_without_the_log_is_read_filtered_and_seeded_by_a_writer(
-    history, tmp_path
-):
+def test_an_old_lake_without_the_log_is_read_filtered_and_seeded_by_a_writer(history, tmp_path):
     import shutil
 
     lake, _ = history
