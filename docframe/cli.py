@@ -281,13 +281,24 @@ def _mapping_file(path: Path, option: str) -> dict[str, str]:
     """A TOML or JSON file holding one flat key -> value mapping."""
     import tomllib
 
+    from docframe.connectors import jsonread
+
     try:
         text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (OSError, ValueError) as exc:
+        data = jsonread.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, ValueError) as exc:  # JsonTooDeep is a ValueError
         raise DocframeError(
             f"{option} {path}: {exc}", help="a TOML/JSON map: key = value"
         ) from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise DocframeError(
+            f"{option} {path}: nested too deeply", help="a TOML/JSON map: key = value"
+        ) from None
+    if not isinstance(data, dict):
+        raise DocframeError(
+            f"{option} {path}: expected a map of key = value, found a {type(data).__name__}",
+            help='e.g. {"amount": "decimal(12,2)"}',
+        )
     return {str(k): str(v) for k, v in data.items()}
 
 

@@ -82,3 +82,22 @@ def test_on_bad_rows_skip_keeps_a_collections_good_documents(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 ingested" in result.output
     assert f"note {path}: skipped 1 bad record(s): line 2 (first: invalid JSON" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("deep.json", "[" * 10_000 + "]" * 10_000, "JSON nested deeper than 128 levels"),
+        ("list.json", '["id", "int64"]', "expected a map of key = value, found a list"),
+        ("deep.toml", "x = " + "[" * 10_000 + "]" * 10_000, "nested too deeply"),
+    ],
+)
+def test_a_bad_schema_file_is_one_line_naming_it(tmp_path, name, content, message):
+    schema = tmp_path / name
+    schema.write_text(content)
+    (tmp_path / "t.csv").write_text("id\n1\n")
+    result = run("--lake", str(tmp_path / "lake"), "ingest", str(tmp_path / "t.csv"),
+                 "--schema-file", str(schema), "--no-progress")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"--schema-file {schema}: {message}" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
