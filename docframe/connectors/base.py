@@ -63,7 +63,8 @@ def read_text(path: Path) -> str:
     The file is decoded a block at a time and every block is checked for NUL bytes
     before it is kept: a disk image or sparse file named ``.txt`` (gigabytes of
     zeros) is refused after its first 8 KiB instead of being read whole into memory,
-    and a large text file holds one block of bytes at a time besides its text.
+    and a large text file holds at most one block of its bytes (the decoded pieces are
+    joined once at the end, so the text itself is briefly there twice).
     """
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     parts: list[str] = []
