@@ -59,7 +59,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from docframe.errors import QueryError
+from docframe.errors import DamagedSegmentError, QueryError
 
 if TYPE_CHECKING:
     import duckdb
@@ -686,7 +686,7 @@ def _run_request(request: _Request) -> list[Any]:
             ((sql, params, _),) = request.statements
             return [_ids(cur, sql, params, request)]
         return [
-            _execute(cur, sql, params, request.limits, max_rows, str(request.snapshot.root))
+            _execute(cur, sql, params, request.limits, max_rows, request.snapshot)
             for sql, params, max_rows in request.statements
         ]
     finally:
@@ -851,7 +851,7 @@ def _ids(con: duckdb.DuckDBPyConnection, statement: str, params: Any, request: _
     except duckdb.Error as exc:
         if fired.is_set() or isinstance(exc, duckdb.InterruptException):
             raise _timeout(request.limits) from None
-        raise _query_error(exc, request.limits, str(request.snapshot.root)) from None
+        raise _query_error(exc, request.limits, request.snapshot, statement) from None
     finally:
         timer.cancel()
         _rollback(con)
@@ -873,7 +873,7 @@ def _execute(
     params: Any,
     limits: Limits,
     max_rows: int | None,
-    root: str,
+    snapshot: Snapshot,
 ) -> SqlAnswer:
     """One statement: interrupted at the time limit, rows streamed until the row or
     byte limit."""
@@ -914,7 +914,7 @@ def _execute(
     except duckdb.Error as exc:
         if fired.is_set():
             raise _timeout(limits) from None
-        raise _query_error(exc, limits, root) from None
+        raise _query_error(exc, limits, snapshot, statement) from None
     finally:
         timer.cancel()
         _rollback(con)
@@ -938,12 +938,19 @@ def _execute(
     )
 
 
-def _query_error(exc: Exception, limits: Limits, root: str) -> QueryError:
-    """DuckDB's error as one line, without the lake's location."""
+def _query_error(
+    exc: Exception, limits: Limits, snapshot: Snapshot, statement: str
+) -> QueryError | DamagedSegmentError:
+    """DuckDB's error as one line, without the lake's location; a damaged segment's
+    error is the lake's own one line (what the file held, how to repair)."""
     import duckdb
 
-    from docframe.query.sql import _caret, _one_line
+    from docframe.query.sql import _caret, _diagnose, _one_line
 
+    root = str(snapshot.root)
+    damage = _diagnose(snapshot, statement, exc) if isinstance(exc, duckdb.Error) else None
+    if damage is not None:
+        return type(damage)(scrub(damage.message, root), help=damage.help)
     message = scrub(_one_line(str(exc)), root)
     if isinstance(exc, duckdb.OutOfMemoryException):
         return QueryError(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docframe.errors import DocframeError, QueryError
+from docframe.errors import DamagedSegmentError, DocframeError, QueryError
 from docframe.mcp.sandbox import (
     MAX_SEARCH_K,
     Limits,
@@ -531,19 +531,25 @@ class LakeTools:
         for name in RELATIONS:
             statements += [(_count_sql(name), None), (_describe_sql(name), None)]
         statements += [(_describe_sql(info.name), None) for info in tables]
-        answers = iter(self.sandbox.query_many(snap, statements))
-        modalities = _modalities(next(answers))
+        try:
+            answers = iter(self.sandbox.query_many(snap, statements))
+        except DamagedSegmentError:  # a damaged relation: list the rest, say which one
+            answers = iter([self._answer_or_error(snap, s) for s in statements])
+        modalities = next(answers)
         relations = []
         for name in RELATIONS:
+            count = next(answers)
             entry = {
                 "name": name,
                 "kind": "docframe relation",
                 "description": RELATION_DOCS.get(name, ""),
-                "rows": next(answers).rows[0]["n"],
+                "rows": None if isinstance(count, Exception) else count.rows[0]["n"],
                 "columns": _columns(next(answers)),
             }
-            if name == "chunks":
-                entry["modalities"] = modalities
+            if isinstance(count, Exception):
+                entry["error"] = count.message
+            elif name == "chunks" and not isinstance(modalities, Exception):
+                entry["modalities"] = _modalities(modalities)
             relations.append(entry)
         for info in tables:
             relations.append(
@@ -566,6 +572,12 @@ class LakeTools:
                 relations.pop()
                 result["note"] = "some lake tables left out (byte limit): query the tables relation"
         return result
+
+    def _answer_or_error(self, snap: Any, statement: tuple[str, Any]) -> Any:
+        try:
+            return self.sandbox.query_many(snap, [statement])[0]
+        except DamagedSegmentError as exc:
+            return exc
 
     def describe_table(self, name: str, sample_rows: int = 3) -> dict[str, Any]:
         """One relation: columns, row count, provenance and a few sample rows."""
@@ -824,6 +836,8 @@ def _describe_sql(name: str) -> str:
 
 
 def _columns(answer: Any) -> list[dict[str, str]]:
+    if isinstance(answer, Exception):
+        return []
     return [{"name": r["column_name"], "type": r["column_type"]} for r in answer.rows]
 
 

@@ -143,6 +143,7 @@ def prepare(lake: Lake, snapshot: Snapshot, modes: set[str]) -> None:
     """Load (or build) what searches in ``modes`` need on ``snapshot``: its connection
     and indexes. Callers that put a time limit on a search (the agent tools) call this
     first, so the limit measures the question, not a one-off index load."""
+    snapshot.require("chunks", "documents")  # a damaged segment: its one line, not a trace
     if snapshot.is_empty:
         return
     con, lock = hit_connection(snapshot)

@@ -373,3 +373,35 @@ def test_serve_command_errors(tmp_path):
     help_text = cli("serve", "--help").output
     for option in ("--mcp", "--http", "--port", "--max-rows", "--timeout", "--allow-ingest"):
         assert option in help_text
+
+
+def test_a_damaged_segment_fails_only_what_reads_it_in_one_line(lake_copy):
+    """Agents get the lake's one-line damage error (its location shown as ``<lake>``),
+    and what does not read the damaged file keeps answering."""
+    import os
+
+    import docframe
+    from docframe.errors import DamagedSegmentError
+
+    lake = docframe.open(lake_copy, create=False)
+    segment = lake.snapshot().chunk_files[0]
+    os.truncate(segment, os.path.getsize(segment) // 2)
+    box = LakeTools(lake, limits=Limits(timeout_s=5))
+    try:
+        for name, arguments in (
+            ("sql", {"query": "SELECT count(*) AS n FROM chunks"}),
+            ("search", {"text": "lava"}),
+        ):
+            with pytest.raises(DamagedSegmentError) as caught:
+                box.call(name, arguments)
+            message = caught.value.message
+            assert "chunks-" in message and "truncated" in message and "\n" not in message
+            assert str(lake_copy) not in message and "docframe repair" in caught.value.help
+        rows = box.call("sql", {"query": "SELECT count(*) AS n FROM shipments"})["rows"]
+        assert rows == [{"n": 40}]
+        listed = {r["name"]: r for r in box.call("list_tables", {})["relations"]}
+        assert listed["shipments"]["rows"] == 40 and listed["documents"]["rows"] > 0
+        assert listed["chunks"]["rows"] is None and "truncated" in listed["chunks"]["error"]
+        assert listed["chunks"]["columns"]  # the damaged relation still describes itself
+    finally:
+        box.close()
