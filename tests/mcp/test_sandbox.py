@@ -323,7 +323,7 @@ def test_no_lake_path_reaches_the_agent(sandbox, mcp_lake, query):
 # -- the statement check under generated variants -------------------------------------
 
 REFUSED = [
-    "COPY (SELECT 'x' AS x) TO 'lake/segments/chunks-1.parquet' (FORMAT parquet, USE_TMP_FILE false)",
+    "COPY (SELECT 'x' AS x) TO 'lake/segments/c-1.parquet' (FORMAT parquet, USE_TMP_FILE false)",
     "EXPLAIN ANALYZE COPY (SELECT 1) TO 'x.parquet'",
     "EXPLAIN COPY (SELECT 1) TO 'x.csv'",
     "INSERT INTO _live VALUES (99)",
