@@ -118,6 +118,36 @@ def test_a_cleanly_closed_lake_is_read_and_searched_on_a_read_only_mount(
         assert _listing(ro) == before
 
 
+def test_the_agent_tools_serve_a_read_only_mount(sample_lake, tmp_path, monkeypatch):
+    """The MCP tools (sandboxed SQL, search with filters, context) on a read-only file
+    system: everything answers, and nothing is written into the lake."""
+    from docframe.mcp.tools import LakeTools
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    src = _copy_lake(sample_lake.root, tmp_path / "src")
+    with _read_only_mount(src, tmp_path / "ro") as ro:
+        before = _listing(ro)
+        tools = LakeTools(docframe.open(ro, create=False))
+        try:
+            listed = {r["name"]: r["rows"] for r in tools.call("list_tables", {})["relations"]}
+            assert (
+                listed["shipments"] == len((SAMPLE / "shipments.csv").read_text().splitlines()) - 1
+            )
+            query = (
+                "SELECT c.source_uri FROM hybrid_search('volcano eruption warning', k => 3) s "
+                "JOIN chunks c USING (chunk_id) ORDER BY s.rank"
+            )
+            rows = tools.call("sql", {"query": query})["rows"]
+            assert rows[0]["source_uri"].endswith("volcanoes.html")
+            hits = tools.call("search", {"text": QUESTION, "filters": {"modality": "text"}})
+            top = hits["hits"][0]
+            assert top["source_uri"].endswith("volcanoes.html")
+            assert tools.call("get_context", {"chunk_id": top["chunk_id"]})["citation"]
+        finally:
+            tools.close()
+        assert _listing(ro) == before
+
+
 def test_commits_still_in_the_wal_are_read_on_a_read_only_mount(sample_lake, tmp_path):
     src = _copy_lake(sample_lake.root, tmp_path / "src", indexes=True)
     extra = tmp_path / "extra.csv"
