@@ -209,6 +209,11 @@ def check_statement(query: str) -> str:
             help=f"the sql tool runs one read-only statement: {_READ_FORMS}",
         ) from None
     kinds = [s.type.name for s in statements]
+    if body.lstrip().split(None, 1)[0].upper() in ("PIVOT", "UNPIVOT"):  # DuckDB: CREATE + SELECT
+        raise SandboxViolation(
+            "refused: PIVOT is not available to agents (DuckDB runs it as two statements)",
+            help="aggregate with FILTER instead, e.g. count(*) FILTER (modality = 'pdf')",
+        )
     if len(kinds) != 1:
         raise SandboxViolation(
             f"refused: the sql tool runs exactly one statement, got {len(kinds)} "
@@ -336,6 +341,11 @@ def _check_tree(query: str) -> None:
             help="send one statement per call",
         )
     (tree,) = trees
+    if isinstance(tree, exp.Show):
+        raise SandboxViolation(
+            "refused: SHOW is not available to agents",
+            help="list_tables lists every relation; DESCRIBE SELECT * FROM name shows columns",
+        )
     if type(tree).__name__ not in _READ_ROOTS:
         what = "a command it cannot check" if isinstance(tree, exp.Command) else tree.key.upper()
         raise _refuse_tree(f"{what}, not a read statement")

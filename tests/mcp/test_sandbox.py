@@ -59,6 +59,8 @@ HOSTILE = [
     ("SELECT 1; DROP VIEW chunks", "exactly one statement"),
     ("EXPLAIN ANALYZE DELETE FROM _live", "DELETE"),
     ("CHECKPOINT", "CALL"),
+    ("SHOW TABLES", "SHOW is not available"),
+    ("PIVOT chunks ON modality USING count(*)", "PIVOT is not available"),
 ]
 
 
