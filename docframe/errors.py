@@ -83,6 +83,24 @@ class ConnectorError(DocframeError):
     pass
 
 
+class IsolationError(ConnectorError):
+    """A job in an isolated worker (``docframe.isolation``) did not finish: it ran out of
+    time or memory, or crashed. A ConnectorError, because the usual cause is a hostile
+    or broken input, and the batch goes on without it."""
+
+
+class WorkerTimeout(IsolationError):
+    pass
+
+
+class WorkerMemoryError(IsolationError):
+    pass
+
+
+class WorkerCrashed(IsolationError):
+    pass
+
+
 class UnsupportedInputError(ConnectorError):
     pass
 

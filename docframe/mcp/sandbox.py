@@ -22,7 +22,7 @@ comes from three layers, each enough on its own to stop the statements found so 
    lake is in the engine, so none can be revealed. Whatever a statement creates
    dies with its request's database.
 3. **A worker the kernel forbids to write**: statements run in reused worker
-   processes (``docframe.connectors.pdf.sandbox.run_isolated``) that, before their
+   processes (``docframe.isolation.run_isolated``) that, before their
    first statement, give up the right to create, write, truncate, rename or delete
    any file, and to open TCP connections, with Linux Landlock
    (``docframe.landlock``; root included). Where the kernel has no Landlock, layers
@@ -452,7 +452,7 @@ class Sandbox:
     memory_limit): DuckDB's ``memory_limit`` bounds its operators, not one huge value
     such as ``repeat(text, 10^9)``, and a statement that exhausts memory must take down
     a worker, never the server. Workers come from
-    ``docframe.connectors.pdf.sandbox.run_isolated`` (forkserver, reused, killed on a
+    ``docframe.isolation.run_isolated`` (forkserver, reused, killed on a
     timeout or crash) and give up file writes with Landlock before their first
     statement; at most ``workers`` statements run at once.
     """
@@ -545,7 +545,7 @@ class Sandbox:
     def probe_write(self, path: str) -> str | None:
         """What a sandbox worker gets when it opens ``path`` for writing: None if it
         could, else the error (``docframe doctor`` and the tests ask)."""
-        from docframe.connectors.pdf.sandbox import run_isolated
+        from docframe.isolation import run_isolated
 
         with self._slots:
             return run_isolated(
@@ -566,12 +566,8 @@ class Sandbox:
         limits: Limits | None = None,
         ids_only: bool = False,
     ) -> list[Any]:
-        from docframe.connectors.pdf.sandbox import (
-            WorkerCrashed,
-            WorkerMemoryError,
-            WorkerTimeout,
-            run_isolated,
-        )
+        from docframe.errors import WorkerCrashed, WorkerMemoryError, WorkerTimeout
+        from docframe.isolation import run_isolated
 
         limits = limits or self.limits
         request = _Request(

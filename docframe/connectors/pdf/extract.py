@@ -41,7 +41,7 @@ from typing import Any
 from docframe.connectors.base import Document, Element
 from docframe.connectors.pdf import metadata as md
 from docframe.connectors.pdf.options import PdfOptions
-from docframe.errors import ConnectorError
+from docframe.errors import ConnectorError, IsolationError, WorkerCrashed
 
 SUPPLY_PASSWORD = "encrypted: supply a password (--pdf-password or a --pdf-passwords file)"
 WRONG_PASSWORD = "encrypted: wrong password"
@@ -60,12 +60,24 @@ _MEMORY_HINTS = ("malloc", "out of memory", "cannot allocate", "memory limit")
 # ------------------------------------------------------------------ parent side
 
 
+# modules imported once by the fork server, so each worker starts with them loaded
+# pyarrow imports pandas lazily on the first table (~0.75 s): pay it once per worker
+PRELOAD = (
+    "pymupdf",
+    "pypdf",
+    "pyarrow",
+    "pandas",
+    "docframe.connectors.pdf.extract",
+    "docframe.connectors.pdf.tables",
+)
+
+
 def extract_document(path: Path, options: PdfOptions, *, job: Any = None) -> Document:
     """Read one PDF in an isolated worker: a Document, or a one-line ConnectorError.
 
     ``job`` replaces :func:`worker` (tests inject a crashing one).
     """
-    from docframe.connectors.pdf.sandbox import IsolationError, WorkerCrashed, run_isolated
+    from docframe.isolation import run_isolated
 
     job = job or worker
     label = str(path)
@@ -76,7 +88,7 @@ def extract_document(path: Path, options: PdfOptions, *, job: Any = None) -> Doc
     def attempt(parsers: tuple[str, ...], earlier: tuple[str, ...], timeout_s: float) -> Document:
         return run_isolated(
             job, target, label, path.name, password, options, parsers, earlier,
-            timeout_s=timeout_s, memory_mb=options.memory_mb, label=label,
+            timeout_s=timeout_s, memory_mb=options.memory_mb, label=label, preload=PRELOAD,
         )  # fmt: skip
 
     try:

@@ -21,8 +21,7 @@ import pytest
 
 from docframe.connectors.pdf import PdfConnector, PdfOptions
 from docframe.connectors.pdf.extract import SUPPLY_PASSWORD, WRONG_PASSWORD
-from docframe.connectors.pdf.sandbox import IsolationError
-from docframe.errors import ConnectorError
+from docframe.errors import ConnectorError, IsolationError
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "pdfs"
 if not (CORPUS / "index.json").is_file():

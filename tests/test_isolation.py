@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from docframe.connectors.pdf.sandbox import (
+from docframe.errors import (
+    ConnectorError,
     IsolationError,
     WorkerCrashed,
     WorkerMemoryError,
     WorkerTimeout,
-    run_isolated,
 )
-from docframe.errors import ConnectorError
+from docframe.isolation import run_isolated
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process limits")
 

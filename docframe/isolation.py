@@ -1,12 +1,14 @@
-"""Run parsing jobs in worker processes with a time and a memory limit.
+"""Run a callable in a worker process with a time and a memory limit.
 
-Hostile PDFs (fuzzed files, xref loops, image and page-size bombs) can hang a
-parser, exhaust memory or crash it in C code. ``run_isolated`` runs each job in
-a worker process so that none of these can take the calling process down:
+Some work must not be able to take the calling process down: parsing hostile
+PDFs (fuzzed files, xref loops, image and page-size bombs hang a parser, exhaust
+memory or crash it in C code), an agent's SQL (a memory bomb in one value), and
+soon media decoding. ``run_isolated`` runs each job in a worker process:
 
 - workers are forked from a ``forkserver`` (a small, clean, single-threaded
-  server process with the parser modules preloaded); ``spawn`` where forkserver
-  does not exist;
+  server process with the caller's ``preload`` modules imported); ``spawn``
+  where forkserver does not exist; workers with different preloads or memory
+  limits never mix;
 - ``RLIMIT_AS`` caps a worker's address space, so a runaway allocation fails
   inside it (``MemoryError``, or a parser error reporting a failed malloc)
   instead of swapping the machine; ``RLIMIT_CORE`` = 0 (no core dumps);
@@ -51,38 +53,18 @@ from collections.abc import Callable, Iterable
 from multiprocessing.connection import wait
 from typing import Any, TypeVar
 
-from docframe.errors import ConnectorError
+from docframe.errors import (
+    ConnectorError,
+    IsolationError,
+    WorkerCrashed,
+    WorkerMemoryError,
+    WorkerTimeout,
+)
 
 T = TypeVar("T")
 
-# modules imported once by the fork server, so each worker starts with them loaded
-# pyarrow imports pandas lazily on the first table (~0.75 s): pay it once per worker
-DEFAULT_PRELOAD = (
-    "pymupdf",
-    "pypdf",
-    "pyarrow",
-    "pandas",
-    "docframe.connectors.pdf.extract",
-    "docframe.connectors.pdf.tables",
-)
 MAX_JOBS = 200  # jobs per worker before it is replaced
 _MB = 1024 * 1024
-
-
-class IsolationError(ConnectorError):
-    """The isolated job did not finish: it ran out of time or memory, or crashed."""
-
-
-class WorkerTimeout(IsolationError):
-    pass
-
-
-class WorkerMemoryError(IsolationError):
-    pass
-
-
-class WorkerCrashed(IsolationError):
-    pass
 
 
 # ------------------------------------------------------------------ public API
@@ -95,7 +77,7 @@ def run_isolated(
     memory_mb: int | None,
     label: str | None = None,
     reuse: bool = True,
-    preload: Iterable[str] = DEFAULT_PRELOAD,
+    preload: Iterable[str] = (),
 ) -> T:
     """``func(*args)`` in a worker process: its return value, or a ConnectorError.
 
