@@ -40,11 +40,11 @@ from typing import Any
 import pyarrow as pa
 
 from docframe.connectors import schema as sch
+from docframe.connectors.sources import mislabeled, read_head
 from docframe.connectors.tables import TableData, TableOptions, default_name
 from docframe.errors import ConnectorError
 
 _NULL_TEXT = frozenset(sch.NULL_TOKENS)
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _ARROW = {
     "null": pa.string(),
     "bool": pa.bool_(),
@@ -115,7 +115,7 @@ class ExcelConnector:
 
 
 def _open_workbook(path: Path):
-    head = sch.read_head(path, 8)
+    head = read_head(path, 8)
     if not head:
         raise ConnectorError(f"{path}: empty file", help="save the workbook again, or remove it")
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -125,7 +125,7 @@ def _open_workbook(path: Path):
             help="open it in Excel or LibreOffice and save it as .xlsx without a password",
         )
     if not head.startswith(b"PK\x03\x04"):
-        raise sch.mislabeled(path, sch.read_head(path, 4096), "an Excel .xlsx workbook")
+        raise mislabeled(path, read_head(path, 4096), "an Excel .xlsx workbook")
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -152,9 +152,9 @@ def _cell_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int" if INT64_MIN <= value <= INT64_MAX else "float"
+        return "int" if sch.INT64_MIN <= value <= sch.INT64_MAX else "float"
     if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and INT64_MIN <= value <= INT64_MAX:
+        if math.isfinite(value) and value.is_integer() and sch.INT64_MIN <= value <= sch.INT64_MAX:
             return "int"
         return "float"
     if isinstance(value, datetime):
@@ -169,16 +169,8 @@ def _cell_kind(value: Any) -> str:
 
 
 def _unify(a: str, b: str) -> str:
-    if a == b or b == "null":
-        return a
-    if a == "null":
-        return b
-    pair = {a, b}
-    if pair == {"int", "float"}:
-        return "float"
-    if pair == {"date", "timestamp"}:
-        return "timestamp"
-    return "string"
+    """The shared widening rules; kinds with nothing in common make a text column."""
+    return sch.widen(a, b) or "string"
 
 
 def cell_text(value: Any) -> str | None:

@@ -17,9 +17,10 @@ import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from docframe.connectors.tables import listed_lines
+
 MAX_DEPTH = 128
 MAX_LINE_CHARS = 64 << 20
-MAX_LISTED = 20
 DEPTH_HELP = f"JSON input may nest at most {MAX_DEPTH} levels; flatten the deepest values"
 
 # a string (skipped whole: brackets inside it do not count) or one bracket
@@ -101,9 +102,5 @@ def too_long() -> str:
 
 def skipped_note(bad: list[tuple[int, str]]) -> str:
     """``skipped 2 bad record(s): lines 3, 9 (first: invalid JSON ...)`` for the notes."""
-    listed = ", ".join(str(line) for line, _ in bad[:MAX_LISTED])
-    more = len(bad) - MAX_LISTED
-    if more > 0:
-        listed += f", ... ({more} more)"
-    word = "lines" if len(bad) > 1 else "line"
-    return f"skipped {len(bad)} bad record(s): {word} {listed} (first: {bad[0][1]})"
+    listed = listed_lines([str(line) for line, _ in bad])
+    return f"skipped {len(bad)} bad record(s): {listed} (first: {bad[0][1]})"

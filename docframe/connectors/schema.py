@@ -39,12 +39,11 @@ an offset as that instant and values without one as local time in ZONE.
 from __future__ import annotations
 
 import functools
-import gzip
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 
@@ -99,14 +98,38 @@ _FIXED_OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
 
 # a time of day followed by a zone designator: "...10:00Z", "...10:00:00.5+02:00"
 ZONE_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s?(?:Z|[+-]\d{2}(?::?\d{2})?)$"
-_ZONE_OFFSET = re.compile(ZONE_OFFSET)
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+ZONE_OFFSET_RE = re.compile(ZONE_OFFSET)
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # the ISO 8601 date-times Arrow parses at microsecond precision (group 1: the zone)
 ISO_DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(Z|[+-]\d{2}(?::?\d{2})?)?"
 )
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # a whole number outside these is inferred float64
+
+
+def widen(a: str, b: str) -> str | None:
+    """The inferred kind that holds values of kinds ``a`` and ``b``; None when none does.
+
+    Kinds are the names of the inference rules above (``null``, ``int``,
+    ``float``, ``date``, ``timestamp``...). The connectors that infer from typed
+    values (JSON, Excel) widen alike: null gives way to anything, int and float
+    to float, date and timestamp to timestamp. What a column with no common kind
+    becomes is theirs to say (Excel reads it as text; JSON refuses it).
+    """
+    if a == b or b == "null":
+        return a
+    if a == "null":
+        return b
+    pair = {a, b}
+    if pair == {"int", "float"}:
+        return "float"
+    if pair == {"date", "timestamp"}:
+        return "timestamp"
+    return None
 
 
 # -- type names ----------------------------------------------------------------------
@@ -405,11 +428,11 @@ def first_bad(arr: pa.Array, convert: Callable[[pa.Array], Any]) -> int | None:
 def suggest_type(value: Any, target: pa.DataType) -> str:
     """The type to propose in an error's help for a value that did not fit ``target``."""
     text = str(value).strip()
-    if pa.types.is_timestamp(target) and not target.tz and _ZONE_OFFSET.search(text):
+    if pa.types.is_timestamp(target) and not target.tz and ZONE_OFFSET_RE.search(text):
         return "timestamp[tz=UTC]"
     if pa.types.is_timestamp(target) and target.tz and ISO_DATETIME.fullmatch(text):
         return f"timestamp[tz={target.tz}]"  # declared: values without a zone are local time
-    if pa.types.is_integer(target) and _NUMBER.fullmatch(text):
+    if pa.types.is_integer(target) and NUMBER.fullmatch(text):
         return "float64"
     return "string"
 
@@ -470,87 +493,3 @@ def value_error(
         f"{path}: {where}, column {column!r}: value {show(value)} is not a valid {tname}{why}",
         help=hint,
     )
-
-
-# -- sources: opening, sniffing --------------------------------------------------------
-
-
-_BOMS = (
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
-
-
-def bom_encoding(head: bytes) -> str | None:
-    """The encoding a byte-order mark announces (``utf-8-sig``, ``utf-16``, ``utf-32``)."""
-    for bom, encoding in _BOMS:
-        if head.startswith(bom):
-            return encoding
-    return None
-
-
-def open_source(path: Path) -> IO[bytes]:
-    """The file's bytes, gunzipped when its name ends in ``.gz``."""
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def read_head(path: Path, size: int) -> bytes:
-    """Up to ``size`` leading bytes of the (decompressed) file; unreadable -> ConnectorError."""
-    try:
-        with open_source(path) as fh:
-            return fh.read(size)
-    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ConnectorError(
-            f"{path}: cannot read: {exc}",
-            help="check that the file exists, is readable, and (for .gz) is really gzip",
-        ) from None
-
-
-_MAGIC = (
-    (b"SQLite format 3\x00", "a SQLite database", ".sqlite"),
-    (b"PK\x03\x04", "a ZIP archive (e.g. an .xlsx workbook)", ".xlsx"),
-    (
-        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-        "an OLE2 file (legacy .xls, or an encrypted workbook)",
-        "",
-    ),
-    (b"PAR1", "a Parquet file", ".parquet"),
-    (b"\x1f\x8b", "gzip-compressed data", ".gz"),
-    (b"BZh", "bzip2-compressed data", ".bz2"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data", ".zst"),
-    (b"%PDF", "a PDF document", ".pdf"),
-    (b"\x89PNG", "a PNG image", ".png"),
-    (b"\xff\xd8\xff", "a JPEG image", ".jpg"),
-    (b"ARROW1", "an Arrow IPC file", ".arrow"),
-)
-
-
-def sniff_format(head: bytes) -> tuple[str, str] | None:
-    """What the leading bytes say the file is: (description, usual suffix), or None."""
-    for magic, what, suffix in _MAGIC:
-        if head.startswith(magic):
-            return what, suffix
-    if head and b"\x00" not in head[:4096]:
-        text = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-        if text[:1] in (b"{", b"["):
-            return "JSON text", ".json"
-        return "text (CSV or similar)", ".csv"
-    return None
-
-
-def mislabeled(path: Path, head: bytes, expected: str) -> ConnectorError:
-    """The error for a file whose content is not what its suffix says."""
-    found = sniff_format(head)
-    if found is None:
-        return ConnectorError(
-            f"{path}: not {expected}: unrecognised binary content",
-            help="check the file; it may be damaged or of another type",
-        )
-    what, suffix = found
-    hint = f"give the file its real extension ({suffix})" if suffix else "convert it first"
-    return ConnectorError(f"{path}: not {expected}: the content is {what}", help=hint)

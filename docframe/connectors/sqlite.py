@@ -45,6 +45,7 @@ from typing import Any
 import pyarrow as pa
 
 from docframe.connectors import schema as sch
+from docframe.connectors.sources import mislabeled, read_head
 from docframe.connectors.tables import TableData, TableOptions, table_name
 from docframe.errors import ConnectorError
 
@@ -62,11 +63,11 @@ class SqliteConnector:
     suffixes = (".sqlite", ".sqlite3", ".db")
 
     def read_tables(self, path: Path, options: TableOptions) -> Iterator[TableData]:
-        head = sch.read_head(path, 100)
+        head = read_head(path, 100)
         if not head:
             raise ConnectorError(f"{path}: empty file", help="remove it, or restore the database")
         if not head.startswith(MAGIC):
-            raise sch.mislabeled(path, sch.read_head(path, 4096), "a SQLite database")
+            raise mislabeled(path, read_head(path, 4096), "a SQLite database")
         with _errors(path):
             conn = _connect(path)
             try:
@@ -427,7 +428,7 @@ class _Table:
 def _has_zone(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
-    return 1 if sch._ZONE_OFFSET.search(value.strip()) else 0
+    return 1 if sch.ZONE_OFFSET_RE.search(value.strip()) else 0
 
 
 def _as_bytes(value: Any) -> bytes | None:

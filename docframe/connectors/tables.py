@@ -22,6 +22,7 @@ from docframe.errors import ConnectorError
 ON_BAD_ROWS = ("error", "skip")
 # names the lake itself uses in SQL; a table may not take them
 RESERVED_NAMES = frozenset({"chunks", "documents", "sources", "snapshots", "tables", "pdf_tables"})
+MAX_LISTED = 20  # line numbers a note lists; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,16 @@ def default_name(path: Path, options: TableOptions, inner: str | None = None) ->
     """
     base = options.table or path.name.split(".")[0]
     return table_name(f"{base}_{inner}" if inner else base)
+
+
+def listed_lines(lines: list[str]) -> str:
+    """``lines 4, 9, 12, ... (3 more)`` (``line 4`` for one), for a note on skipped input.
+
+    Every connector that skips bad rows words its note this way, and lists at most
+    :data:`MAX_LISTED` of them, so a file with a million bad lines gives a short note.
+    """
+    shown = ", ".join(lines[:MAX_LISTED])
+    more = len(lines) - MAX_LISTED
+    if more > 0:
+        shown += f", ... ({more} more)"
+    return f"{'lines' if len(lines) > 1 else 'line'} {shown}"

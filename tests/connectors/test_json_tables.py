@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from docframe.connectors import json_tables
+from docframe.connectors import json_scan
 from docframe.connectors.json_tables import JsonlTableConnector, JsonTableConnector
 from docframe.connectors.tables import TableOptions
 from docframe.errors import ConnectorError
@@ -145,7 +145,7 @@ def test_trailing_data_after_the_array_is_an_error(tmp_path):
 
 
 def test_big_array_is_parsed_incrementally_across_buffer_refills(tmp_path, monkeypatch):
-    monkeypatch.setattr(json_tables, "READ_CHUNK", 97)  # refill mid-token all the time
+    monkeypatch.setattr(json_scan, "READ_CHUNK", 97)  # refill mid-token all the time
     records = [
         {"i": i, "x": i * 1.25 + 1e-7, "s": "é" * (i % 5) + "\\" + '"q"', "big": 10**15 + i}
         for i in range(3000)

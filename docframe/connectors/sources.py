@@ -1,0 +1,80 @@
+"""Opening a tabular source and telling what it really is.
+
+Files arrive with the wrong suffix (a workbook saved as ``.csv``, a database
+named ``.json``), gzipped, or damaged. Every table connector opens its input
+through :func:`open_source` / :func:`read_head` and, when the leading bytes say
+the file is something else, refuses it with :func:`mislabeled`, which names what
+the content is, so the user learns the fix instead of reading a parser's error.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import IO
+
+from docframe.errors import ConnectorError
+
+
+def open_source(path: Path) -> IO[bytes]:
+    """The file's bytes, gunzipped when its name ends in ``.gz``."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """Up to ``size`` leading bytes of the (decompressed) file; unreadable -> ConnectorError."""
+    try:
+        with open_source(path) as fh:
+            return fh.read(size)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ConnectorError(
+            f"{path}: cannot read: {exc}",
+            help="check that the file exists, is readable, and (for .gz) is really gzip",
+        ) from None
+
+
+_MAGIC = (
+    (b"SQLite format 3\x00", "a SQLite database", ".sqlite"),
+    (b"PK\x03\x04", "a ZIP archive (e.g. an .xlsx workbook)", ".xlsx"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an OLE2 file (legacy .xls, or an encrypted workbook)",
+        "",
+    ),
+    (b"PAR1", "a Parquet file", ".parquet"),
+    (b"\x1f\x8b", "gzip-compressed data", ".gz"),
+    (b"BZh", "bzip2-compressed data", ".bz2"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data", ".zst"),
+    (b"%PDF", "a PDF document", ".pdf"),
+    (b"\x89PNG", "a PNG image", ".png"),
+    (b"\xff\xd8\xff", "a JPEG image", ".jpg"),
+    (b"ARROW1", "an Arrow IPC file", ".arrow"),
+)
+
+
+def sniff_format(head: bytes) -> tuple[str, str] | None:
+    """What the leading bytes say the file is: (description, usual suffix), or None."""
+    for magic, what, suffix in _MAGIC:
+        if head.startswith(magic):
+            return what, suffix
+    if head and b"\x00" not in head[:4096]:
+        text = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+        if text[:1] in (b"{", b"["):
+            return "JSON text", ".json"
+        return "text (CSV or similar)", ".csv"
+    return None
+
+
+def mislabeled(path: Path, head: bytes, expected: str) -> ConnectorError:
+    """The error for a file whose content is not what its suffix says."""
+    found = sniff_format(head)
+    if found is None:
+        return ConnectorError(
+            f"{path}: not {expected}: unrecognised binary content",
+            help="check the file; it may be damaged or of another type",
+        )
+    what, suffix = found
+    hint = f"give the file its real extension ({suffix})" if suffix else "convert it first"
+    return ConnectorError(f"{path}: not {expected}: the content is {what}", help=hint)
