@@ -1,8 +1,10 @@
 """Settings, resolved once: explicit arguments > environment > lake config file > defaults.
 
-The environment is read here and nowhere else. A lake may carry a
-``docframe.toml`` whose keys are the field names below; unknown keys are an
-error rather than silently ignored.
+The environment is read here and nowhere else: :data:`ENVIRONMENT` lists every
+``DOCFRAME_*`` variable with its meaning and default, and the small accessors
+below are how the rest of docframe asks for one (a test scans the package for
+any other reader). A lake may carry a ``docframe.toml`` whose keys are the
+field names below; unknown keys are an error rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,99 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable docframe reads: the README's configuration table."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+_DEFAULTS = Settings()
+# Click reads these two itself (``envvar=``), from the names here.
+LAKE_VAR = "DOCFRAME_LAKE"
+MCP_TOKEN_VAR = "DOCFRAME_MCP_TOKEN"
+# Limits of the MCP server's agent calls: ``Limits`` field -> variable.
+MCP_LIMITS = {
+    "max_rows": "DOCFRAME_MCP_MAX_ROWS",
+    "max_bytes": "DOCFRAME_MCP_MAX_BYTES",
+    "timeout_s": "DOCFRAME_MCP_TIMEOUT_S",
+    "memory_limit": "DOCFRAME_MCP_MEMORY_LIMIT",
+}
+DEFAULT_HISTORY = "~/.docframe_history"
+
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar(LAKE_VAR, "./lake", "the lake directory of the CLI and the MCP server (`--lake`)"),
+    EnvVar("DOCFRAME_ENGINE", _DEFAULTS.engine, "auto, cpu or gpu (`--engine`)"),
+    EnvVar("DOCFRAME_MODEL", _DEFAULTS.model, "embedding model of a new lake (`init --model`)"),
+    EnvVar("DOCFRAME_CHUNK_TOKENS", str(_DEFAULTS.chunk_tokens), "word pieces per chunk"),
+    EnvVar(
+        "DOCFRAME_CHUNK_OVERLAP", str(_DEFAULTS.chunk_overlap), "word pieces shared by neighbours"
+    ),
+    EnvVar("DOCFRAME_EMBED_BATCH", str(_DEFAULTS.embed_batch), "texts per embedding batch"),
+    EnvVar("DOCFRAME_COMMIT_CHUNKS", str(_DEFAULTS.commit_chunks), "chunks per ingest commit"),
+    EnvVar("DOCFRAME_INDEX_KIND", _DEFAULTS.index_kind, "dense index kind; auto picks by size"),
+    EnvVar("DOCFRAME_ALLOW_DOWNLOAD", "unset", "`1`: a hub model name may be downloaded"),
+    EnvVar("DOCFRAME_HISTORY", DEFAULT_HISTORY, "the SQL shell's history file"),
+    EnvVar(MCP_LIMITS["max_rows"], "1000", "rows per agent SQL answer (`--max-rows`)"),
+    EnvVar(MCP_LIMITS["max_bytes"], "1000000", "bytes of JSON per agent answer (`--max-bytes`)"),
+    EnvVar(MCP_LIMITS["timeout_s"], "10.0", "seconds per agent SQL statement (`--timeout`)"),
+    EnvVar(MCP_LIMITS["memory_limit"], "1GB", "DuckDB memory per statement (`--memory-limit`)"),
+    EnvVar(MCP_TOKEN_VAR, "unset", "bearer token the MCP server over HTTP requires (`--token`)"),
+    EnvVar(
+        "DOCFRAME_FAILPOINT", "unset", "crash tests: `NAME:N` kills ingest the N-th time at `NAME`"
+    ),
+)
+_NAMES = frozenset(var.name for var in ENVIRONMENT)
+
+
+def env_value(name: str) -> str | None:
+    """A listed variable's value, or None when unset or empty."""
+    if name not in _NAMES:  # an unlisted variable is a bug here, not the user's
+        raise KeyError(f"{name} is not in docframe.config.ENVIRONMENT")
+    return os.environ.get(name) or None
+
+
+def requested_engine() -> str | None:
+    """``DOCFRAME_ENGINE``: the engine asked for when no argument names one."""
+    return env_value("DOCFRAME_ENGINE")
+
+
+def allow_download() -> bool:
+    """``DOCFRAME_ALLOW_DOWNLOAD=1``: the one opt-in to fetching models at run time."""
+    return env_value("DOCFRAME_ALLOW_DOWNLOAD") == "1"
+
+
+def history_file() -> Path:
+    """The SQL shell's history: ``$DOCFRAME_HISTORY`` or ``~/.docframe_history``."""
+    return Path(env_value("DOCFRAME_HISTORY") or DEFAULT_HISTORY).expanduser()
+
+
+def failpoint() -> tuple[str, int] | None:
+    """``DOCFRAME_FAILPOINT=NAME[:N]``: crash tests kill ingest the N-th time (default
+    1) it passes point NAME. None when unset."""
+    value = env_value("DOCFRAME_FAILPOINT")
+    if value is None:
+        return None
+    name, _, nth = value.partition(":")
+    try:
+        return name, int(nth or 1)
+    except ValueError:
+        raise DocframeError(
+            f"DOCFRAME_FAILPOINT={value!r}: the count after ':' must be an integer",
+            help="e.g. DOCFRAME_FAILPOINT=after-commit:2",
+        ) from None
+
+
+def mcp_limit_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The MCP limits set in ``env`` (default: the environment), ``Limits`` field -> raw
+    text, skipping blank ones; :data:`MCP_LIMITS` names each one's variable."""
+    env = os.environ if env is None else env
+    values = {field: env.get(var) for field, var in MCP_LIMITS.items()}
+    return {field: raw for field, raw in values.items() if raw is not None and raw.strip()}
+
+
 def cache_dir() -> Path:
     """Per-user folder for derived data docframe may not write into a lake.
 
@@ -94,3 +190,4 @@ def load_settings(lake_root: Path | None = None, **overrides: Any) -> Settings:
             values[name] = _coerce(name, os.environ[var], f"${var}")
     values.update({k: _coerce(k, v, "arguments") for k, v in overrides.items() if v is not None})
     return Settings(**values)
+

@@ -809,9 +809,9 @@ def _keywords() -> list[str]:
 
 def history_path() -> Path:
     """Where the shell keeps its history: ``$DOCFRAME_HISTORY`` or ``~/.docframe_history``."""
-    import os
+    from docframe.config import history_file
 
-    return Path(os.environ.get("DOCFRAME_HISTORY") or DEFAULT_HISTORY).expanduser()
+    return history_file()
 
 
 def run_interactive(

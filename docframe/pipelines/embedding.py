@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from docframe.config import DEFAULT_MODEL
+from docframe.config import DEFAULT_MODEL, allow_download
 from docframe.errors import DocframeError, MissingDependencyError
 
 _ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -62,7 +62,7 @@ class Embedder:
         return _MODELS[key]
 
     def _load(self) -> Any:
-        if os.environ.get("DOCFRAME_ALLOW_DOWNLOAD") != "1":
+        if not allow_download():
             os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         try:
