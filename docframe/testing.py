@@ -16,7 +16,6 @@ installed (no GPU needed) to catch API drift the CPU tests cannot see.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from docframe.pipelines.tablejob import Engine, JobSpec, execute, load_job
+from docframe.backend import Engine, available_engines, frame_kind
+from docframe.pipelines.tablejob import JobSpec, execute, load_job
 
 __all__ = [
     "ENGINE_RTOL",
@@ -45,10 +45,15 @@ ENGINE_RTOL = 1e-12
 
 
 def to_pandas(frame: Any) -> pd.DataFrame:
-    """Any engine's frame (pandas, cuDF, dask, Arrow) as a pandas DataFrame."""
-    if hasattr(frame, "compute") and hasattr(frame, "npartitions"):
-        frame = frame.compute()
-    if hasattr(frame, "to_pandas") and not isinstance(frame, pd.DataFrame):
+    """Any engine's frame (pandas, cuDF, dask, Arrow) as a pandas DataFrame.
+
+    Other objects that convert themselves (``.to_pandas()``: a docframe ``Result``,
+    a polars frame) are accepted too, so results compare without a detour.
+    """
+    kind = frame_kind(frame)
+    if kind is not None:
+        return kind.to_pandas(frame)
+    if hasattr(frame, "to_pandas"):
         frame = frame.to_pandas()
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(
@@ -136,21 +141,6 @@ def _assert_column_equal(name: str, left: pd.Series, right: pd.Series, rtol: flo
             f"column {name!r}: {len(bad)} of {len(same)} rows differ; first at row {first}: "
             f"left={left.iloc[first]!r} right={right.iloc[first]!r}"
         )
-
-
-def available_engines() -> tuple[str, ...]:
-    """The engines this machine can run: pandas, dask if installed, cuDF on a usable GPU."""
-    from docframe.backend import resolve
-
-    have = importlib.util.find_spec
-    engines = ["pandas"]
-    if have("dask") is not None and have("dask.dataframe") is not None:
-        engines.append("dask")
-    if resolve("auto").name == "gpu":
-        engines.append("cudf")
-        if "dask" in engines and have("dask_cudf") is not None:
-            engines.append("dask-cudf")
-    return tuple(engines)
 
 
 def _engine_frames(frames: Mapping[str, pd.DataFrame], engine: Engine, npartitions: int):

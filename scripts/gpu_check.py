@@ -13,7 +13,9 @@ the installed release and accept the arguments we pass. It
    one, otherwise the docstring must name each keyword);
 3. checks facts the cuVS wrapper relies on (metric name, result order, result
    arrays readable by cupy) and a baseline of cuDF / dask-cudf entry points;
-4. checks engine selection: with RAPIDS installed but no GPU visible, ``auto``
+4. checks the frame dispatch (``docframe.backend.frame_kind``) on cuDF and
+   dask-cuDF frame types: no instance is made, so no device is needed;
+5. checks engine selection: with RAPIDS installed but no GPU visible, ``auto``
    picks the CPU and says why, and ``gpu`` raises ``GPUUnavailableError``.
 
 Run it through ``scripts/gpu_check.sh``, which builds the separate ``.venv-gpu``.
@@ -54,7 +56,7 @@ BASELINE = [
     ("cudf", "from_pandas", ("obj",)),
     ("cudf", "read_parquet", ("filepath_or_buffer", "columns")),
     ("cudf", "DataFrame.to_pandas", ()),
-    ("cudf", "DataFrame.to_arrow", ()),
+    ("cudf", "DataFrame.to_arrow", ("preserve_index",)),
     ("cudf", "DataFrame.from_arrow", ()),
     ("dask_cudf", "from_cudf", ("data", "npartitions")),
     ("dask_cudf", "read_parquet", ()),  # a (*args, **kwargs) shim over dask's, checked next
@@ -237,7 +239,8 @@ def check_baseline(report: Report) -> None:
         if not keywords:
             report.check(True, name, "exists")
             continue
-        ok, how = accepts(func, 0, keywords)
+        instance_method = "." in attr and inspect.isfunction(func)  # binds ``self`` first
+        ok, how = accepts(func, 1 if instance_method else 0, keywords)
         report.check(ok, name, how)
 
 
@@ -251,6 +254,35 @@ def check_table_engine(report: Report) -> None:
         report.check(
             not problems, f"table-job frame API on {library}", "; ".join(problems) or "binds"
         )
+
+
+def check_frame_kinds(report: Report) -> None:
+    """``frame_kind`` dispatches on the type alone, so a bare, never-initialised instance
+    (``cls.__new__(cls)``, no device memory) shows what a real cuDF frame would get."""
+    import cudf
+    import dask_cudf
+
+    from docframe.backend import Engine, frame_kind
+
+    kind = frame_kind(cudf.DataFrame.__new__(cudf.DataFrame))
+    report.check(
+        kind is not None and kind.package == "cudf" and kind.to_arrow is not None,
+        "frame_kind(cudf.DataFrame)",
+        f"{kind.package} frame, converts to Arrow" if kind else "not registered",
+    )
+    kind = frame_kind(dask_cudf.DataFrame.__new__(dask_cudf.DataFrame))
+    package = Engine("dask-cudf").frame_package
+    report.check(
+        kind is not None and kind.package == package,
+        "frame_kind(dask_cudf.DataFrame)",
+        f"{kind.package if kind else None!r} == dask-cudf engine's {package!r} "
+        "(a python step's result is accepted)",
+    )
+    report.check(
+        frame_kind(cudf.Series.__new__(cudf.Series)) is None,
+        "frame_kind(cudf.Series)",
+        "not a frame (refused as a table or a python step's result)",
+    )
 
 
 def check_engine_selection(report: Report) -> None:
@@ -320,6 +352,7 @@ def main() -> int:
         check_cuvs_facts(report)
         check_baseline(report)
         check_table_engine(report)
+        check_frame_kinds(report)
     check_engine_selection(report)
     print()
     for line in report.failed:

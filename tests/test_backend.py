@@ -1,10 +1,12 @@
 import subprocess
 import sys
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from docframe import backend
-from docframe.errors import EngineError, GPUUnavailableError
+from docframe.errors import EngineError, GPUUnavailableError, JobError
 
 
 def test_auto_chooses_cpu_here_and_says_why():
@@ -50,6 +52,67 @@ def test_import_docframe_stays_light():
         "import sys, docframe; "
         "heavy = [m for m in ('torch', 'cudf', 'cupy', 'faiss', 'fitz', 'sentence_transformers')"
         " if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_backend_names_its_table_engine():
+    cpu = backend.resolve("cpu")
+    assert cpu.table_engine() == backend.Engine("pandas")
+    assert cpu.table_engine(distributed=True) == backend.Engine("dask")
+    assert backend.engine_for("gpu", distributed=True) == backend.Engine("dask-cudf")
+    assert backend.engine_for("cudf") == backend.Engine("cudf")
+    assert backend.Engine("cudf").gpu and not backend.Engine("cudf").lazy
+    assert backend.Engine("dask-cudf").frame_package == "dask"
+    assert backend.available_engines()[0] == "pandas"
+
+
+def test_an_unknown_table_engine_suggests_one():
+    with pytest.raises(
+        JobError, match="unknown table engine 'dask_cudf'; did you mean 'dask-cudf'"
+    ):
+        backend.Engine("dask_cudf")
+
+
+def test_an_empty_arrow_table_becomes_the_engines_frame():
+    empty = pa.schema([("a", pa.int64()), ("s", pa.string())]).empty_table()
+    frame = backend.Engine("pandas").from_arrow(empty)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["a", "s"]
+
+
+def test_frame_kind_by_type_with_subclasses():
+    class Mine(pd.DataFrame):
+        pass
+
+    df = pd.DataFrame({"a": [1, 2]})
+    assert backend.frame_kind(df).package == "pandas"
+    assert backend.frame_kind(Mine(df)).package == "pandas"
+    table = backend.frame_kind(df).to_arrow(df.set_axis([7, 8]))
+    assert table.equals(pa.table({"a": [1, 2]}))  # the index is dropped
+    arrow = backend.frame_kind(table)
+    assert arrow.package == "arrow" and arrow.to_pandas(table).equals(df)
+    batch = table.to_batches()[0]
+    assert backend.frame_kind(batch).to_arrow(batch).equals(table)
+    for other in ([1, 2], df["a"], None, "text"):
+        assert backend.frame_kind(other) is None
+
+
+def test_a_dask_frame_is_a_plan_not_data():
+    dd = pytest.importorskip("dask.dataframe")
+    df = pd.DataFrame({"a": [1, 2, 3]})
+    kind = backend.frame_kind(dd.from_pandas(df, npartitions=2))
+    assert kind.package == backend.Engine("dask").frame_package
+    assert kind.to_arrow is None  # computing it is the caller's decision
+    assert kind.to_pandas(dd.from_pandas(df, npartitions=2)).equals(df)
+
+
+def test_frame_kinds_import_no_gpu_library():
+    code = (
+        "import sys, pandas, docframe.backend as b\n"
+        "assert 'dask' not in sys.modules, 'importing backend imported dask'\n"
+        "assert b.frame_kind(pandas.DataFrame()).package == 'pandas'\n"
+        "print([m for m in ('cudf', 'cupy', 'dask_cudf') if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -23,15 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docframe.errors import MissingDependencyError
-from docframe.pipelines.tablejob import (
-    Engine,
-    JobError,
-    JobSpec,
-    StepReport,
-    read_table,
-    run_steps,
-)
+from docframe.backend import Engine
+from docframe.errors import JobError, MissingDependencyError
+from docframe.pipelines.tablejob import JobSpec, StepReport, read_table, run_steps
 
 if TYPE_CHECKING:
     from docframe.lake.snapshot import TableInfo

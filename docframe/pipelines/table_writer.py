@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from docframe.backend import frame_kind
 from docframe.connectors.tables import TableData, table_name
 from docframe.errors import DocframeError
 
@@ -19,16 +20,13 @@ if TYPE_CHECKING:
 
 
 def to_arrow(data: Any) -> pa.Table:
-    """An Arrow table from Arrow, pandas or cuDF data (the index is dropped)."""
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
-    module = type(data).__module__.split(".")[0]
-    if module == "cudf":
-        return data.to_arrow(preserve_index=False)
-    if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
+    """An Arrow table from Arrow, pandas or cuDF data (the index is dropped).
+
+    A Dask frame is refused rather than computed here: it may not fit in memory.
+    """
+    kind = frame_kind(data)
+    if kind is not None and kind.to_arrow is not None:
+        return kind.to_arrow(data)
     raise DocframeError(
         f"cannot write a {type(data).__name__} as a lake table",
         help="pass a pyarrow Table, a pandas DataFrame or a cuDF DataFrame",

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from docframe.backend import Engine, engine_for
 from docframe.errors import MissingDependencyError
 from docframe.lake import segments
 from docframe.pipelines.dask_exec import dask_client, dask_config, read_frames
-from docframe.pipelines.tablejob import Engine, JobError, JobSpec, engine_for, load_job, run_job
+from docframe.pipelines.tablejob import JobError, JobSpec, load_job, run_job
 from docframe.testing import ENGINE_RTOL, assert_engines_agree, assert_frame_equal
 from tests.pipelines.test_tablejob import JOBS, nyc_lake_at, nycflights
 

@@ -34,20 +34,22 @@ False on every engine (``!=`` is True), as in pandas.
 The job's content hash covers its normalised spec and the versions of the tables
 it reads, so rerunning an unchanged job is a no-op.
 
-Modules, lowest first: ``problems`` (wording spec problems), ``engine``
-(:class:`Engine`), ``expressions`` (the ``filter``/``derive`` language),
+Modules, lowest first: ``problems`` (wording spec problems), ``expressions``
+(the ``filter``/``derive`` language),
 ``python_step`` and ``operations`` (each operation's arguments), ``spec``
 (:class:`JobSpec`, :func:`load_job`), ``checks`` (:func:`validate`), ``steps``
 (:func:`run_steps`, :func:`execute`) and ``run`` (:func:`run_job` on the lake).
 This package re-exports the names callers use; :class:`JobError` lives in
-:mod:`docframe.errors`.
+:mod:`docframe.errors`, and :class:`Engine` (with :func:`engine_for` and the engine
+names, ``ENGINES``) in :mod:`docframe.backend`, the one engine object every layer shares.
 """
 
 from __future__ import annotations
 
+from docframe.backend import TABLE_ENGINES as ENGINES
+from docframe.backend import Engine, engine_for
 from docframe.errors import JobError
 from docframe.pipelines.tablejob.checks import join_columns, validate
-from docframe.pipelines.tablejob.engine import ENGINES, Engine, engine_for
 from docframe.pipelines.tablejob.expressions import EXPRESSION_HELP, Expr
 from docframe.pipelines.tablejob.operations import (
     AGGREGATIONS,

@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from docframe.pipelines.tablejob.engine import _is_series
+from docframe.backend import is_series
 from docframe.pipelines.tablejob.problems import _did_you_mean, _Problem
 
 if TYPE_CHECKING:
-    from docframe.pipelines.tablejob.engine import Engine
+    from docframe.backend import Engine
 
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
@@ -234,7 +234,7 @@ def _evaluate(node: ast.AST, frame: Any, engine: Engine, names: Mapping[str, str
     if isinstance(node, ast.UnaryOp):
         value = ev(node.operand)
         if isinstance(node.op, (ast.Not, ast.Invert)):
-            return ~engine.definite(value, False) if _is_series(value) else not value
+            return ~engine.definite(value, False) if is_series(value) else not value
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp):
         return _BINOPS[type(node.op)](ev(node.left), ev(node.right))

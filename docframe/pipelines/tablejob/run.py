@@ -16,9 +16,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from docframe.backend import engine_for
 from docframe.errors import JobError
 from docframe.pipelines.tablejob.checks import validate
-from docframe.pipelines.tablejob.engine import engine_for
 from docframe.pipelines.tablejob.projection import needed_columns
 from docframe.pipelines.tablejob.spec import JobSpec, load_job
 from docframe.pipelines.tablejob.steps import StepReport, run_steps
@@ -82,7 +82,7 @@ def read_table(module: ModuleType, info: TableInfo, columns: list[str] | None = 
             return pa.string()
 
     empty = pa.schema([(c, arrow_type(t)) for c, t in info.columns]).empty_table()
-    return empty.to_pandas() if module.__name__ == "pandas" else module.DataFrame.from_arrow(empty)
+    return engine_for(module.__name__).from_arrow(empty)
 
 
 def run_job(

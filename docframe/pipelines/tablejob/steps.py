@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from docframe.backend import Engine, frame_kind, is_series
 from docframe.errors import JobError
 from docframe.pipelines.tablejob.checks import validate
-from docframe.pipelines.tablejob.engine import Engine, _is_series
 from docframe.pipelines.tablejob.operations import _NO_NULLS_TYPES, Join
 from docframe.pipelines.tablejob.python_step import PythonStep
 from docframe.pipelines.tablejob.spec import JobSpec, Step, load_job
@@ -50,8 +50,8 @@ def _cast(frame, step, frames, engine):
 
 def _filter(frame, step, frames, engine):
     mask = step.args.evaluate(frame, engine)
-    if not _is_series(mask) or str(mask.dtype) not in ("bool", "boolean"):
-        what = "a constant" if not _is_series(mask) else f"{mask.dtype} values"
+    if not is_series(mask) or str(mask.dtype) not in ("bool", "boolean"):
+        what = "a constant" if not is_series(mask) else f"{mask.dtype} values"
         raise JobError(
             f"step {step.number} (filter): {step.args.source!r} gives {what}, not true/false",
             help="compare a column, e.g. dep_delay > 0",
@@ -102,10 +102,11 @@ def _sort(frame, step, frames, engine):
 def _python(frame, step, frames, engine):
     py: PythonStep = step.args
     out = frame.map_partitions(py.func) if engine.lazy and py.partitionwise else py.func(frame)
-    package = type(out).__module__.split(".")[0]
-    if package != engine.frame_package or not hasattr(out, "columns"):
+    kind = frame_kind(out)
+    if kind is None or kind.package != engine.frame_package:
+        got = f"{type(out).__module__.split('.')[0]}.{type(out).__name__}"  # wording only
         raise JobError(
-            f"step {step.number} (python): {py.ref} returned a {package}.{type(out).__name__} "
+            f"step {step.number} (python): {py.ref} returned a {got} "
             f"on the {engine.name} engine, not a {engine.frame_package} DataFrame",
             help="return a DataFrame of the engine you were given (no silent conversion)",
             step=step.number,
