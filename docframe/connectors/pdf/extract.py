@@ -1,8 +1,8 @@
 """PDF text extraction with provenance: PyMuPDF first, pypdf as the fallback.
 
 ``extract_document`` (called in the ingesting process) runs ``worker`` in an
-isolated child process (see ``sandbox``), so a hostile file ends in a recorded
-error instead of a hang or a crash. In the child:
+isolated child process (``docframe.isolation``), so a hostile file ends in a
+recorded error instead of a hang or a crash. In the child:
 
 1. PyMuPDF opens the file (as PDF whatever its name); encryption is resolved
    with the password given for the file (owner-password-only files open with the
@@ -11,56 +11,50 @@ error instead of a hang or a crash. In the child:
    elements accumulate; pages are dropped as soon as they are read, and MuPDF's
    resource store is emptied between windows when the process grows large.
 3. Each page's text blocks (MuPDF's structured text: line text, bbox, font
-   name/weight/size; images not decoded) become elements with page, bbox and
-   font facts, in reading order: columns are found by recursive XY-cuts (see
-   ``reading_order``), so a two-column page reads left column then right
-   column, and line-numbered transcripts read row by row. A page MuPDF fails on
-   is filled in by pypdf (text only) and listed in ``page_errors``.
+   name/weight/size; images not decoded; see ``text_reader``) become elements
+   with page, bbox and font facts, in reading order: columns are found by
+   recursive XY-cuts (``reading_order``), so a two-column page reads left column
+   then right column, and line-numbered transcripts read row by row. A page
+   MuPDF fails on is filled in by pypdf (text only) and listed in ``page_errors``.
 4. Headings are blocks clearly larger than the document's body font size, or
-   short bold blocks; decided per document after all pages are read.
+   short bold blocks; decided per document after all pages are read
+   (``headings``).
 5. Pages without a text layer but with images (or vector drawings) are OCR'd
    when the OCR module reports Tesseract available, otherwise listed in
-   ``needs_ocr_pages``. Tables are found per page by ``pdf.tables.find_tables``.
+   ``needs_ocr_pages``. Tables are found per page by ``tables.find_tables``; with
+   tables on, a table reader that cannot be imported is an error, not a document
+   quietly without its tables.
 
 If PyMuPDF cannot open or parse the file, pypdf reads it (text only, page
 provenance, no bbox) and ``parser`` says so; if both fail, the error names both
-reasons. Encryption errors are final: the other parser would fail the same way.
+reasons (``failures``). Encryption errors are final: the other parser would fail
+the same way.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from docframe.connectors.base import Document, Element
 from docframe.connectors.pdf import metadata as md
+from docframe.connectors.pdf.failures import (
+    CORRUPT_HELP,
+    SUPPLY_PASSWORD,
+    WRONG_PASSWORD,
+    is_memory_error,
+    one_line_reason,
+)
+from docframe.connectors.pdf.headings import elements_with_headings
 from docframe.connectors.pdf.options import PdfOptions
-from docframe.errors import ConnectorError, IsolationError, WorkerCrashed
-
-SUPPLY_PASSWORD = "encrypted: supply a password (--pdf-password or a --pdf-passwords file)"
-WRONG_PASSWORD = "encrypted: wrong password"
-CORRUPT_HELP = "the file is damaged; re-export it or try repairing it (e.g. qpdf --repair)"
-
-# MuPDF text flags for every text page docframe reads (the blocks, and the table
-# reader's words): whitespace as in the file, text outside the media box dropped,
-# unknown glyphs kept as CIDs, images NOT decoded; ligatures expanded (U+FB01 -> "fi"),
-# so keyword search and SQL match words spelled plainly (TEXTFLAGS_WORDS keeps them)
-TEXT_FLAGS = 2 | 64 | 128
-_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|cmbx|cmb\d", re.I)
-_bold_fonts: dict[str, bool] = {}  # font name -> looks bold (cache)
-_MEMORY_HINTS = ("malloc", "out of memory", "cannot allocate", "memory limit")
-
-
-# ------------------------------------------------------------------ parent side
-
+from docframe.connectors.pdf.text_reader import TEXT_FLAGS, TextBlock, page_blocks
+from docframe.errors import ConnectorError, IsolationError, MissingDependencyError, WorkerCrashed
 
 # modules imported once by the fork server, so each worker starts with them loaded
+# (with the helpers they import: text_reader, reading_order, headings; the table
+# reader's regions, lattice, open_tables, table_rows, cell_types...);
 # pyarrow imports pandas lazily on the first table (~0.75 s): pay it once per worker
 PRELOAD = (
     "pymupdf",
@@ -108,9 +102,6 @@ def extract_document(path: Path, options: PdfOptions, *, job: Any = None) -> Doc
         ) from None
 
 
-# ------------------------------------------------------------------ child side
-
-
 def worker(
     path: str,
     label: str,
@@ -125,12 +116,12 @@ def worker(
     if "pymupdf" in parsers:
         try:
             return extract_with_pymupdf(path, label, doc_key, password, options)
-        except (ConnectorError, MemoryError):
+        except (ConnectorError, MissingDependencyError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - any parser failure means: try pypdf
-            if _is_memory(exc):
+            if is_memory_error(exc):
                 raise MemoryError(str(exc)) from None
-            reasons.append(f"pymupdf: {_reason(exc)}")
+            reasons.append(f"pymupdf: {one_line_reason(exc)}")
     if "pypdf" in parsers:
         from docframe.connectors.pdf.pypdf_text import extract_with_pypdf
 
@@ -139,9 +130,9 @@ def worker(
         except (ConnectorError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001
-            if _is_memory(exc):
+            if is_memory_error(exc):
                 raise MemoryError(str(exc)) from None
-            reasons.append(f"pypdf: {_reason(exc)}")
+            reasons.append(f"pypdf: {one_line_reason(exc)}")
         else:
             if reasons:
                 doc.metadata["fallback_reason"] = "; ".join(reasons)
@@ -152,23 +143,6 @@ def worker(
 class _NoPages(Exception):
     def __str__(self) -> str:
         return "no pages"
-
-
-def _is_memory(exc: BaseException) -> bool:
-    if type(exc).__name__ == "FzErrorMemory":
-        return True
-    text = str(exc).lower()
-    return any(hint in text for hint in _MEMORY_HINTS)
-
-
-def _reason(exc: BaseException) -> str:
-    """A one-line reason from a parser exception (MuPDF's "code=7: " prefix dropped)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    text = re.sub(r"^code=\d+:\s*", "", text)
-    text = re.sub(r"Failed to open file '.*' as type \w+\.?", "cannot open the file as PDF", text)
-    if isinstance(exc, RecursionError):
-        text = "structure nested too deeply"
-    return text[:200]
 
 
 def _quiet_mupdf(pymupdf: Any) -> None:
@@ -206,17 +180,6 @@ def open_pymupdf(path: str, label: str, password: str | None) -> tuple[Any, bool
         raise
 
 
-@dataclass(slots=True)
-class _Block:
-    page: int
-    bbox: tuple[float, float, float, float]
-    text: str
-    size: float
-    bold: float  # share of characters in a bold font
-    lines: int
-    chars: int
-
-
 def extract_with_pymupdf(
     path: str, label: str, doc_key: str, password: str | None, options: PdfOptions
 ) -> Document:
@@ -238,9 +201,9 @@ def extract_with_pymupdf(
                 f"{label}: OCR was forced but is not available ({ocr.reason})",
                 help="install tesseract-ocr and its language data (see docframe doctor)",
             )
-        find_tables = _find_tables() if options.tables else None
+        find_tables = _table_reader() if options.tables else None
 
-        pages: list[list[_Block] | list[Element]] = []
+        pages: list[list[TextBlock] | list[Element]] = []
         tables: list[Any] = []
         table_errors: list[str] = []
         failed: dict[int, str] = {}  # page number -> why MuPDF could not read it
@@ -256,9 +219,9 @@ def extract_with_pymupdf(
                 except (ConnectorError, MemoryError):
                     raise
                 except Exception as exc:  # noqa: BLE001 - one bad page must not lose the rest
-                    if _is_memory(exc):
+                    if is_memory_error(exc):
                         raise MemoryError(str(exc)) from None
-                    failed[number] = _reason(exc)
+                    failed[number] = one_line_reason(exc)
                     pages.append([])
                     continue
                 if find_tables is not None:
@@ -268,9 +231,9 @@ def extract_with_pymupdf(
                     except MemoryError:
                         raise
                     except Exception as exc:  # noqa: BLE001 - tables must not lose the text
-                        if _is_memory(exc):
+                        if is_memory_error(exc):
                             raise MemoryError(str(exc)) from None
-                        table_errors.append(f"page {number}: {_reason(exc)}")
+                        table_errors.append(f"page {number}: {one_line_reason(exc)}")
                 attachments.extend(md.pymupdf_page_attachments(page))
                 del page, textpage
             # MuPDF's resource store (fonts, images, parsed objects) is bounded by
@@ -292,7 +255,7 @@ def extract_with_pymupdf(
             pages[number - 1] = found
         meta["pypdf_pages"] = sorted(rescued)
         meta["page_errors"] = [f"page {n}: {why}" for n, why in sorted(failed.items())]
-    elements, first_heading = _elements(pages)
+    elements, first_heading = elements_with_headings(pages)
     meta["attachments"] = list(dict.fromkeys(attachments))
     if table_errors:
         meta["table_errors"] = table_errors
@@ -340,199 +303,6 @@ def _rss_mb() -> float:
         return 0.0
 
 
-def page_blocks(page: Any, number: int, textpage: Any = None) -> list[_Block]:
-    """The page's text blocks, in reading order, with their dominant font facts.
-
-    Line-level facts (text, bbox, first character's font name/weight/size) come
-    from docframe's C reader of MuPDF's text page (``_stext.c``) when it was built,
-    else from MuPDF's own JSON rendering of the same facts (7x slower; still a
-    third of PyMuPDF's span-level ``get_text("dict")``, which remains the last
-    fallback). ``textpage``: one made with ``TEXT_FLAGS`` already (else made here).
-    """
-    if textpage is None:
-        textpage = page.get_textpage(flags=TEXT_FLAGS)
-    try:
-        reader = c_reader()
-        if reader is not None:
-            raw = _finish(reader(textpage.this.m_internal_value()))
-        else:
-            raw = _finish(_lines_from_json(textpage))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raw = _blocks_from_dict(textpage)
-    blocks: list[_Block] = []
-    for bbox, lines, sizes, bold, chars in raw:
-        if not chars or not lines:
-            continue
-        blocks.append(
-            _Block(
-                page=number,
-                bbox=bbox,
-                text=_join_lines(lines),
-                size=round(max(sizes, key=sizes.__getitem__), 1),
-                bold=bold / chars,
-                lines=len(lines),
-                chars=chars,
-            )
-        )
-    order = reading_order([b.bbox for b in blocks])
-    return [blocks[i] for i in order]
-
-
-_RawBlock = tuple[tuple[float, float, float, float], list[str], dict[float, int], int, int]
-_JSON_SCALE = 100.0  # MuPDF writes integers: coordinates and sizes in 1/100 pt
-
-
-def _json_loads() -> Any:
-    """orjson parses MuPDF's JSON (about 20 kB a page) in half json's time."""
-    try:
-        import orjson
-
-        return orjson.loads
-    except ImportError:  # a trimmed install: the standard library does the same
-        import json
-
-        return json.loads
-
-
-def c_reader() -> Any:
-    """``_stext.text_blocks`` when built against the running MuPDF's headers, else None."""
-    return _c_lookup()[0]
-
-
-def text_reader_status() -> str:
-    """Which reader ``page_blocks`` uses, for ``docframe doctor``."""
-    reader, status = _c_lookup()
-    return status if reader is not None else f"JSON (C reader {status})"
-
-
-@functools.cache
-def _c_lookup() -> tuple[Any, str]:
-    """(the C reader or None, why), once per process.
-
-    The C module is compiled at install time when a C compiler is present
-    (setup.py); a different MuPDF than it was built for would have other struct
-    layouts, so then the JSON path is used.
-    """
-    try:
-        import pymupdf
-
-        from docframe.connectors.pdf import _stext
-    except ImportError as exc:
-        return None, f"not built ({exc}); reinstall with a C compiler present"
-    if _stext.FZ_VERSION != pymupdf.mupdf.FZ_VERSION:
-        return None, (
-            f"built for MuPDF {_stext.FZ_VERSION}, running {pymupdf.mupdf.FZ_VERSION}: "
-            "not used; reinstall docframe to rebuild it"
-        )
-    return _stext.text_blocks, f"C, built for MuPDF {_stext.FZ_VERSION}"
-
-
-def _lines_from_json(textpage: Any) -> list[tuple]:
-    """What ``_stext.text_blocks`` returns, computed from MuPDF's JSON rendering of the
-    text page: the path when the C reader was not built, and its reference in tests."""
-    global _loads
-    import pymupdf
-
-    mupdf = pymupdf.mupdf
-    buffer = mupdf.fz_new_buffer(8192)
-    out = mupdf.FzOutput(buffer)
-    mupdf.fz_print_stext_page_as_json(out, textpage.this, _JSON_SCALE)
-    out.fz_close_output()
-    if _loads is None:  # looked up on first use: the C reader usually makes it unneeded
-        _loads = _json_loads()
-    blocks = []
-    for block in _loads(mupdf.fz_buffer_extract(buffer))["blocks"]:
-        if block.get("type") != "text":
-            continue
-        lines: list[str] = []
-        sizes: dict[int, int] = {}
-        names: dict[str, int] = {}
-        bold = chars = 0
-        for line in block["lines"]:
-            text = line["text"].strip()
-            if not text:
-                continue
-            lines.append(text)
-            n = len(text) - text.count(" ")
-            font = line["font"]
-            sizes[font["size"]] = sizes.get(font["size"], 0) + n
-            chars += n
-            if font["weight"] == "bold":
-                bold += n
-            else:
-                names[font["name"]] = names.get(font["name"], 0) + n
-        box = block["bbox"]
-        blocks.append((box["x"], box["y"], box["w"], box["h"], lines, sizes, bold, names, chars))
-    return blocks
-
-
-def _finish(blocks: list[tuple]) -> list[_RawBlock]:
-    """``text_blocks`` tuples as raw blocks: points, sizes in points, and bold also
-    counting fonts whose name says so (MuPDF's bold flag misses many)."""
-    scale = _JSON_SCALE
-    is_bold = _font_is_bold
-    out: list[_RawBlock] = []
-    for x, y, w, h, lines, sizes, bold, names, chars in blocks:
-        for name, n in names.items():
-            if is_bold(name):
-                bold += n
-        # exact hundredths of a point, as the 2-decimal rounding of the dict path gives
-        box = (x / scale, y / scale, (x + w) / scale, (y + h) / scale)
-        out.append((box, lines, {k / scale: v for k, v in sizes.items()}, bold, chars))
-    return out
-
-
-_loads: Any = None  # orjson.loads, else json.loads (see _json_loads)
-
-
-def _blocks_from_dict(textpage: Any) -> list[_RawBlock]:
-    is_bold = _font_is_bold
-    blocks: list[_RawBlock] = []
-    for block in textpage.extractDICT()["blocks"]:
-        if block.get("type", 0) != 0:
-            continue
-        sizes: dict[float, int] = {}
-        bold = chars = 0
-        lines: list[str] = []
-        for line in block["lines"]:
-            parts = []
-            for span in line["spans"]:
-                text = span["text"]
-                parts.append(text)
-                n = len(text) - text.count(" ")
-                if n:
-                    size = span["size"]
-                    sizes[size] = sizes.get(size, 0) + n
-                    chars += n
-                    if span["flags"] & 16 or is_bold(span["font"]):
-                        bold += n
-            joined = "".join(parts).strip()
-            if joined:
-                lines.append(joined)
-        box = tuple(round(v, 2) for v in block["bbox"])
-        blocks.append((box, lines, sizes, bold, chars))
-    return blocks
-
-
-def _font_is_bold(name: str) -> bool:
-    found = _bold_fonts.get(name)
-    if found is None:
-        found = _bold_fonts[name] = bool(_BOLD_FONT.search(name))
-    return found
-
-
-def _join_lines(lines: list[str]) -> str:
-    """Lines of a block joined by newlines; words hyphenated across lines rejoined."""
-    parts = [lines[0]]
-    for line in lines[1:]:
-        last = parts[-1]
-        if len(last) >= 2 and last[-1] == "-" and last[-2].isalpha() and line[:1].islower():
-            parts[-1] = last[:-1] + line
-        else:
-            parts.append(line)
-    return "\n".join(parts)
-
-
 def _has_graphics(page: Any) -> bool:
     """Images or vector drawings on a page without text: a scan, or text drawn as curves."""
     try:
@@ -568,7 +338,7 @@ class _Ocr:
                     missing = getattr(ocr, "missing_reason", lambda _lang: None)
                     self.reason = missing(self.options.ocr_lang) or "Tesseract is not available"
             except Exception as exc:  # noqa: BLE001 - a broken OCR set-up means: no OCR
-                self.reason = f"OCR set-up failed: {_reason(exc)}"
+                self.reason = f"OCR set-up failed: {one_line_reason(exc)}"
         return self._module
 
     def read(self, page: Any, number: int) -> list[Element] | None:
@@ -581,9 +351,9 @@ class _Ocr:
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - one unreadable scan must not lose the rest
-            if _is_memory(exc):
+            if is_memory_error(exc):
                 raise MemoryError(str(exc)) from None
-            self.errors.append(f"page {number}: {_reason(exc)}")
+            self.errors.append(f"page {number}: {one_line_reason(exc)}")
             return None
         for i, element in enumerate(found):
             element.page = element.page or number
@@ -593,11 +363,22 @@ class _Ocr:
         return found
 
 
-def _find_tables() -> Any:
+def _table_reader() -> Any:
+    """``tables.find_tables``, or a MissingDependencyError naming what cannot be imported.
+
+    Tables are on by default: a broken install must say so, not produce documents
+    that quietly lack their tables.
+    """
     try:
         from docframe.connectors.pdf.tables import find_tables
-    except ImportError:
-        return None
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        package = missing.split(".")[0]
+        install = "reinstall docframe" if package == "docframe" else f"pip install {package}"
+        raise MissingDependencyError(
+            f"the PDF table reader needs {missing!r}, which cannot be imported",
+            help=f"{install}, or read PDFs without tables (--no-pdf-tables)",
+        ) from exc
     return find_tables
 
 
@@ -605,168 +386,3 @@ def _picklable_table(table: Any) -> Any:
     """TableData crosses a process boundary: its batch iterator becomes a list iterator."""
     table.batches = iter(list(table.batches))
     return table
-
-
-def _elements(pages: list[Any]) -> tuple[list[Element], str | None]:
-    """Elements of all pages with heading kinds decided on the document's body size."""
-    sizes: Counter[float] = Counter()
-    bold_chars = total = 0
-    for blocks in pages:
-        for b in blocks:
-            if isinstance(b, _Block):
-                sizes[round(b.size * 2) / 2] += b.chars
-                bold_chars += round(b.bold * b.chars)
-                total += b.chars
-    body = sizes.most_common(1)[0][0] if sizes else 0.0
-    bold_is_special = total > 0 and bold_chars / total < 0.4
-
-    elements: list[Element] = []
-    title: tuple[float, str] | None = None
-    title_page: int | None = None
-    for blocks in pages:
-        for i, b in enumerate(blocks):
-            if not isinstance(b, _Block):
-                elements.append(b)  # OCR elements come finished
-                continue
-            kind = "heading" if _is_heading(b, body, bold_is_special) else "text"
-            elements.append(
-                Element(
-                    b.text,
-                    page=b.page,
-                    bbox=b.bbox,
-                    metadata={"block": i, "kind": kind, "font_size": b.size},
-                )
-            )
-            if kind == "heading" and (title_page is None or title_page == b.page):
-                title_page = b.page
-                if title is None or b.size > title[0]:
-                    title = (b.size, " ".join(b.text.split()))
-    return elements, (title[1] if title else None)
-
-
-def _is_heading(b: _Block, body: float, bold_is_special: bool) -> bool:
-    """Short blocks set clearly larger than the body text, or short bold lines."""
-    if b.lines > 3 or b.chars > 200:
-        return False
-    larger = body > 0 and b.size >= body * 1.15 and b.size - body >= 1.0
-    bold = (
-        bold_is_special
-        and b.bold >= 0.8
-        and b.lines <= 2
-        and b.chars <= 150
-        and b.size >= body - 0.5
-        and not b.text.rstrip().endswith((".", ","))
-    )
-    return (larger or bold) and sum(c.isalpha() for c in b.text) >= 3
-
-
-# ------------------------------------------------------------------ reading order
-
-Box = tuple[float, float, float, float]
-_MIN_GUTTER = 3.0  # points of white space between columns
-_MIN_COLUMN = 0.15  # share of the page's text width a column must have
-
-
-def reading_order(boxes: list[Box]) -> list[int]:
-    """Indices of ``boxes`` (x0, y0, x1, y1; y down) in reading order.
-
-    Recursive XY-cut: a region that splits along a vertical white gutter, with
-    at least 15% of the text width on each side, reads left part then right
-    part (columns). Otherwise it is sliced at horizontal white gaps; adjacent
-    slices that share a gutter are kept together (so paragraph gaps that happen
-    to line up across columns do not interleave them), and each band is ordered
-    the same way. What cannot be cut reads row by row, left to right.
-    Narrow strips (line numbers, bullets, table cells) never make a column.
-    """
-    if len(boxes) <= 1:
-        return list(range(len(boxes)))
-    width = max(b[2] for b in boxes) - min(b[0] for b in boxes)
-    min_col = max(width * _MIN_COLUMN, 1.0)
-    return _order(list(range(len(boxes))), boxes, min_col, 0)
-
-
-def _order(idx: list[int], boxes: list[Box], min_col: float, depth: int) -> list[int]:
-    if len(idx) <= 1 or depth > 64:
-        return _rows(idx, boxes)
-    cut = _x_cut(idx, boxes, min_col)
-    if cut is not None:
-        left = [i for i in idx if (boxes[i][0] + boxes[i][2]) / 2 < cut]
-        right = [i for i in idx if (boxes[i][0] + boxes[i][2]) / 2 >= cut]
-        return _order(left, boxes, min_col, depth + 1) + _order(right, boxes, min_col, depth + 1)
-    slices = _y_slices(idx, boxes)
-    if len(slices) <= 1:
-        return _rows(idx, boxes)
-    # a block covering the middle of the region leaves no room for a gutter with a
-    # column on each side: its slice can never join a band (the common single-column
-    # case, decided without trying a cut)
-    low = min(boxes[i][0] for i in idx) + min_col
-    high = max(boxes[i][2] for i in idx) - min_col
-    bands: list[tuple[list[int], bool]] = []
-    last_blocked = True
-    for piece in slices:
-        blocked = any(boxes[i][0] <= low and boxes[i][2] >= high for i in piece)
-        merged = None if blocked or last_blocked else _x_cut(bands[-1][0] + piece, boxes, min_col)
-        if merged is not None:
-            bands[-1] = (bands[-1][0] + piece, False)
-        else:
-            bands.append((piece, blocked))
-        last_blocked = blocked
-    if len(bands) == 1:  # cannot happen (the whole region has no cut); be safe
-        return _rows(idx, boxes)
-    out: list[int] = []
-    for band, blocked in bands:
-        # a blocked slice has no gutter and no inner white band: it reads row by row
-        out.extend(_rows(band, boxes) if blocked else _order(band, boxes, min_col, depth + 1))
-    return out
-
-
-def _x_cut(idx: list[int], boxes: list[Box], min_col: float) -> float | None:
-    """The leftmost vertical gutter with a column's width of text on both sides."""
-    spans = sorted([(boxes[i][0], boxes[i][2]) for i in idx])
-    left_edge = spans[0][0]
-    right_edge = max([s[1] for s in spans])
-    if right_edge - left_edge < 2 * min_col + _MIN_GUTTER:
-        return None  # too narrow for two columns and a gutter
-    reach = spans[0][1]
-    for x0, x1 in spans[1:]:
-        if x0 - reach >= _MIN_GUTTER:
-            if reach - left_edge >= min_col and right_edge - x0 >= min_col:
-                return (reach + x0) / 2
-        reach = max(reach, x1)
-    return None
-
-
-def _y_slices(idx: list[int], boxes: list[Box]) -> list[list[int]]:
-    """Groups separated by horizontal white space, top to bottom."""
-    ordered = sorted(idx, key=lambda i: boxes[i][1])
-    slices: list[list[int]] = []
-    bottom = 0.0
-    for i in ordered:
-        y0, y1 = boxes[i][1], boxes[i][3]
-        if slices and y0 < bottom - 0.5:
-            slices[-1].append(i)
-            bottom = max(bottom, y1)
-        else:
-            slices.append([i])
-            bottom = y1
-    return slices
-
-
-def _rows(idx: list[int], boxes: list[Box]) -> list[int]:
-    """Row by row (blocks overlapping vertically by half the smaller height), left to right."""
-    if len(idx) <= 1:  # most bands of a single-column page
-        return list(idx)
-    ordered = sorted(idx, key=lambda i: (boxes[i][1], boxes[i][0]))
-    rows: list[list[int]] = []
-    top = bottom = 0.0
-    for i in ordered:
-        y0, y1 = boxes[i][1], boxes[i][3]
-        if rows:
-            overlap = min(bottom, y1) - max(top, y0)
-            if overlap >= 0.5 * min(bottom - top, y1 - y0):
-                rows[-1].append(i)
-                bottom = max(bottom, y1)
-                continue
-        rows.append([i])
-        top, bottom = y0, y1
-    return [i for row in rows for i in sorted(row, key=lambda i: boxes[i][0])]

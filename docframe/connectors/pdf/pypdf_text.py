@@ -13,6 +13,7 @@ from typing import Any
 
 from docframe.connectors.base import Document, Element
 from docframe.connectors.pdf import metadata as md
+from docframe.connectors.pdf.failures import SUPPLY_PASSWORD, WRONG_PASSWORD
 from docframe.connectors.pdf.options import PdfOptions
 from docframe.errors import ConnectorError
 
@@ -22,8 +23,6 @@ _PARAGRAPHS = re.compile(r"\n\s*\n")
 def extract_with_pypdf(
     path: str, label: str, doc_key: str, password: str | None, options: PdfOptions
 ) -> Document:
-    from docframe.connectors.pdf.extract import SUPPLY_PASSWORD, WRONG_PASSWORD
-
     logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its repair notes go to stderr
     from pypdf import PdfReader
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from docframe.connectors.pdf import PdfConnector, PdfOptions
-from docframe.connectors.pdf.extract import SUPPLY_PASSWORD, WRONG_PASSWORD
+from docframe.connectors.pdf.failures import SUPPLY_PASSWORD, WRONG_PASSWORD
 from docframe.errors import ConnectorError, IsolationError
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "pdfs"

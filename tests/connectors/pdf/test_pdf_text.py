@@ -17,13 +17,10 @@ from pathlib import Path
 import pytest
 
 from docframe.connectors.pdf import PdfConnector, PdfOptions
-from docframe.connectors.pdf.extract import (
-    SUPPLY_PASSWORD,
-    extract_document,
-    reading_order,
-    worker,
-)
+from docframe.connectors.pdf.extract import extract_document, worker
+from docframe.connectors.pdf.failures import SUPPLY_PASSWORD
 from docframe.connectors.pdf.metadata import pdf_date, usable_title
+from docframe.connectors.pdf.reading_order import reading_order
 from docframe.errors import ConnectorError
 from tests.conftest import SHARED_CORPUS
 
@@ -167,11 +164,11 @@ def test_line_numbered_transcript_reads_row_by_row(tmp_path: Path):
 def test_json_reader_matches_pymupdf_dict_with_orjson_and_without(tmp_path: Path, monkeypatch):
     """MuPDF's JSON (parsed by orjson, or by the standard json) reads the same blocks,
     line texts, font sizes and bold counts as PyMuPDF's span-level dict."""
-    from docframe.connectors.pdf import extract
+    from docframe.connectors.pdf import text_reader
 
     path = heading_pdf(tmp_path / "h.pdf")
-    textpage = pymupdf.open(path)[0].get_textpage(flags=extract.TEXT_FLAGS)
-    reference = extract._blocks_from_dict(textpage)
+    textpage = pymupdf.open(path)[0].get_textpage(flags=text_reader.TEXT_FLAGS)
+    reference = text_reader._blocks_from_dict(textpage)
     assert any(bold for *_, bold, _chars in reference)  # the Helvetica-Bold heading
     assert len({size for _b, _l, sizes, *_ in reference for size in sizes}) == 2  # 22 and 11
 
@@ -187,25 +184,25 @@ def test_json_reader_matches_pymupdf_dict_with_orjson_and_without(tmp_path: Path
             }
 
     pytest.importorskip("orjson")
-    same(extract._finish(extract._lines_from_json(textpage)))
+    same(text_reader._finish(text_reader._lines_from_json(textpage)))
     monkeypatch.setitem(sys.modules, "orjson", None)  # as if orjson were not installed
-    loads = extract._json_loads()
+    loads = text_reader._json_loads()
     assert loads.__module__ == "json"
-    monkeypatch.setattr(extract, "_loads", loads)
-    same(extract._finish(extract._lines_from_json(textpage)))
+    monkeypatch.setattr(text_reader, "_loads", loads)
+    same(text_reader._finish(text_reader._lines_from_json(textpage)))
 
 
 def c_reader_or_skip():
-    from docframe.connectors.pdf import extract
+    from docframe.connectors.pdf import text_reader
 
-    reader = extract.c_reader()
+    reader = text_reader.c_reader()
     if reader is None:
         if shutil.which("cc") or shutil.which("gcc"):
             pytest.fail(
                 f"a C compiler is here but the C text reader is not used: "
-                f"{extract.text_reader_status()} (make install builds it)"
+                f"{text_reader.text_reader_status()} (make install builds it)"
             )
-        pytest.skip(f"no C compiler, so no C text reader: {extract.text_reader_status()}")
+        pytest.skip(f"no C compiler, so no C text reader: {text_reader.text_reader_status()}")
     return reader
 
 
@@ -215,7 +212,7 @@ def test_c_reader_reads_exactly_what_the_json_says(tmp_path: Path):
     count by font size and name, on generated PDFs and,
     where the shared corpus is present, every page of its text PDFs (Arabic, Japanese,
     multi-column, tables, a 117-page thesis)."""
-    from docframe.connectors.pdf import extract
+    from docframe.connectors.pdf import text_reader
 
     reader = c_reader_or_skip()
     files = [heading_pdf(tmp_path / "h.pdf"), two_column_pdf(tmp_path / "two.pdf")]
@@ -232,9 +229,9 @@ def test_c_reader_reads_exactly_what_the_json_says(tmp_path: Path):
         if doc.needs_pass:
             continue
         for page in doc:
-            textpage = page.get_textpage(flags=extract.TEXT_FLAGS)
+            textpage = page.get_textpage(flags=text_reader.TEXT_FLAGS)
             try:
-                expected = extract._lines_from_json(textpage)
+                expected = text_reader._lines_from_json(textpage)
             except (ValueError, KeyError):
                 continue  # the JSON path gives up on this page (the dict path reads it)
             got = reader(textpage.this.m_internal_value())
@@ -244,16 +241,16 @@ def test_c_reader_reads_exactly_what_the_json_says(tmp_path: Path):
 
 
 def test_c_reader_is_not_used_for_another_mupdf(monkeypatch):
-    from docframe.connectors.pdf import _stext, extract
+    from docframe.connectors.pdf import _stext, text_reader
 
     c_reader_or_skip()
     monkeypatch.setattr(_stext, "FZ_VERSION", "0.0.1")
-    extract._c_lookup.cache_clear()
-    assert extract.c_reader() is None
-    assert "built for MuPDF 0.0.1" in extract.text_reader_status()
+    text_reader._c_lookup.cache_clear()
+    assert text_reader.c_reader() is None
+    assert "built for MuPDF 0.0.1" in text_reader.text_reader_status()
     monkeypatch.undo()
-    extract._c_lookup.cache_clear()
-    assert extract.c_reader() is not None
+    text_reader._c_lookup.cache_clear()
+    assert text_reader.c_reader() is not None
 
 
 def test_ligatures_are_expanded_so_plain_words_match():

@@ -1,0 +1,33 @@
+"""How a PDF that cannot be read is told: fixed messages, one-line reasons.
+
+Both parsers (PyMuPDF in ``extract``, pypdf in ``pypdf_text``) fail a file with
+the same words, so a user (and the corpus tests) can match on them whichever
+parser met the problem; and a parser's exception, often multi-line and prefixed
+with MuPDF's error code, becomes one line for the ``sources`` table.
+"""
+
+from __future__ import annotations
+
+import re
+
+SUPPLY_PASSWORD = "encrypted: supply a password (--pdf-password or a --pdf-passwords file)"
+WRONG_PASSWORD = "encrypted: wrong password"
+CORRUPT_HELP = "the file is damaged; re-export it or try repairing it (e.g. qpdf --repair)"
+_MEMORY_HINTS = ("malloc", "out of memory", "cannot allocate", "memory limit")
+
+
+def is_memory_error(exc: BaseException) -> bool:
+    if type(exc).__name__ == "FzErrorMemory":
+        return True
+    text = str(exc).lower()
+    return any(hint in text for hint in _MEMORY_HINTS)
+
+
+def one_line_reason(exc: BaseException) -> str:
+    """A one-line reason from a parser exception (MuPDF's "code=7: " prefix dropped)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"^code=\d+:\s*", "", text)
+    text = re.sub(r"Failed to open file '.*' as type \w+\.?", "cannot open the file as PDF", text)
+    if isinstance(exc, RecursionError):
+        text = "structure nested too deeply"
+    return text[:200]
