@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+import sys
 import time
 from pathlib import Path
 
@@ -11,8 +12,14 @@ import pyarrow as pa
 import pytest
 
 from docframe.connectors.pdf import tables as pdf_tables
-from docframe.connectors.pdf.extract import TEXT_FLAGS
+from docframe.connectors.pdf.cell_types import parse_number, type_column
+from docframe.connectors.pdf.lattice import read_lattice
+from docframe.connectors.pdf.regions import MAX_OPEN_RULES, candidate_regions
+from docframe.connectors.pdf.rules import cluster, rule_runs
+from docframe.connectors.pdf.table_finder import finder_tables
+from docframe.connectors.pdf.table_rows import read_table
 from docframe.connectors.pdf.tables import find_tables, find_tables_with_text, table_text
+from docframe.connectors.pdf.text_reader import TEXT_FLAGS
 from tests.conftest import SHARED_CORPUS
 
 pymupdf = pytest.importorskip("pymupdf")
@@ -245,23 +252,23 @@ def test_rotated_page_reads_upright_and_reports_get_text_coordinates(tmp_path, r
     ],
 )
 def test_number_parsing(text, expected):
-    assert pdf_tables._number(text) == expected
+    assert parse_number(text) == expected
 
 
 def test_column_typing_rules():
-    arr, note = pdf_tables._type_column("n", ["1", "-", "", "3"])
+    arr, note = type_column("n", ["1", "-", "", "3"])
     assert arr.type == pa.int64() and arr.to_pylist() == [1, None, None, 3] and note is None
-    arr, _ = pdf_tables._type_column("code", ["01", "02", "10"])
+    arr, _ = type_column("code", ["01", "02", "10"])
     assert arr.type == pa.string()
-    arr, _ = pdf_tables._type_column("d", ["2024-01-15", "", "2023-12-31"])
+    arr, _ = type_column("d", ["2024-01-15", "", "2023-12-31"])
     assert arr.type == pa.date32()
-    arr, _ = pdf_tables._type_column("d", ["2024-13-01"])
+    arr, _ = type_column("d", ["2024-13-01"])
     assert arr.type == pa.string()
-    arr, _ = pdf_tables._type_column("mix", ["12%", "3"])  # % on some values only
+    arr, _ = type_column("mix", ["12%", "3"])  # % on some values only
     assert arr.type == pa.string()
-    arr, _ = pdf_tables._type_column("cur", ["$1", "€2"])  # two currencies
+    arr, _ = type_column("cur", ["$1", "€2"])  # two currencies
     assert arr.type == pa.string()
-    arr, _ = pdf_tables._type_column("empty", ["", ""])
+    arr, _ = type_column("empty", ["", ""])
     assert arr.type == pa.string() and arr.null_count == 2
 
 
@@ -522,11 +529,11 @@ def test_lattice_reads_what_the_finder_reads(tmp_path):
     doc.save(merged)
     for pdf in (path, merged):
         page = pymupdf.open(pdf)[0]
-        (region,) = pdf_tables.candidate_regions(page)
-        (finder_found, finder_words) = pdf_tables._finder_tables(page, region, None)[0]
-        lattice = pdf_tables._lattice(region)
-        ours = pdf_tables._read_table(lattice, region.words)
-        theirs = pdf_tables._read_table(finder_found, finder_words)
+        (region,) = candidate_regions(page)
+        (finder_found, finder_words) = finder_tables(page, region, None)[0]
+        lattice = read_lattice(region)
+        ours = read_table(lattice, region.words)
+        theirs = read_table(finder_found, finder_words)
         assert (ours.names, ours.rows) == (theirs.names, theirs.rows)
         assert ours.bbox == pytest.approx(tuple(theirs.bbox), abs=0.5)
 
@@ -565,8 +572,8 @@ def test_a_header_above_an_all_number_grid_goes_to_the_finder(tmp_path, monkeypa
     doc.save(path)
     page = pymupdf.open(path)[0]
     calls = []
-    real = pdf_tables._finder_tables
-    monkeypatch.setattr(pdf_tables, "_finder_tables", lambda *a: calls.append(a) or real(*a))
+    real = pdf_tables.finder_tables
+    monkeypatch.setattr(pdf_tables, "finder_tables", lambda *a: calls.append(a) or real(*a))
     found = find_tables(page, "numbers", path, 1)
     assert len(calls) == 1
     assert [rows_of(t) for t in found] == [
@@ -583,7 +590,7 @@ def test_rule_runs_join_the_pieces_of_one_rule_only():
         (10, 50.5, 90, 50.5, "h"),  # 4: half a point lower: not the same rule
     ]
     v = [(100, 0, 100, 40, "v"), (100, 41, 100, 90, "v"), (101, 0, 101, 40, "v")]
-    runs = pdf_tables._rule_runs(h + v)
+    runs = rule_runs(h + v)
     assert runs == [
         [h[0], h[2]],  # ordered by their first edge, members in input order
         [h[1]],
@@ -592,7 +599,7 @@ def test_rule_runs_join_the_pieces_of_one_rule_only():
         [v[0], v[1]],
         [v[2]],
     ]
-    clusters = pdf_tables._cluster(runs)
+    clusters = cluster(runs)
     assert sum(len(c[4]) for c in clusters) == len(h + v)  # every edge in one cluster
 
 
@@ -648,7 +655,7 @@ def test_open_tables_read_from_horizontal_rules(tmp_path, pieces):
 def test_two_columns_of_prose_between_rules_are_not_a_table(tmp_path):
     path = open_table_pdf(tmp_path / "prose.pdf", prose=True)
     page = pymupdf.open(path)[0]
-    assert [r.rules for r in pdf_tables.candidate_regions(page)] == [[100.0, 310.0]]
+    assert [r.rules for r in candidate_regions(page)] == [[100.0, 310.0]]
     assert find_tables(page, "p", path, 1) == []  # a gutter, but no column of numbers
 
 
@@ -658,7 +665,7 @@ def test_ruled_paper_is_not_an_open_table(tmp_path):
     doc = pymupdf.open()
     page = doc.new_page(width=612, height=792)
     shape = page.new_shape()
-    for i in range(MAX_RULES := pdf_tables.MAX_OPEN_RULES + 20):
+    for i in range(MAX_RULES := MAX_OPEN_RULES + 20):
         y = 20 + i * (750 / MAX_RULES)
         shape.draw_line((40, y), (570, y))
     shape.finish(width=0.3)
@@ -667,5 +674,26 @@ def test_ruled_paper_is_not_an_open_table(tmp_path):
     path = tmp_path / "ruled.pdf"
     doc.save(path)
     page = pymupdf.open(path)[0]
-    assert all(r.rules is None for r in pdf_tables.candidate_regions(page))
+    assert all(r.rules is None for r in candidate_regions(page))
     assert find_tables(page, "r", path, 1) == []
+
+
+def test_a_table_reader_that_cannot_be_imported_is_an_error_not_no_tables(tmp_path, monkeypatch):
+    """Tables are on by default: a broken install names what is missing, and the file
+    does not quietly come back without its tables (nor go to pypdf, which has none)."""
+    from docframe.connectors.pdf import PdfOptions
+    from docframe.connectors.pdf.extract import worker
+    from docframe.errors import MissingDependencyError
+
+    path = simple_table_pdf(tmp_path / "sales.pdf")
+    read = (str(path), str(path), path.name, None)
+    parsers = (("pymupdf", "pypdf"), ())
+    monkeypatch.setitem(sys.modules, "docframe.connectors.pdf.tables", None)  # cannot import
+    with pytest.raises(MissingDependencyError) as info:
+        worker(*read, PdfOptions(ocr="off"), *parsers)
+    assert info.value.message == (
+        "the PDF table reader needs 'docframe.connectors.pdf.tables', which cannot be imported"
+    )
+    assert info.value.help == "reinstall docframe, or read PDFs without tables (--no-pdf-tables)"
+    doc = worker(*read, PdfOptions(ocr="off", tables=False), *parsers)  # tables off: no need
+    assert doc.parser == "pymupdf" and doc.tables == [] and doc.elements
