@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from docframe.errors import JobError
+from docframe.errors import JobError, did_you_mean
 from docframe.pipelines.tablejob.operations import Join
-from docframe.pipelines.tablejob.problems import _did_you_mean, _listing
+from docframe.pipelines.tablejob.problems import _listing
 from docframe.pipelines.tablejob.spec import JobSpec
 
 
@@ -20,7 +20,7 @@ def validate(spec: JobSpec, schemas: Mapping[str, Sequence[str] | None]) -> None
     if spec.input not in schemas:
         raise JobError(
             f"{spec.where}[job] input: unknown table {spec.input!r}"
-            + _did_you_mean(spec.input, list(schemas)),
+            + did_you_mean(spec.input, list(schemas)),
             help=f"tables: {_listing(sorted(schemas)) or 'none yet'}",
             key="job.input",
         )
@@ -39,7 +39,7 @@ def _need(spec, step, key, names, columns, table: str | None = None) -> None:
             raise spec.error(
                 step,
                 key,
-                f"unknown column {name!r}{where}{_did_you_mean(name, columns)}",
+                f"unknown column {name!r}{where}{did_you_mean(name, columns)}",
                 help=f"columns here: {_listing(columns)}",
             )
 
@@ -98,7 +98,7 @@ def _check_join(spec, step, columns, schemas):
         raise spec.error(
             step,
             "join.table",
-            f"unknown table {join.table!r}{_did_you_mean(join.table, list(schemas))}",
+            f"unknown table {join.table!r}{did_you_mean(join.table, list(schemas))}",
             help=f"tables: {_listing(sorted(schemas))}",
         )
     right = schemas[join.table]

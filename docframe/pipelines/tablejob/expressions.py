@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from docframe.backend import is_series
-from docframe.pipelines.tablejob.problems import _did_you_mean, _Problem
+from docframe.errors import did_you_mean
+from docframe.pipelines.tablejob.problems import _Problem
 
 if TYPE_CHECKING:
     from docframe.backend import Engine
@@ -201,18 +202,18 @@ def _method(node: ast.Call) -> tuple[ast.AST, str, dict[str, tuple[int, int, boo
                 return owner.value, func.attr, _STR_METHODS
             raise _Problem(
                 f"unsupported string method .str.{func.attr}()"
-                + _did_you_mean(func.attr, list(_STR_METHODS)),
+                + did_you_mean(func.attr, list(_STR_METHODS)),
                 EXPRESSION_HELP,
             )
         if func.attr in _METHODS:
             return owner, func.attr, _METHODS
         raise _Problem(
-            f"unsupported method .{func.attr}()" + _did_you_mean(func.attr, list(_METHODS)),
+            f"unsupported method .{func.attr}()" + did_you_mean(func.attr, list(_METHODS)),
             EXPRESSION_HELP,
         )
     name = ast.unparse(func)
     raise _Problem(
-        f"unsupported function {name}()" + _did_you_mean(name, _FUNCTIONS), EXPRESSION_HELP
+        f"unsupported function {name}()" + did_you_mean(name, _FUNCTIONS), EXPRESSION_HELP
     )
 
 

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from docframe.errors import did_you_mean
 from docframe.pipelines.tablejob.expressions import Expr
-from docframe.pipelines.tablejob.problems import _did_you_mean, _Problem
+from docframe.pipelines.tablejob.problems import _Problem
 from docframe.pipelines.tablejob.python_step import _parse_python
 
 JOIN_KEYS = ("table", "on", "left_on", "right_on", "how", "columns", "suffixes")
@@ -63,7 +64,7 @@ def _unknown_keys(given: Sequence[str], valid: Sequence[str], what: str, prefix:
     for name in given:
         if name not in valid:
             raise _Problem(
-                f"unknown key {name!r} in {what}{_did_you_mean(name, valid)}",
+                f"unknown key {name!r} in {what}{did_you_mean(name, valid)}",
                 help=f"valid keys: {', '.join(valid)}",
                 key=f"{prefix}{name}",
             )
@@ -86,7 +87,7 @@ def _parse_cast(value: Any, options: dict) -> dict[str, str]:
     for column, dtype in mapping.items():
         if dtype not in CAST_TYPES:
             raise _Problem(
-                f"cannot cast {column!r} to {dtype!r}{_did_you_mean(str(dtype), CAST_TYPES)}",
+                f"cannot cast {column!r} to {dtype!r}{did_you_mean(str(dtype), CAST_TYPES)}",
                 help=f"types every engine supports: {', '.join(CAST_TYPES)}",
                 key="cast",
             )
@@ -150,7 +151,7 @@ def _parse_join(value: Any, options: dict) -> Join:
     how = spec.get("how", "inner")
     if how not in JOIN_HOWS:
         raise _Problem(
-            f"unknown join how {how!r}{_did_you_mean(str(how), JOIN_HOWS)}",
+            f"unknown join how {how!r}{did_you_mean(str(how), JOIN_HOWS)}",
             help=f"valid: {', '.join(JOIN_HOWS)}",
             key="join.how",
         )
@@ -186,7 +187,7 @@ def _parse_group_by(value: Any, options: dict) -> tuple[str, ...]:
         if spec[1] not in AGGREGATIONS:
             raise _Problem(
                 f"unknown aggregation {spec[1]!r} for {name!r}"
-                + _did_you_mean(spec[1], AGGREGATIONS),
+                + did_you_mean(spec[1], AGGREGATIONS),
                 help=f"functions every engine supports: {', '.join(AGGREGATIONS)}",
                 key="aggregate",
             )

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docframe.pipelines.tablejob.problems import _did_you_mean, _Problem
+from docframe.errors import did_you_mean
+from docframe.pipelines.tablejob.problems import _Problem
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _import(ref: str, base: Path | None) -> Callable[[Any], Any]:
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]
-            raise _Problem(f"{module_name} has no {attr!r}{_did_you_mean(part, names)}")
+            raise _Problem(f"{module_name} has no {attr!r}{did_you_mean(part, names)}")
         obj = getattr(obj, part)
     if not callable(obj):
         raise _Problem(f"{ref} is not callable")

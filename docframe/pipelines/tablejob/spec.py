@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docframe.errors import JobError
+from docframe.errors import JobError, did_you_mean
 from docframe.pipelines.tablejob.expressions import Expr
 from docframe.pipelines.tablejob.operations import _PARSERS, Join, _unknown_keys
-from docframe.pipelines.tablejob.problems import _did_you_mean, _Problem
+from docframe.pipelines.tablejob.problems import _Problem
 from docframe.pipelines.tablejob.python_step import PythonStep, _parse_python
 
 FORMAT_VERSION = 1
@@ -80,7 +80,7 @@ def _parse_step(number: int, raw: Any, base: Path | None = None) -> Step:
         if owner:
             raise _Problem(f"{first} needs {owner} in the same step", key=first)
         raise _Problem(
-            f"unknown step {first!r}{_did_you_mean(first, list(STEP_OPTIONS))}",
+            f"unknown step {first!r}{did_you_mean(first, list(STEP_OPTIONS))}",
             help=f"steps: {', '.join(STEP_OPTIONS)}",
             key=first,
         )
@@ -91,7 +91,7 @@ def _parse_step(number: int, raw: Any, base: Path | None = None) -> Step:
             allowed = STEP_OPTIONS[kind]
             raise _Problem(
                 f"unexpected key {key!r} beside {kind}"
-                + _did_you_mean(key, allowed)
+                + did_you_mean(key, allowed)
                 + ("" if allowed else f" ({kind} takes no options)"),
                 help=f"{kind} takes: {', '.join(allowed)}" if allowed else None,
                 key=key,
