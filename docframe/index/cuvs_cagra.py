@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from docframe.index import positive_int, scaled_budget
+from docframe.index.checks import positive_int
 from docframe.index.cuvs_common import (
     METRIC,
     CuvsIndexBase,
@@ -46,6 +46,7 @@ from docframe.index.cuvs_common import (
     neighbors_module,
     row_prefilter,
 )
+from docframe.index.topk import scaled_budget
 
 INDEX_FILE = "index.cagra"
 GRAPH_MIN_ROWS = 1024

@@ -35,20 +35,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from docframe.backend import GPU_EXTRA_HINT
-from docframe.index import (
-    IdLookup,
+from docframe.index.checks import (
     check_build_inputs,
     check_filters,
     check_id_array,
     check_queries,
     check_search_params,
-    empty_results,
-    exact_top_k,
     missing_dependency,
-    read_manifest,
     resolve_params,
-    write_manifest,
 )
+from docframe.index.idlookup import IdLookup
+from docframe.index.manifest import read_manifest, write_manifest
+from docframe.index.topk import empty_results, exact_top_k
 
 IDS_FILE = "ids.npy"
 VECTORS_FILE = "vectors.npy"

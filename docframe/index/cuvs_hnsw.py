@@ -32,23 +32,20 @@ from typing import Any
 
 import numpy as np
 
-from docframe.index import (
-    IdLookup,
+from docframe.index.checks import (
     check_build_inputs,
     check_filters,
     check_id_array,
     check_queries,
     check_search_params,
-    empty_results,
-    exact_top_k,
     missing_dependency,
     positive_int,
-    read_manifest,
     resolve_params,
-    scaled_budget,
-    write_manifest,
 )
 from docframe.index.cuvs_common import METRIC, neighbors_module
+from docframe.index.idlookup import IdLookup
+from docframe.index.manifest import read_manifest, write_manifest
+from docframe.index.topk import empty_results, exact_top_k, scaled_budget
 
 INDEX_FILE = "index.hnsw"
 IDS_FILE = "ids.npy"

@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from docframe.index import positive_int, rerank_exact, scaled_budget
+from docframe.index.checks import positive_int
 from docframe.index.cuvs_common import METRIC, CuvsIndexBase, cupy_module, neighbors_module
 from docframe.index.faiss_ivfpq import auto_m, auto_nlist
+from docframe.index.topk import rerank_exact, scaled_budget
 
 INDEX_FILE = "index.ivfpq"
 MIN_ROWS = 4096

@@ -26,21 +26,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from docframe.index import (
-    IdLookup,
+from docframe.index.checks import (
     check_build_inputs,
     check_filters,
     check_id_array,
     check_queries,
     check_search_params,
-    empty_results,
-    exact_top_k,
     missing_dependency,
-    pad_missing,
-    read_manifest,
     resolve_params,
-    write_manifest,
 )
+from docframe.index.idlookup import IdLookup
+from docframe.index.manifest import read_manifest, write_manifest
+from docframe.index.topk import empty_results, exact_top_k, pad_missing
 
 INDEX_FILE = "index.faiss"
 _FLOAT32 = np.dtype(np.float32)

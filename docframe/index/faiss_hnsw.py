@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from docframe.index import positive_int, scaled_budget
+from docframe.index.checks import positive_int
 from docframe.index.faiss_base import FaissIDMapIndex, faiss_module
+from docframe.index.topk import scaled_budget
 
 FILTER_EF_CAP = 1024
 

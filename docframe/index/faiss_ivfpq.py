@@ -34,8 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from docframe.index import IdLookup, positive_int, rerank_exact, scaled_budget
+from docframe.index.checks import positive_int
 from docframe.index.faiss_base import FaissIndexBase, faiss_module
+from docframe.index.idlookup import IdLookup
+from docframe.index.topk import rerank_exact, scaled_budget
 
 IDS_FILE = "ids.npy"
 VECTORS_FILE = "vectors.npy"

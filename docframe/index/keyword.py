@@ -35,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from docframe.index import MANIFEST, empty_results, missing_dependency, read_manifest
+from docframe.index.checks import missing_dependency
+from docframe.index.manifest import MANIFEST, read_manifest
+from docframe.index.topk import empty_results, top_k
 
 KIND = "bm25"
 FORMAT_VERSION = 1
@@ -308,23 +310,10 @@ class KeywordIndex:
             if not term_ids:
                 continue  # no query term occurs in the corpus
             scores = bm25.get_scores_from_ids(term_ids, weight_mask=mask)
-            hits, hit_scores = self._top(scores, k)
-            out_ids[row, : hits.size] = hits
-            out_scores[row, : hits.size] = hit_scores
+            hits = np.flatnonzero(scores > 0)  # a document sharing no term is no result
+            hit_ids, hit_scores = top_k(scores[hits][None, :], self._ids[hits], k)
+            out_ids[row], out_scores[row] = hit_ids[0], hit_scores[0]
         return out_ids, out_scores
-
-    def _top(self, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best positive scores as (ids, scores), ties by ascending id."""
-        pos = np.flatnonzero(scores > 0)
-        if pos.size > k:
-            # Keep everything tied with the k-th best so the id tie-break sees all of them.
-            candidate = scores[pos]
-            kth = np.partition(candidate, pos.size - k)[pos.size - k]
-            pos = pos[candidate >= kth]
-        ids = self._ids[pos]
-        top = scores[pos]
-        order = np.lexsort((ids, -top))[:k]
-        return ids[order], top[order].astype(np.float32, copy=False)
 
     # --- persistence -----------------------------------------------------------------------
 

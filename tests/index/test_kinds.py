@@ -22,17 +22,16 @@ from docframe.errors import MissingDependencyError
 from docframe.index import (
     EXACT_KIND,
     FAMILY_KINDS,
-    IdLookup,
     choose_kind,
-    exact_top_k,
     load_index,
     make_index,
     make_index_kind,
-    rerank_exact,
 )
 from docframe.index.cuvs_common import bitset_words
 from docframe.index.faiss_hnsw import FaissHNSWIndex
 from docframe.index.faiss_ivfpq import FaissIVFPQIndex, auto_m
+from docframe.index.idlookup import IdLookup
+from docframe.index.topk import exact_top_k, rerank_exact, top_k
 
 DIM = 16
 
@@ -247,6 +246,21 @@ def test_exact_top_k_and_rerank_agree_with_numpy():
     keys, exact = rerank_exact(queries, candidates, lambda k: vectors[k])
     assert (keys[:, 6:] == -1).all() and np.isneginf(exact[:, 6:]).all()
     assert (np.diff(exact[:, :6], axis=1) <= 0).all()
+
+
+def test_top_k_breaks_ties_by_id_among_all_tied_candidates():
+    """A tie at the k-th place goes to the smallest ids, whichever ones a partition kept."""
+    scores = np.array([[0.5, 0.9, 0.5, 0.5, 0.1, 0.5], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], np.float32)
+    labels = np.array([60, 50, 40, 30, 20, 10])
+    ids, got = top_k(scores, labels, 3)
+    np.testing.assert_array_equal(ids, [[50, 10, 30], [10, 20, 30]])
+    np.testing.assert_array_equal(got, np.float32([[0.9, 0.5, 0.5], [6.0, 5.0, 4.0]]))
+    per_row = np.array([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]])  # each row its own labels
+    ids, _ = top_k(np.zeros((2, 6), np.float32), per_row, 2)
+    np.testing.assert_array_equal(ids, [[1, 2], [1, 2]])
+    ids, got = top_k(scores[:, :2], labels[:2], 4)  # k beyond n: padded
+    np.testing.assert_array_equal(ids, [[50, 60, -1, -1], [50, 60, -1, -1]])
+    assert np.isneginf(got[:, 2:]).all()
 
 
 def test_cuvs_bitset_layout():
