@@ -40,13 +40,7 @@ from typing import Any
 
 from docframe.connectors.base import Document, Element
 from docframe.connectors.pdf import metadata as md
-from docframe.connectors.pdf.failures import (
-    CORRUPT_HELP,
-    SUPPLY_PASSWORD,
-    WRONG_PASSWORD,
-    is_memory_error,
-    one_line_reason,
-)
+from docframe.connectors.pdf.failures import CORRUPT_HELP, is_memory_error, one_line_reason, unlock
 from docframe.connectors.pdf.headings import elements_with_headings
 from docframe.connectors.pdf.options import PdfOptions
 from docframe.connectors.pdf.text_reader import TEXT_FLAGS, TextBlock, page_blocks
@@ -162,13 +156,7 @@ def open_pymupdf(path: str, label: str, password: str | None) -> tuple[Any, bool
     try:
         encrypted = bool(doc.needs_pass or doc.is_encrypted)
         if doc.needs_pass:  # the empty user password did not open it
-            if not password:
-                raise ConnectorError(f"{label}: {SUPPLY_PASSWORD}")
-            if not doc.authenticate(password):
-                raise ConnectorError(
-                    f"{label}: {WRONG_PASSWORD}",
-                    help="check the password given for this file (--pdf-password/--pdf-passwords)",
-                )
+            unlock(label, password, doc.authenticate)
         if not encrypted:
             try:
                 encrypted = bool((doc.metadata or {}).get("encryption"))

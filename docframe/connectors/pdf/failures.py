@@ -9,11 +9,27 @@ with MuPDF's error code, becomes one line for the ``sources`` table.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
+
+from docframe.errors import ConnectorError
 
 SUPPLY_PASSWORD = "encrypted: supply a password (--pdf-password or a --pdf-passwords file)"
 WRONG_PASSWORD = "encrypted: wrong password"
 CORRUPT_HELP = "the file is damaged; re-export it or try repairing it (e.g. qpdf --repair)"
 _MEMORY_HINTS = ("malloc", "out of memory", "cannot allocate", "memory limit")
+
+
+def unlock(label: str, password: str | None, try_password: Callable[[str], Any]) -> None:
+    """Open an encrypted file with ``password`` (``try_password`` returns falsy when it
+    is wrong), or raise the one message either parser gives for a missing or wrong one."""
+    if not password:
+        raise ConnectorError(f"{label}: {SUPPLY_PASSWORD}")
+    if not try_password(password):
+        raise ConnectorError(
+            f"{label}: {WRONG_PASSWORD}",
+            help="check the password given for this file (--pdf-password/--pdf-passwords)",
+        )
 
 
 def is_memory_error(exc: BaseException) -> bool:

@@ -13,9 +13,8 @@ from typing import Any
 
 from docframe.connectors.base import Document, Element
 from docframe.connectors.pdf import metadata as md
-from docframe.connectors.pdf.failures import SUPPLY_PASSWORD, WRONG_PASSWORD
+from docframe.connectors.pdf.failures import unlock
 from docframe.connectors.pdf.options import PdfOptions
-from docframe.errors import ConnectorError
 
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 
@@ -29,13 +28,7 @@ def extract_with_pypdf(
     reader = PdfReader(path, strict=False)
     encrypted = bool(reader.is_encrypted)
     if encrypted and not reader.decrypt(""):  # owner-password-only files open with ""
-        if not password:
-            raise ConnectorError(f"{label}: {SUPPLY_PASSWORD}")
-        if not reader.decrypt(password):
-            raise ConnectorError(
-                f"{label}: {WRONG_PASSWORD}",
-                help="check the password given for this file (--pdf-password/--pdf-passwords)",
-            )
+        unlock(label, password, reader.decrypt)
     count = len(reader.pages)
     if count <= 0:
         raise ValueError("no pages")
