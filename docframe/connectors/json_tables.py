@@ -50,11 +50,20 @@ from typing import Any
 
 import pyarrow as pa
 
-from docframe.connectors import json_types as jt
 from docframe.connectors import jsonread
 from docframe.connectors import schema as sch
 from docframe.connectors.encodings import bom_encoding, open_text
 from docframe.connectors.json_scan import HEAD_BYTES, Records, json_lines_in_json
+from docframe.connectors.json_types import (
+    Conflict,
+    arrow_type,
+    as_text,
+    describe,
+    flatten,
+    kind_name,
+    unify,
+    value_kind,
+)
 from docframe.connectors.sources import mislabeled, read_head, sniff_format
 from docframe.connectors.tables import TableData, TableOptions, default_name
 from docframe.errors import ConnectorError
@@ -158,7 +167,7 @@ class _JsonTable:
         if not self.flat:
             return record
         out: dict = {}
-        jt.flatten(record, self.declared_text, out, "", objects, line)
+        flatten(record, self.declared_text, out, "", objects, line)
         return out
 
     def _infer(self) -> None:
@@ -172,7 +181,7 @@ class _JsonTable:
                 if name in self.declared_text:
                     kinds.setdefault(name, "string")
                     continue
-                kind = jt.kind(value, True)
+                kind = value_kind(value, True)
                 old = kinds.get(name)
                 if old is None or old == "null":
                     kinds[name] = kind
@@ -181,12 +190,12 @@ class _JsonTable:
                 if old == kind or kind == "null":
                     continue
                 try:
-                    kinds[name] = jt.unify(old, kind)
-                except jt.Conflict:
+                    kinds[name] = unify(old, kind)
+                except Conflict:
                     if isinstance(old, tuple) and isinstance(kind, tuple):
                         what = "holds values of other types inside it than earlier records"
                     else:
-                        what = f"is {jt.kind_name(value)}, but the field holds {jt.describe(old)}"
+                        what = f"is {kind_name(value)}, but the field holds {describe(old)}"
                     raise ConnectorError(
                         f"{self.path}: line {line}, field {name!r}: {sch.show(value)} {what} "
                         f"(from line {since[name]})",
@@ -202,7 +211,7 @@ class _JsonTable:
             if kinds.get(name, "null") != "null":
                 raise ConnectorError(
                     f"{self.path}: field {name!r} is an object at line {line} and "
-                    f"{jt.describe(kinds[name])} elsewhere",
+                    f"{describe(kinds[name])} elsewhere",
                     help=f"keep it whole as JSON text: {sch.schema_flag(name, 'string')}, "
                     "or fix the records",
                 )
@@ -216,7 +225,7 @@ class _JsonTable:
             new: declared[old] for new, old in self.source_names.items() if old in declared
         }
         self.kinds = {new: kinds[old] for new, old in self.source_names.items()}
-        self.types = {n: self.declared.get(n) or jt.arrow_type(self.kinds[n]) for n in self.names}
+        self.types = {n: self.declared.get(n) or arrow_type(self.kinds[n]) for n in self.names}
 
     def _note_skipped(self) -> None:
         if self.records.skipped:
@@ -251,7 +260,7 @@ class _JsonTable:
         declared = name in self.declared
         kind = self.kinds[name]
         if declared or kind in ("date", "timestamp", "timestamptz"):
-            texts = pa.array([jt.as_text(v, target) for v in values], pa.string())
+            texts = pa.array([as_text(v, target) for v in values], pa.string())
             return sch.cast_texts(
                 texts, target, path=self.path, where=lambda i: f"line {lines[i]}",
                 column=name, values=values, declared=declared,

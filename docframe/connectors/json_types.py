@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from docframe.connectors import schema as sch
+from docframe.connectors.schema import INT64_MAX, INT64_MIN
 
 
 def kind_name(value: Any) -> str:
@@ -41,7 +42,7 @@ class Conflict(Exception):
     """Two kinds that cannot share a column (a number and a string, a list and an object)."""
 
 
-def kind(value: Any, dates: bool) -> Any:
+def value_kind(value: Any, dates: bool) -> Any:
     """The kind of a JSON value; strings are probed for dates only when ``dates``
     (top-level fields: strings inside lists and structs stay strings)."""
     if value is None:
@@ -49,7 +50,7 @@ def kind(value: Any, dates: bool) -> Any:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int" if sch.INT64_MIN <= value <= sch.INT64_MAX else "float"
+        return "int" if INT64_MIN <= value <= INT64_MAX else "float"
     if isinstance(value, float):
         return "float"
     if isinstance(value, str):
@@ -57,10 +58,10 @@ def kind(value: Any, dates: bool) -> Any:
     if isinstance(value, list):
         item: Any = "null"
         for element in value:
-            item = unify(item, kind(element, False))
+            item = unify(item, value_kind(element, False))
         return ("list", item)
     if isinstance(value, dict):
-        return ("struct", {k: kind(v, False) for k, v in value.items()})
+        return ("struct", {k: value_kind(v, False) for k, v in value.items()})
     return "string"
 
 
