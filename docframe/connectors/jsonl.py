@@ -13,7 +13,7 @@ one damaged line in a million-document collection should not lose the rest.
 
 from __future__ import annotations
 
-import gzip
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from docframe.connectors import jsonread
 from docframe.connectors.base import TEXT_SNIFF_BYTES, Document, Element
+from docframe.connectors.sources import open_source
 from docframe.errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -30,15 +31,14 @@ _FORMAT_HELP = 'each line must be one JSON object like {"_id": "d1", "text": "..
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str | None]]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as raw:
+        with open_source(path) as raw:
             if b"\x00" in raw.read(TEXT_SNIFF_BYTES):  # a disk image, a sparse file
                 raise ConnectorError(
                     f"{path}: binary content (NUL bytes) in a JSON Lines file",
                     help="this is not a text file; remove it or give it its real extension",
                 )
-        with opener(path, "rt", encoding="utf-8-sig") as fh:
+        with io.TextIOWrapper(open_source(path), encoding="utf-8-sig") as fh:
             yield from jsonread.lines(fh)
     except UnicodeDecodeError as exc:
         raise ConnectorError(f"{path}: not valid UTF-8 ({exc.reason})") from None
