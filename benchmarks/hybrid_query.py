@@ -89,7 +89,7 @@ class ByHand:
         import faiss
         import Stemmer
 
-        from docframe.query.sql import connect
+        from docframe.lake.relations import connect
 
         snapshot = lake.snapshot()
         self.con = connect(snapshot)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from docframe.api import Lake
 from docframe.errors import DocframeError
-from docframe.lake.lake import Lake
 
 __version__ = "0.1.0"
 __all__ = ["DocframeError", "Lake", "__version__", "open"]

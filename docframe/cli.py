@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from docframe import config
 from docframe.errors import DocframeError
 
 app = typer.Typer(
@@ -47,7 +48,7 @@ class Format(StrEnum):
 
 LakeOpt = Annotated[
     Path,
-    typer.Option("--lake", envvar="DOCFRAME_LAKE", help="Lake directory.", show_default=True),
+    typer.Option("--lake", envvar=config.LAKE_VAR, help="Lake directory.", show_default=True),
 ]
 EngineOpt = Annotated[
     str | None,
@@ -648,8 +649,9 @@ def run(
 
     try:  # run_job refuses --workers with --scheduler, like every bad option
         report = run_job(
-            _open(ctx), job, workers=workers, scheduler=scheduler, partition_size=partition_size
-        )
+            _open(ctx).store, job, workers=workers, scheduler=scheduler,
+            partition_size=partition_size,
+        )  # fmt: skip
     except DocframeError as exc:
         raise _fail(exc) from None
     out.print(report.summary())
@@ -788,10 +790,9 @@ def index_build(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Rebuild the newest snapshot's dense and keyword indexes now (folds in any delta)."""
-    from docframe.index import maintenance
 
     try:
-        record = maintenance.build(_open(ctx), kind=kind)
+        record = _open(ctx).index_build(kind=kind)
     except DocframeError as exc:
         raise _fail(exc) from None
     _print_record(record, fmt)
@@ -806,11 +807,10 @@ def index_check(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Measure recall@k of the dense index against exact search, and its latency."""
-    from docframe.index import maintenance
 
     texts = _question_texts(queries)
     try:
-        record = maintenance.check(_open(ctx), k=k, n_queries=n, texts=texts)
+        record = _open(ctx).index_check(k=k, n_queries=n, texts=texts)
     except DocframeError as exc:
         raise _fail(exc) from None
     _print_record(record, fmt)
@@ -832,11 +832,10 @@ def index_tune(
     Sweeps the index kind's knob (HNSW ef_search, IVF-PQ nprobe, CAGRA itopk_size)
     from cheap to thorough; the choice is saved in the lake and used from then on.
     """
-    from docframe.index import maintenance
 
     texts = _question_texts(queries)
     try:
-        record = maintenance.tune(_open(ctx), target=target_recall, k=k, n_queries=n, texts=texts)
+        record = _open(ctx).index_tune(target=target_recall, k=k, n_queries=n, texts=texts)
     except DocframeError as exc:
         raise _fail(exc) from None
     if fmt is Format.table and "sweep" in record:
@@ -869,14 +868,11 @@ def eval_(
     """
     from rich.progress import Progress
 
-    from docframe.query.evaluation import evaluate_lake
-
     try:
         lake = _open(ctx)
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task(f"eval {mode.value}", total=None)
-            record = evaluate_lake(
-                lake,
+            record = lake.evaluate(
                 queries,
                 qrels,
                 mode=mode.value,

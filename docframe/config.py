@@ -191,3 +191,13 @@ def load_settings(lake_root: Path | None = None, **overrides: Any) -> Settings:
     values.update({k: _coerce(k, v, "arguments") for k, v in overrides.items() if v is not None})
     return Settings(**values)
 
+
+_MODEL_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def canonical_model_name(model: str) -> str:
+    """The name recorded in the lake: aliases collapse, local paths become absolute."""
+    if model in _MODEL_ALIASES:
+        return DEFAULT_MODEL
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model

@@ -22,6 +22,17 @@ travel between processes, so they pickle with their fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` to ``name``, or ``""``:
+    the one suggestion every "unknown name" error appends."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
 
 class DocframeError(Exception):
     """Root of docframe's errors. ``help`` is a one-line hint for the user."""

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from rich.console import Console
 
-    from docframe.lake.lake import Lake
+    from docframe.api import Lake
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
 SHELL_FORMATS = ("table", "csv", "json", "jsonl")  # parquet needs a file: docframe sql --output
@@ -383,7 +383,7 @@ def list_relations(lake: Lake, snapshot: int | None = None) -> pa.Table:
     (``name TYPE, ...``), source_uri, origin, snapshot_id, notes. Relations
     first, in a fixed order; then the lake's tables by name.
     """
-    from docframe.query.sql import RELATIONS
+    from docframe.lake.relations import RELATIONS
 
     counts = " UNION ALL ".join(
         f"SELECT '{name}' AS name, {i} AS pos, (SELECT count(*) FROM {name}) AS n_rows"
@@ -432,7 +432,7 @@ class Description:
 
 def relation_names(lake: Lake, snapshot: int | None = None) -> list[str]:
     """Every name a query can read at the snapshot: built-in relations, then lake tables."""
-    from docframe.query.sql import RELATIONS
+    from docframe.lake.relations import RELATIONS
 
     return [*RELATIONS, *sorted(lake.snapshot(snapshot).tables)]
 
@@ -723,7 +723,7 @@ class Shell:
 
     def _completion_names(self) -> _Names:
         if self._names is None:
-            from docframe.query.sql import RELATIONS
+            from docframe.lake.relations import RELATIONS
 
             tables = sorted(self.lake.snapshot(self.snapshot_id).tables)
             relations = [*RELATIONS, *tables]

@@ -72,3 +72,10 @@ class VectorIndex(Protocol):
     @classmethod
     def load(cls, directory: Path) -> VectorIndex:
         """Read an index written by ``save``."""
+
+
+class Encoder(Protocol):
+    """What dense search needs of an embedding model: questions in, L2-normalised
+    float32 vectors out (``docframe.pipelines.embedding.Embedder`` is one)."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...

@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,14 +31,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docframe.index.store import _digests, _sha256, index_roots, snapshot_stamp
+from docframe.index.store import _digests, _sha256, index_roots
+from docframe.lake.cache import SnapshotCache
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from docframe.index.keyword import KeywordIndex
-    from docframe.lake.lake import Lake
     from docframe.lake.snapshot import Snapshot
+    from docframe.lake.store import LakeStore
 
 MANIFEST = "manifest.json"
 ROWS_FILE = "rows.parquet"
@@ -51,8 +51,7 @@ FROM chunks c LEFT JOIN documents d USING (doc_id)
 ORDER BY c.chunk_id
 """
 
-_VIEWS: OrderedDict[tuple[str, int, float | None], KeywordView] = OrderedDict()
-_CACHE_SIZE = 4
+_VIEWS: SnapshotCache[KeywordView] = SnapshotCache(4)
 _LOCK = threading.Lock()
 
 
@@ -93,9 +92,9 @@ def keyword_dir(root: Path, snapshot_id: int) -> Path:
     return root / "indexes" / "keyword" / str(snapshot_id)
 
 
-def _dirs(lake: Lake, snapshot: Snapshot) -> list[Path]:
+def _dirs(store: LakeStore, snapshot: Snapshot) -> list[Path]:
     """The snapshot's keyword index folders, best first: the lake's own, then the cache's."""
-    return [r / "keyword" / str(snapshot.snapshot_id) for r in index_roots(lake, snapshot)]
+    return [r / "keyword" / str(snapshot.snapshot_id) for r in index_roots(store, snapshot)]
 
 
 def _build(con: Any, snapshot: Snapshot) -> KeywordView:
@@ -144,7 +143,7 @@ def _load(directory: Path, snapshot: Snapshot) -> KeywordView | None:
         return None
     try:
         manifest = json.loads(path.read_text())
-        stamp = snapshot_stamp(snapshot)
+        stamp = snapshot.committed_at()
         if manifest.get("snapshot_created_at", stamp) != stamp:
             return None  # built for another history of this lake (a diverged copy)
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -168,30 +167,32 @@ def _load(directory: Path, snapshot: Snapshot) -> KeywordView | None:
 
 
 def ensure_keyword_index(
-    lake: Lake, snapshot: Snapshot, con: Any, *, rebuild: bool = False
+    store: LakeStore, snapshot: Snapshot, *, rebuild: bool = False
 ) -> KeywordView:
-    """The snapshot's keyword index: from memory, from disk, or built (over ``con``) and saved."""
-    stamp = snapshot_stamp(snapshot)
-    key = (str(lake.root), snapshot.snapshot_id, stamp)
-    if not rebuild and key in _VIEWS:
-        _VIEWS.move_to_end(key)
-        return _VIEWS[key]
+    """The snapshot's keyword index: from memory, from disk, or built (over the snapshot's
+    reader) and saved."""
+    from docframe.lake.reader import reader
+
+    stamp = snapshot.committed_at()
+    key = SnapshotCache.key(snapshot)
+    if not rebuild and (cached := _VIEWS.get(key)) is not None:
+        return cached
     with _LOCK:
-        directories = _dirs(lake, snapshot)
+        directories = _dirs(store, snapshot)
         view = None
         for directory in [] if rebuild else directories:
             view = _load(directory, snapshot)
             if view is not None:
                 break
         if view is None:
-            view = _build(con, snapshot)
+            con = reader(snapshot).cursor()
+            try:
+                view = _build(con, snapshot)
+            finally:
+                con.close()
             directory = directories[-1]  # the cache's on a read-only lake
             try:
                 _save(view, directory, stamp)
             except OSError as exc:  # still searchable: it is rebuilt by the next process
                 warnings.warn(f"could not save keyword index to {directory}: {exc}", stacklevel=2)
-        _VIEWS[key] = view
-        _VIEWS.move_to_end(key)
-        while len(_VIEWS) > _CACHE_SIZE:
-            _VIEWS.popitem(last=False)
-        return view
+        return _VIEWS.put(key, view)

@@ -28,8 +28,9 @@ import numpy as np
 from docframe.errors import QueryError
 
 if TYPE_CHECKING:
+    from docframe.index.base import Encoder
     from docframe.index.store import DenseView
-    from docframe.lake.lake import Lake
+    from docframe.lake.store import LakeStore
 
 # kind -> (search parameter, values from cheapest to most thorough)
 SWEEPS: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -41,24 +42,21 @@ SWEEPS: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 
 
-def build(lake: Lake, *, kind: str | None = None) -> dict[str, Any]:
+def build(store: LakeStore, *, kind: str | None = None) -> dict[str, Any]:
     """Build the newest snapshot's dense base (``kind`` or the lake's choice) and keyword index."""
     from docframe.index.keyword_store import ensure_keyword_index
     from docframe.index.store import ensure_index
     from docframe.lake.lock import check_writable
-    from docframe.query.search import hit_connection
 
-    check_writable(lake.root)  # the indexes it builds belong in the lake, for every reader
-    snapshot = lake.snapshot()
+    check_writable(store.root)  # the indexes it builds belong in the lake, for every reader
+    snapshot = store.snapshot()
     if snapshot.is_empty:
         raise QueryError("the lake has no chunks to index", help="docframe ingest PATH first")
     start = time.perf_counter()
-    view = ensure_index(lake, snapshot, rebuild=True, kind=kind)
+    view = ensure_index(store, snapshot, rebuild=True, kind=kind)
     dense_s = time.perf_counter() - start
-    con, lock = hit_connection(snapshot)
     start = time.perf_counter()
-    with lock:
-        keyword = ensure_keyword_index(lake, snapshot, con, rebuild=True)
+    keyword = ensure_keyword_index(store, snapshot, rebuild=True)
     return {
         "snapshot": snapshot.snapshot_id,
         "dense": view.describe(),
@@ -71,11 +69,17 @@ def build(lake: Lake, *, kind: str | None = None) -> dict[str, Any]:
 
 
 def sample_queries(
-    lake: Lake, view: DenseView, n: int, texts: Sequence[str] | None = None, seed: int = 0
+    embedder: Encoder | None,
+    view: DenseView,
+    n: int,
+    texts: Sequence[str] | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """(n, dim) query vectors: ``texts`` embedded, or midpoints of random chunk pairs."""
     if texts:
-        return np.asarray(lake.embedder.encode(list(texts)[:n]), dtype=np.float32)
+        if embedder is None:
+            raise QueryError("question texts need the embedding model", help="use Lake.index_check")
+        return np.asarray(embedder.encode(list(texts)[:n]), dtype=np.float32)
     rng = np.random.default_rng(seed)
     live = view.live_positions()
     if len(live) < 2:
@@ -126,13 +130,18 @@ def _measure(view: DenseView, queries: np.ndarray, truth: list[set[int]], k: int
 
 
 def check(
-    lake: Lake, *, k: int = 10, n_queries: int = 200, texts: Sequence[str] | None = None
+    store: LakeStore,
+    *,
+    k: int = 10,
+    n_queries: int = 200,
+    texts: Sequence[str] | None = None,
+    embedder: Encoder | None = None,
 ) -> dict[str, Any]:
     """recall@k of the newest snapshot's dense index against exact search, and its latency."""
     from docframe.index.store import ensure_index
 
-    view = ensure_index(lake, lake.snapshot())
-    queries = sample_queries(lake, view, n_queries, texts)
+    view = ensure_index(store, store.snapshot())
+    queries = sample_queries(embedder, view, n_queries, texts)
     truth = _exact_top(view, queries, k)
     result = _measure(view, queries, truth, k)
     return {
@@ -147,12 +156,13 @@ def check(
 
 
 def tune(
-    lake: Lake,
+    store: LakeStore,
     *,
     target: float = 0.95,
     k: int = 10,
     n_queries: int = 200,
     texts: Sequence[str] | None = None,
+    embedder: Encoder | None = None,
 ) -> dict[str, Any]:
     """The cheapest search setting reaching ``target`` recall@k; recorded for later loads."""
     from docframe.index.store import ensure_index, save_tuning
@@ -160,13 +170,13 @@ def tune(
 
     if not 0 < target <= 1:
         raise QueryError(f"--target-recall must be in (0, 1], got {target}")
-    check_writable(lake.root)  # the setting it finds is recorded in the lake
-    view = ensure_index(lake, lake.snapshot())
+    check_writable(store.root)  # the setting it finds is recorded in the lake
+    view = ensure_index(store, store.snapshot())
     kind = view.kind
     if kind not in SWEEPS:
         return {"kind": kind, "exact": True, "note": f"{kind} is exact: nothing to tune"}
     name, values = SWEEPS[kind]
-    queries = sample_queries(lake, view, n_queries, texts)
+    queries = sample_queries(embedder, view, n_queries, texts)
     truth = _exact_top(view, queries, k)
     index = view.base.index
     original = index.params.get(name)
@@ -188,5 +198,5 @@ def tune(
             help="lower --target-recall, or rebuild with docframe index build --kind faiss-flat",
         )
     record = {"params": {name: chosen[name]}, "target_recall": target, "k": k, **chosen}
-    path = save_tuning(lake.root, lake.backend.index_family, kind, record)
+    path = save_tuning(store.root, store.backend.index_family, kind, record)
     return {"kind": kind, "chosen": chosen, "sweep": sweep, "saved_to": str(path)}

@@ -50,7 +50,6 @@ import threading
 import time
 import uuid
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,13 +59,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docframe.errors import QueryError
+from docframe.lake.cache import SnapshotCache
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from docframe.index.base import VectorIndex
-    from docframe.lake.lake import Lake
     from docframe.lake.snapshot import Snapshot
+    from docframe.lake.store import LakeStore
 
 MANIFEST = "manifest.json"
 ROWS_FILE = "rows.parquet"
@@ -79,9 +79,8 @@ DELTA_REBUILD_MIN = 4096  # a delta or mask smaller than this never triggers a r
 REBUILD_SHARE = 0.10  # ... and one larger than this share of the base does
 EXACT_SUBSET_MAX = 20_000  # allowed sets up to this size are scored exactly
 
-_BASES: OrderedDict[tuple[str, str, int, float | None], Base] = OrderedDict()
-_VIEWS: OrderedDict[tuple[str, str, int, float | None], DenseView] = OrderedDict()
-_CACHE_SIZE = 4
+_BASES: SnapshotCache[Base] = SnapshotCache(4)  # keyed by the base's own snapshot
+_VIEWS: SnapshotCache[DenseView] = SnapshotCache(4)
 _BUILD_LOCK = threading.Lock()
 
 
@@ -89,36 +88,26 @@ def family_dir(root: Path, family: str) -> Path:
     return root / "indexes" / f"dense-{family}"
 
 
-def snapshot_stamp(snapshot: Snapshot, snapshot_id: int | None = None) -> float | None:
-    """When snapshot ``snapshot_id`` (default: ``snapshot``'s own) was committed: with the
-    lake's path, what tells this lake's snapshot N from another lake's (or copy's)."""
-    sid = snapshot.snapshot_id if snapshot_id is None else snapshot_id
-    history = snapshot.history
-    ids = history.column("snapshot_id").to_numpy()
-    at = np.flatnonzero(ids == sid)
-    return float(history.column("created_at")[int(at[-1])].as_py()) if len(at) else None
-
-
 def lake_cache_key(root: Path, snapshot: Snapshot) -> str:
     """The lake's folder in the per-user index cache: its name and a digest of its real
     path and the creation time of its snapshot 0 (a lake made again in place differs)."""
     real = Path(root).resolve()
-    digest = hashlib.sha256(f"{real}\0{snapshot_stamp(snapshot, 0)!r}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{real}\0{snapshot.committed_at(0)!r}".encode()).hexdigest()
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in real.name) or "lake"
     return f"{name}-{digest[:16]}"
 
 
-def index_roots(lake: Lake, snapshot: Snapshot) -> list[Path]:
+def index_roots(store: LakeStore, snapshot: Snapshot) -> list[Path]:
     """Where saved indexes are looked for, best first; a reader saves into the last one.
 
     The lake's own ``indexes/`` folder, and, when this process cannot write the
     lake, the per-user cache folder of this lake (``docframe.config.cache_dir``).
     """
-    roots = [lake.root / "indexes"]
-    if lake.read_only:
+    roots = [store.root / "indexes"]
+    if store.read_only:
         from docframe.config import cache_dir
 
-        roots.append(cache_dir() / "indexes" / lake_cache_key(lake.root, snapshot))
+        roots.append(cache_dir() / "indexes" / lake_cache_key(store.root, snapshot))
     return roots
 
 
@@ -154,7 +143,7 @@ class Base:
     files: frozenset[str]  # segment file names whose rows it holds
     vectors: np.ndarray  # (n, dim) float32, memory-mapped from vectors.npy
     built_seconds: float = 0.0
-    stamp: float | None = None  # when its snapshot was committed (snapshot_stamp)
+    stamp: float | None = None  # when its snapshot was committed (Snapshot.committed_at)
 
     @property
     def kind(self) -> str:
@@ -187,16 +176,20 @@ def _read_rows(files: list[str], live: np.ndarray, dim: int) -> tuple[np.ndarray
     )
 
 
-def _dim(lake: Lake, snapshot: Snapshot) -> int:
-    return int(snapshot.dim or lake.embedder.dim)
+def _dim(store: LakeStore, snapshot: Snapshot) -> int:
+    if snapshot.dim is None:  # no vector was ever committed: nothing to index
+        raise QueryError(
+            f"lake {store.root} has no embeddings yet", help="docframe ingest PATH first"
+        )
+    return int(snapshot.dim)
 
 
-def configured_kind(lake: Lake) -> str:
+def configured_kind(store: LakeStore) -> str:
     """The lake's ``index_kind`` setting, checked against the family's kinds."""
     from docframe.index import FAMILY_KINDS
 
-    family = lake.backend.index_family
-    kind = lake.settings.index_kind
+    family = store.backend.index_family
+    kind = store.settings.index_kind
     if kind != "auto" and kind not in FAMILY_KINDS[family]:
         raise QueryError(
             f"index_kind {kind!r} is not a {family} index kind",
@@ -205,31 +198,31 @@ def configured_kind(lake: Lake) -> str:
     return kind
 
 
-def build_base(lake: Lake, snapshot: Snapshot, *, kind: str | None = None) -> Base:
+def build_base(store: LakeStore, snapshot: Snapshot, *, kind: str | None = None) -> Base:
     """Build (not save) a base index over every live chunk of ``snapshot``."""
     from docframe.index import FAMILY_KINDS, choose_kind, make_index_kind
 
     start = time.perf_counter()
-    family = lake.backend.index_family
-    dim = _dim(lake, snapshot)
+    family = store.backend.index_family
+    dim = _dim(store, snapshot)
     live = np.asarray(snapshot.live_versions, dtype=np.int64)
     chunk_ids, versions, vectors = _read_rows(list(snapshot.chunk_files), live, dim)
     if kind is None or kind == "auto":
-        kind = configured_kind(lake)
+        kind = configured_kind(store)
     if kind == "auto":
         kind = choose_kind(len(chunk_ids), family, dim=dim)
     elif kind not in FAMILY_KINDS[family]:
         raise QueryError(
-            f"index kind {kind!r} does not run on the {lake.backend.name} engine ({family})",
+            f"index kind {kind!r} does not run on the {store.backend.name} engine ({family})",
             help=f"use one of: {', '.join(FAMILY_KINDS[family])}",
         )
     try:
         index = make_index_kind(kind, dim)
     except ValueError as exc:
         raise QueryError(f"index kind {kind!r}: {exc}", help="see docframe index --help") from None
-    _apply_tuning(lake.root, family, index)
+    _apply_tuning(store.root, family, index)
     index.build(vectors, np.arange(len(chunk_ids), dtype=np.int64))
-    save_root = index_roots(lake, snapshot)[-1]
+    save_root = index_roots(store, snapshot)[-1]
     return Base(
         directory=save_root / f"dense-{family}" / str(snapshot.snapshot_id),
         snapshot_id=snapshot.snapshot_id,
@@ -240,7 +233,7 @@ def build_base(lake: Lake, snapshot: Snapshot, *, kind: str | None = None) -> Ba
         files=frozenset(Path(f).name for f in snapshot.chunk_files),
         vectors=vectors,
         built_seconds=time.perf_counter() - start,
-        stamp=snapshot_stamp(snapshot),
+        stamp=snapshot.committed_at(),
     )
 
 
@@ -334,11 +327,11 @@ def _load_base(directory: Path, model: str, stamp: float | None = None) -> Base 
         return None
 
 
-def _base_at_or_before(lake: Lake, snapshot: Snapshot) -> Base | None:
+def _base_at_or_before(store: LakeStore, snapshot: Snapshot) -> Base | None:
     """The newest usable saved base at or before ``snapshot`` (cached per process)."""
-    family = lake.backend.index_family
+    family = store.backend.index_family
     found = []  # (snapshot id, folder): the lake's own first among equals (stable sort)
-    for root in index_roots(lake, snapshot):
+    for root in index_roots(store, snapshot):
         folder = root / f"dense-{family}"
         if folder.is_dir():
             found += [(int(p.name), p) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
@@ -346,24 +339,16 @@ def _base_at_or_before(lake: Lake, snapshot: Snapshot) -> Base | None:
     for sid, directory in found:
         if sid > snapshot.snapshot_id:
             continue
-        stamp = snapshot_stamp(snapshot, sid)
-        key = (str(lake.root), family, sid, stamp)
-        if key in _BASES and _BASES[key].model == snapshot.model:
-            _BASES.move_to_end(key)
-            return _BASES[key]
+        stamp = snapshot.committed_at(sid)
+        key = (str(store.root), sid, stamp, family)
+        cached = _BASES.get(key)
+        if cached is not None and cached.model == snapshot.model:
+            return cached
         base = _load_base(directory, snapshot.model, stamp)
         if base is not None:
-            _apply_tuning(lake.root, family, base.index)
-            _remember(_BASES, key, base)
-            return base
+            _apply_tuning(store.root, family, base.index)
+            return _BASES.put(key, base)
     return None
-
-
-def _remember(cache: OrderedDict, key: Any, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
 
 
 # -- the view: one snapshot's index ----------------------------------------------------
@@ -507,24 +492,9 @@ def _exact(
     queries: np.ndarray, vectors: np.ndarray, labels: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k by inner product of ``vectors`` labelled ``labels`` (-1 / -inf padded)."""
-    q = len(queries)
-    ids = np.full((q, k), -1, dtype=np.int64)
-    scores = np.full((q, k), -np.inf, dtype=np.float32)
-    n = len(labels)
-    if n == 0 or k == 0:
-        return ids, scores
-    sims = queries @ np.asarray(vectors, dtype=np.float32).T
-    take = min(k, n)
-    if take < n:
-        top = np.argpartition(-sims, take - 1, axis=1)[:, :take]
-    else:
-        top = np.tile(np.arange(n), (q, 1))
-    for r in range(q):
-        cand = top[r]
-        order = cand[np.lexsort((labels[cand], -sims[r, cand]))]
-        ids[r, : len(order)] = labels[order]
-        scores[r, : len(order)] = sims[r, order]
-    return ids, scores
+    from docframe.index.topk import exact_top_k
+
+    return exact_top_k(queries, vectors, labels, k)
 
 
 def _apply_tuning(root: Path, family: str, index: VectorIndex) -> None:
@@ -549,18 +519,16 @@ def save_tuning(root: Path, family: str, kind: str, record: dict[str, Any]) -> P
     tmp = path.with_suffix(f".tmp-{uuid.uuid4().hex}")
     tmp.write_text(json.dumps(data, indent=2))
     tmp.replace(path)
-    for key in [k for k in _BASES if k[0] == str(root) and k[1] == family]:
-        _BASES.pop(key)  # reload with the new parameters
-    for key in [k for k in _VIEWS if k[0] == str(root) and k[1] == family]:
-        _VIEWS.pop(key)
+    for cache in (_BASES, _VIEWS):  # reload with the new parameters
+        cache.discard(lambda key: key[0] == str(root) and key[-1] == family)
     return path
 
 
-def _view(lake: Lake, snapshot: Snapshot, base: Base) -> DenseView:
+def _view(store: LakeStore, snapshot: Snapshot, base: Base) -> DenseView:
     live = np.asarray(snapshot.live_versions, dtype=np.int64)
     excluded = np.flatnonzero(~np.isin(base.versions, live)).astype(np.int64)
     newer = [f for f in snapshot.chunk_files if Path(f).name not in base.files]
-    ids, _, vectors = _read_rows(newer, live, _dim(lake, snapshot))
+    ids, _, vectors = _read_rows(newer, live, _dim(store, snapshot))
     return DenseView(base, snapshot.snapshot_id, excluded, ids, vectors)
 
 
@@ -570,7 +538,7 @@ def _stale(view: DenseView) -> bool:
 
 
 def ensure_index(
-    lake: Lake, snapshot: Snapshot, *, rebuild: bool = False, kind: str | None = None
+    store: LakeStore, snapshot: Snapshot, *, rebuild: bool = False, kind: str | None = None
 ) -> DenseView:
     """The dense index of ``snapshot``: a base (loaded, or built and saved) plus its delta.
 
@@ -579,25 +547,23 @@ def ensure_index(
     fits, the delta or mask has outgrown the base, or the lake's ``index_kind``
     setting names another kind.
     """
-    family = lake.backend.index_family
-    key = (str(lake.root), family, snapshot.snapshot_id, snapshot_stamp(snapshot))
-    if not rebuild and key in _VIEWS:
-        _VIEWS.move_to_end(key)
-        return _VIEWS[key]
+    family = store.backend.index_family
+    key = SnapshotCache.key(snapshot, family)
+    if not rebuild and (cached := _VIEWS.get(key)) is not None:
+        return cached
     with _BUILD_LOCK:  # one build at a time per process: they are memory-hungry
-        base = None if rebuild else _base_at_or_before(lake, snapshot)
-        view = _view(lake, snapshot, base) if base is not None else None
-        wanted = configured_kind(lake)
+        base = None if rebuild else _base_at_or_before(store, snapshot)
+        view = _view(store, snapshot, base) if base is not None else None
+        wanted = configured_kind(store)
         if view is None or _stale(view) or (wanted != "auto" and base.kind != wanted):
-            base = build_base(lake, snapshot, kind=kind if rebuild else None)
+            base = build_base(store, snapshot, kind=kind if rebuild else None)
             try:
                 save_base(base)
             except OSError as exc:  # still searchable: it is rebuilt by the next process
                 warnings.warn(f"could not save index to {base.directory}: {exc}", stacklevel=2)
-            _remember(_BASES, key, base)
-            view = _view(lake, snapshot, base)
-        _remember(_VIEWS, key, view)
-        return view
+            _BASES.put(key, base)
+            view = _view(store, snapshot, base)
+        return _VIEWS.put(key, view)
 
 
 def bases_in_use(root: Path, latest: int) -> set[Path]:
@@ -610,3 +576,21 @@ def bases_in_use(root: Path, latest: int) -> set[Path]:
         if usable:
             keep.add(folder / str(max(usable)))
     return keep
+
+
+def remove_stale(root: Path, latest: int) -> tuple[list[str], int]:
+    """Delete index folders no reader of snapshot ``latest`` will load (``docframe gc``,
+    under the writer lock): a dense base serves every later snapshot, so the one the
+    newest searches is kept, as is every folder of ``latest`` itself. Returns the
+    folders removed (``family/snapshot``) and the bytes freed."""
+    import shutil
+
+    keep = bases_in_use(root, latest)
+    removed, freed = [], 0
+    for family in sorted(p for p in (root / "indexes").glob("*") if p.is_dir()):
+        for folder in sorted(p for p in family.iterdir() if p.is_dir()):
+            if folder not in keep and folder.name != str(latest):
+                freed += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(f"{family.name}/{folder.name}")
+    return removed, freed

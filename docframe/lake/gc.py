@@ -9,7 +9,7 @@ rebuilt by a reader that misses it).
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from docframe.lake.lock import WriterLock
 from docframe.lake.segments import SEGMENTS_DIR
 
 if TYPE_CHECKING:
-    from docframe.lake.lake import Lake
+    from docframe.lake.store import LakeStore
 
 
 @dataclass
@@ -34,31 +34,28 @@ class GcReport:
         )
 
 
-def collect(lake: Lake) -> GcReport:
+def collect(
+    store: LakeStore, *, derived: Callable[[int], tuple[list[str], int]] | None = None
+) -> GcReport:
+    """Delete unreferenced segment files under the writer lock; then ``derived(latest)``
+    (the index layer's clean-up, ``docframe.index.store.remove_stale``) removes derived
+    files no reader of the latest snapshot needs and returns their names and bytes."""
     report = GcReport()
-    with WriterLock(lake.root):
-        con = lake.connect()
+    with WriterLock(store.root):
+        con = store.connect()
         try:
             referenced = {r[0] for r in con.execute("SELECT path FROM segments")}
             latest = catalog.latest_snapshot(con)
         finally:
             con.close()
-        segdir = lake.root / SEGMENTS_DIR
+        segdir = store.root / SEGMENTS_DIR
         for path in sorted(segdir.glob("*")) if segdir.is_dir() else []:
             if path.is_file() and f"{SEGMENTS_DIR}/{path.name}" not in referenced:
                 report.bytes_freed += path.stat().st_size
                 path.unlink()
                 report.segments.append(path.name)
-        from docframe.index.store import bases_in_use
-
-        # a dense base serves every later snapshot: keep the one the newest searches
-        keep = bases_in_use(lake.root, latest)
-        for family in sorted(p for p in (lake.root / "indexes").glob("*") if p.is_dir()):
-            for folder in sorted(p for p in family.iterdir() if p.is_dir()):
-                if folder not in keep and folder.name != str(latest):
-                    report.bytes_freed += sum(
-                        f.stat().st_size for f in folder.rglob("*") if f.is_file()
-                    )
-                    shutil.rmtree(folder, ignore_errors=True)
-                    report.indexes.append(f"{family.name}/{folder.name}")
+        if derived is not None:
+            names, freed = derived(latest)
+            report.indexes.extend(names)
+            report.bytes_freed += freed
     return report

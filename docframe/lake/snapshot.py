@@ -95,6 +95,15 @@ class Snapshot:
                 return self.damaged[path]
         return None
 
+    def committed_at(self, snapshot_id: int | None = None) -> float | None:
+        """When snapshot ``snapshot_id`` (default: this one) was committed: with the lake's
+        path, what tells this lake's snapshot N from another lake's (or copy's)."""
+        sid = self.snapshot_id if snapshot_id is None else snapshot_id
+        ids = self.history.column("snapshot_id").to_pylist()
+        times = self.history.column("created_at").to_pylist()
+        found = [t for i, t in zip(ids, times, strict=True) if i == sid]
+        return float(found[-1]) if found else None
+
     def require(self, *names: str) -> None:
         """Raise the one-line :class:`DamagedSegmentError` if a relation in ``names``
         reads a damaged file (for readers that go to the files without SQL: search)."""

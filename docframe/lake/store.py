@@ -1,49 +1,31 @@
-"""The lake: a directory with a SQLite catalog, Parquet segments and derived indexes.
+"""The lake's storage handle: a directory with a SQLite catalog, Parquet segments and
+derived indexes.
 
-``Lake`` is the one object the CLI, the Python API and (later) the agent server
-share. It opens or creates the directory, refuses directories that are not
-lakes, pins snapshots for readers and hands writes to the ingest job.
+:class:`LakeStore` opens or creates the directory, refuses directories that are not
+lakes, connects to the catalog (read-only where the lake cannot be written), pins
+snapshots for readers and looks up tables. It knows nothing of ingesting, searching
+or SQL: those services take a store (and their collaborators, such as the embedder)
+and the facade, :class:`docframe.api.Lake`, composes them.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docframe import backend as backend_mod
-from docframe.config import CONFIG_FILE, Settings, load_settings
-from docframe.errors import LakeError, ModelMismatchError, NotALakeError
+from docframe.config import CONFIG_FILE, Settings, canonical_model_name, load_settings
+from docframe.errors import LakeError, ModelMismatchError, NotALakeError, did_you_mean
 from docframe.lake import catalog
 from docframe.lake.snapshot import Snapshot, TableInfo, pin
 
-if TYPE_CHECKING:
-    from docframe.connectors.pdf.options import PdfOptions
-    from docframe.connectors.tables import TableOptions
-    from docframe.lake.gc import GcReport
-    from docframe.lake.integrity import VerifyReport
-    from docframe.pipelines.embedding import Embedder
-    from docframe.pipelines.ingest import IngestReport
-    from docframe.pipelines.repair import RepairReport
-    from docframe.query.result import Result
-
 _ALLOWED_IN_NEW_LAKE = {CONFIG_FILE, ".lock"}
+_canonical = canonical_model_name
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _canonical(model: str) -> str:
-    from docframe.pipelines.embedding import canonical_model_name
-
-    return canonical_model_name(model)
-
-
-class Lake:
-    """A lake directory. Open it with :func:`docframe.open`."""
+class LakeStore:
+    """A lake directory: its settings, engine, catalog and snapshots."""
 
     def __init__(self, root: Path, settings: Settings, backend: backend_mod.Backend) -> None:
         self.root = root
@@ -60,7 +42,7 @@ class Lake:
         engine: str | None = None,
         model: str | None = None,
         **settings: Any,
-    ) -> Lake:
+    ) -> LakeStore:
         root = Path(path).expanduser().absolute()
         if root.exists() and not root.is_dir():
             raise NotALakeError(
@@ -82,12 +64,12 @@ class Lake:
             root if root.is_dir() else None, engine=engine, model=model, **settings
         )
         chosen = backend_mod.resolve(config.engine)
-        lake = cls(root, config, chosen)
+        store = cls(root, config, chosen)
         if catalog_path.exists():
-            lake._check_catalog(explicit_model=model)
+            store._check_catalog(explicit_model=model)
         else:
-            lake._create()
-        return lake
+            store._create()
+        return store
 
     def _create(self) -> None:
         from docframe.lake.space import disk_full, is_disk_full
@@ -187,147 +169,15 @@ class Lake:
         finally:
             con.close()
 
-    @cached_property
-    def embedder(self) -> Embedder:
-        from docframe.pipelines.embedding import Embedder
-
-        return Embedder(self.model, self.backend.torch_device, self.settings.embed_batch)
-
-    # -- the public verbs --------------------------------------------------------
-    def ingest(
-        self,
-        paths: str | Path | Sequence[str | Path],
-        *,
-        prune: bool = False,
-        progress: bool = False,
-        table_options: TableOptions | None = None,
-        pdf_options: PdfOptions | None = None,
-        jobs: int | None = None,
-        follow_symlinks: bool = False,
-        allowed_roots: Sequence[str | Path] | None = None,
-        **table_settings: Any,
-    ) -> IngestReport:
-        """Add new and changed files under ``paths``; unchanged files are skipped.
-
-        Tabular files (CSV, Parquet, JSON, Excel, SQLite) become lake tables;
-        ``table_settings`` are :class:`TableOptions` fields (``table=``,
-        ``schema=``, ``delimiter=``, ``on_bad_rows=``...). PDFs read with
-        ``pdf_options`` (passwords, OCR, limits). ``jobs`` documents are
-        extracted in parallel (default: the number of CPUs).
-
-        Symbolic links found while walking folders are skipped and reported
-        unless ``follow_symlinks``; paths given in ``paths`` are always followed.
-        With ``allowed_roots``, any file whose real path lies outside those
-        folders is refused (a failed outcome), links included.
-        """
-        from docframe.connectors.tables import TableOptions
-        from docframe.pipelines.ingest import IngestJob
-
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
-        if table_settings:
-            table_options = TableOptions(**table_settings)
-        job = IngestJob(
-            self, [str(p) for p in paths], prune=prune, progress=progress,
-            table_options=table_options, pdf_options=pdf_options, jobs=jobs,
-            follow_symlinks=follow_symlinks,
-            allowed_roots=None if allowed_roots is None else [
-                Path(r).expanduser().resolve() for r in allowed_roots
-            ],
-        )  # fmt: skip
-        return job.run()
-
-    def gc(self) -> GcReport:
-        """Delete segment files no snapshot references (crash leftovers) and stale indexes."""
-        from docframe.lake.gc import collect
-
-        return collect(self)
-
-    def verify(self, *, full: bool = True) -> VerifyReport:
-        """Check every segment the catalog references, read-only: with ``full`` every byte
-        against the checksum recorded at commit, else size and Parquet footer only."""
-        from docframe.lake.integrity import verify
-
-        con = self.connect()
-        try:
-            return verify(self.root, con, full=full)
-        finally:
-            con.close()
-
-    def repair(self, *, drop_missing: bool = False, progress: bool = False) -> RepairReport:
-        """Replace what damaged segments hold in the newest snapshot: sources re-read from
-        their files; with ``drop_missing``, the rest dropped in a new snapshot."""
-        from docframe.pipelines.repair import repair
-
-        return repair(self, drop_missing=drop_missing, progress=progress)
-
-    def tables(self, *, snapshot: int | None = None) -> Result:
-        """The lake's tables: name, source, rows, columns."""
-        return self.sql("SELECT * FROM tables ORDER BY name", snapshot=snapshot)
-
-    def table(self, name: str, *, snapshot: int | None = None) -> Result:
-        """All rows of one lake table (for big tables, read ``table_info(name).files``)."""
-        return self.sql(f"SELECT * FROM {_quote_ident(self.table_info(name, snapshot).name)}",
-                        snapshot=snapshot)  # fmt: skip
-
-    def table_info(self, name: str, snapshot: int | None = None) -> TableInfo:
-        tables = self.snapshot(snapshot).tables
+    def table_info(self, name: str, snapshot: int | Snapshot | None = None) -> TableInfo:
+        pinned = snapshot if isinstance(snapshot, Snapshot) else self.snapshot(snapshot)
+        tables = pinned.tables
         if name not in tables:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(tables), n=1)
             raise LakeError(
-                f"no table {name!r} in lake {self.root}"
-                + (f"; did you mean {close[0]!r}?" if close else ""),
+                f"no table {name!r} in lake {self.root}{did_you_mean(name, tables)}",
                 help="list tables with: docframe tables",
             )
         return tables[name]
 
-    def write_table(self, name: str, data: Any, *, source: str, content_hash: str) -> int:
-        """Commit ``data`` (Arrow table, pandas or cuDF DataFrame) as a new version of ``name``.
-
-        ``source`` names what produced it (e.g. ``job:delays``); if that source's
-        live version already has ``content_hash``, nothing is written. Returns
-        the snapshot holding the table.
-        """
-        from docframe.pipelines.table_writer import write_table
-
-        return write_table(self, name, data, source=source, content_hash=content_hash)
-
-    def search(
-        self,
-        text: str,
-        k: int = 10,
-        *,
-        mode: str = "dense",
-        where: str | None = None,
-        weights: tuple[float, float] = (1.0, 1.0),
-        snapshot: int | None = None,
-    ) -> Result:
-        """The ``k`` chunks best matching ``text``, best first, with provenance.
-
-        ``mode``: ``dense`` (embeddings), ``keyword`` (BM25) or ``hybrid`` (both,
-        fused by reciprocal rank with ``weights`` = (dense, keyword)). ``where``: a
-        SQL predicate on ``chunks`` columns, applied inside the index, so ``k``
-        hits come back whenever ``k`` chunks match. ``result.info`` tells how many
-        chunks were eligible and whether the search was ``exhausted``.
-        """
-        from docframe.query.search import search
-
-        return search(
-            self, self.snapshot(snapshot), text, k, mode=mode, where=where, weights=weights
-        )
-
-    def sql(self, query: str, *, snapshot: int | None = None) -> Result:
-        """Run DuckDB SQL over ``chunks``, ``documents``, ``sources`` and ``snapshots``."""
-        from docframe.query.sql import run_sql
-
-        return run_sql(self.snapshot(snapshot), query, lake=self)
-
-    def sources(self) -> Result:
-        from docframe.query.result import Result
-
-        return Result(self.snapshot().sources)
-
     def __repr__(self) -> str:
-        return f"Lake({str(self.root)!r}, engine={self.backend.name})"
+        return f"LakeStore({str(self.root)!r}, engine={self.backend.name})"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from docframe import config
 from docframe.errors import DocframeError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def serve(
     token: Annotated[
         str | None,
         typer.Option(
-            envvar="DOCFRAME_MCP_TOKEN",
+            envvar=config.MCP_TOKEN_VAR,
             help="HTTP requests must send 'Authorization: Bearer TOKEN'. Prefer the "
             "environment variable DOCFRAME_MCP_TOKEN (a flag shows in the process list).",
         ),
@@ -204,7 +205,7 @@ def _standalone() -> typer.Typer:
     @app.callback()
     def main(
         ctx: typer.Context,
-        lake: Annotated[Path, typer.Option("--lake", envvar="DOCFRAME_LAKE")] = Path("lake"),
+        lake: Annotated[Path, typer.Option("--lake", envvar=config.LAKE_VAR)] = Path("lake"),
         engine: Annotated[str | None, typer.Option("--engine")] = None,
     ) -> None:
         ctx.obj = {"lake": lake, "engine": engine}

@@ -56,7 +56,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from docframe.errors import DamagedSegmentError, QueryError
@@ -65,10 +65,9 @@ if TYPE_CHECKING:
     import duckdb
     import numpy as np
 
-    from docframe.lake.lake import Lake
+    from docframe.api import Lake
     from docframe.lake.snapshot import Snapshot
 
-ENV_PREFIX = "DOCFRAME_MCP_"
 MAX_SEARCH_K = 1000  # k of one search call, in the search tool or a SQL search function
 MAX_SEARCH_TEXT = 4000  # characters of a search question (the model reads ~256 tokens)
 _READ_FORMS = "SELECT, WITH ... SELECT, VALUES, FROM ..., DESCRIBE, SUMMARIZE or EXPLAIN"
@@ -110,19 +109,18 @@ class Limits:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Limits:
         """Defaults, then ``DOCFRAME_MCP_MAX_ROWS`` / ``_MAX_BYTES`` / ``_TIMEOUT_S`` /
-        ``_MEMORY_LIMIT``, then ``overrides`` that are not None (CLI flags)."""
-        env = os.environ if env is None else env
+        ``_MEMORY_LIMIT`` (``docframe.config.mcp_limit_values``), then ``overrides`` that
+        are not None (CLI flags)."""
+        from docframe import config
+
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is None or not raw.strip():
-                continue
-            kind = {"max_rows": int, "max_bytes": int, "timeout_s": float}.get(f.name, str)
+        for name, raw in config.mcp_limit_values(env).items():
+            kind = {"max_rows": int, "max_bytes": int, "timeout_s": float}.get(name, str)
             try:
-                values[f.name] = kind(raw.strip())
+                values[name] = kind(raw.strip())
             except ValueError:
                 raise ValueError(
-                    f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid {kind.__name__}"
+                    f"{config.MCP_LIMITS[name]}={raw!r} is not a valid {kind.__name__}"
                 ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -198,14 +196,14 @@ def check_statement(query: str) -> str:
     is refused, not waved through."""
     import duckdb
 
-    from docframe.query.sql import _one_line
+    from docframe.lake.relations import one_line
 
     prefix, body = split_explain(query)
     try:
         statements = _parser().extract_statements(query)
     except duckdb.Error as exc:
         raise QueryError(
-            f"SQL error: {_one_line(str(exc))}",
+            f"SQL error: {one_line(str(exc))}",
             help=f"the sql tool runs one read-only statement: {_READ_FORMS}",
         ) from None
     kinds = [s.type.name for s in statements]
@@ -472,9 +470,8 @@ class Sandbox:
     def run(self, lake: Lake, snapshot: Snapshot, query: str) -> SqlAnswer:
         """Run one agent statement (search functions included) under the limits.
 
-        The caller loads the embedding model first (``LakeTools`` does) and the indexes
-        are loaded before the clock starts, so the time limit measures the searches and
-        the statement, not one-off loads."""
+        The model and the indexes are loaded before the clock starts, so the time limit
+        measures the searches and the statement, not one-off loads."""
         from docframe.query import table_functions as tf
 
         start = time.monotonic()
@@ -496,15 +493,14 @@ class Sandbox:
         check_statement(statement)  # what runs is what was checked
         relations: dict[str, Any] = {}
         if calls:
-            from docframe.query.search import prepare
-
-            prepare(lake, snapshot, {call.mode for call in calls})  # indexes: not timed
+            lake.prepare_search(snapshot, {call.mode for call in calls})  # loads: not timed
             start = time.monotonic()
             for call in calls:  # the predicates run here, in the sandbox
                 if call.where is not None:
                     call.allowed_ids = self.chunk_ids(snapshot, call.where)
             relations = within_time_limit(
-                self._remaining(start), lambda: tf.run_calls(lake, snapshot, calls)
+                self._remaining(start),
+                lambda: tf.run_calls(lake.store, snapshot, calls, embedder=lake.embedder),
             )
         limits = self._remaining(start)  # searches and statement share one time limit
         (answer,) = self._submit(snapshot, [(statement, None, None)], relations, limits=limits)
@@ -737,7 +733,7 @@ class _SnapshotDatabase:
     the request names, plus ``sources`` and the request's search results."""
 
     def __init__(self, snapshot: Snapshot, memory_limit: str) -> None:
-        from docframe.query.sql import connect
+        from docframe.lake.relations import connect
 
         config = {
             "enable_external_access": False,  # no file, URL, COPY, ATTACH, extension
@@ -767,7 +763,7 @@ class _SnapshotDatabase:
         self.files = {name: f for name, f in files.items() if f in scanned}
 
     def enter(self, cur: duckdb.DuckDBPyConnection, request: _Request) -> None:
-        from docframe.query.sql import define_sources, scan_name
+        from docframe.lake.relations import define_sources, scan_name
 
         define_sources(cur, request.snapshot)
         for name in _named_relations(request.statements, self.files):
@@ -951,13 +947,13 @@ def _query_error(
     error is the lake's own one line (what the file held, how to repair)."""
     import duckdb
 
-    from docframe.query.sql import _caret, _diagnose, _one_line
+    from docframe.lake.relations import caret, diagnose, one_line
 
     root = str(snapshot.root)
-    damage = _diagnose(snapshot, statement, exc) if isinstance(exc, duckdb.Error) else None
+    damage = diagnose(snapshot, statement, exc) if isinstance(exc, duckdb.Error) else None
     if damage is not None:
         return type(damage)(scrub(damage.message, root), help=damage.help)
-    message = scrub(_one_line(str(exc)), root)
+    message = scrub(one_line(str(exc)), root)
     if isinstance(exc, duckdb.OutOfMemoryException):
         return QueryError(
             f"stopped: {message}",
@@ -967,7 +963,7 @@ def _query_error(
     kind = SandboxViolation if _is_sandbox_refusal(message) else QueryError
     return kind(
         ("refused: " if kind is SandboxViolation else "SQL error: ") + message,
-        help=scrub(_caret(str(exc)) or _HELP, root),
+        help=scrub(caret(str(exc)) or _HELP, root),
     )
 
 

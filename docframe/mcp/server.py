@@ -38,7 +38,7 @@ from docframe.mcp.tools import CONTENT_NOTICE, LakeTools
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
 
-    from docframe.lake.lake import Lake
+    from docframe.api import Lake
 
 log = logging.getLogger("docframe.mcp")
 

@@ -11,23 +11,14 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from docframe.config import DEFAULT_MODEL, allow_download
+from docframe.config import DEFAULT_MODEL, allow_download, canonical_model_name
 from docframe.errors import DocframeError, MissingDependencyError
 
-_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
-
-
-def canonical_model_name(model: str) -> str:
-    """The name recorded in the lake: aliases collapse, local paths become absolute."""
-    if model in _ALIASES:
-        return DEFAULT_MODEL
-    path = Path(model).expanduser()
-    return str(path.resolve()) if path.exists() else model
+__all__ = ["DEFAULT_MODEL", "Embedder", "canonical_model_name"]
 
 
 def _model_location(name: str) -> str:

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import signal
 import time
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -33,95 +32,23 @@ from docframe.connectors.parquet import ParquetConnector
 from docframe.connectors.pdf.options import PdfOptions
 from docframe.connectors.tables import TableData, TableOptions
 from docframe.errors import ConnectorError, DocframeError, UnsupportedInputError
-from docframe.lake import catalog, integrity
-from docframe.lake.segments import (
-    DOCUMENT_SCHEMA,
-    chunk_schema,
-    write_segment,
-    write_segment_batches,
-)
+from docframe.lake import catalog, commits, integrity
+from docframe.lake.commits import Failure, SegmentRecord, SourceVersion
+from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema, write_segment
 from docframe.pipelines.chunking import Chunker
 from docframe.pipelines.discovery import GLOB_CHARS, discover, fingerprint, hash_source
 from docframe.pipelines.packing import pieces
 from docframe.pipelines.progress import IngestProgress
+from docframe.pipelines.report import STATUSES, IngestReport, Outcome
+from docframe.pipelines.table_writer import WrittenTable, write_table_segments
 
 if TYPE_CHECKING:
-    from docframe.lake.lake import Lake
+    from docframe.lake.store import LakeStore
+    from docframe.pipelines.embedding import Embedder
+
+__all__ = ["STATUSES", "IngestJob", "IngestReport", "Outcome"]
 
 _COMMIT_TABLES = 16  # table sources per commit: their rows are already on disk
-# a segment to register: kind, relation (tables), (path, bytes, rows, checksum), versions
-_Segment = tuple[str, str | None, tuple[str, int, int, str | None], list[int]]
-
-
-@dataclass
-class Outcome:
-    """What happened to one input; ``status`` is one of STATUSES."""
-
-    input: str
-    status: str
-    n_documents: int = 0
-    n_chunks: int = 0
-    error: str | None = None
-    tables: list[str] = field(default_factory=list)
-    n_rows: int = 0
-    notes: list[str] = field(default_factory=list)  # what was repaired: skipped bad lines
-
-
-STATUSES = ("ingested", "unchanged", "failed", "unsupported", "skipped", "pruned")
-
-
-@dataclass
-class IngestReport:
-    snapshot_id: int
-    outcomes: list[Outcome] = field(default_factory=list)
-    index: str | None = None
-    # wall seconds: "total", "embed" (the model), "extract_wait" (this thread blocked on
-    # the extraction workers): says which stage bounds an ingest
-    seconds: dict[str, float] = field(
-        default_factory=lambda: {"total": 0.0, "embed": 0.0, "extract_wait": 0.0}
-    )
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    @property
-    def n_chunks(self) -> int:
-        return sum(o.n_chunks for o in self.outcomes if o.status == "ingested")
-
-    def summary(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
-        return f"snapshot {self.snapshot_id}: " + (", ".join(parts) or "nothing to do")
-
-    def timing(self) -> str:
-        """Where the wall time went: ``12.3 s (embedding 11.9 s, waiting on extraction 0.1 s)``."""
-        s = self.seconds
-        return (
-            f"{s['total']:.1f} s (embedding {s['embed']:.1f} s, "
-            f"waiting on extraction {s['extract_wait']:.1f} s)"
-        )
-
-
-@dataclass
-class _WrittenTable:
-    """A table's rows, already in a durable (not yet committed) segment."""
-
-    name: str
-    origin: str
-    schema: pa.Schema
-    path: str
-    size: int
-    n_rows: int
-    notes: list[str]
-    location: dict[str, Any] = field(default_factory=dict)
-    checksum: str | None = None  # of the segment's bytes, recorded at commit
 
 
 @dataclass
@@ -136,24 +63,7 @@ class _Pending:
     rows: list[dict[str, Any]] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
     embed_texts: list[str] = field(default_factory=list)
-    tables: list[_WrittenTable] = field(default_factory=list)
-
-
-_FAILPOINT_HITS: dict[str, int] = {}
-
-
-def _failpoint(name: str) -> None:
-    """Die here, as kill -9 would, when DOCFRAME_FAILPOINT is ``name:N`` on the N-th pass.
-
-    Crash tests use it to stop the writer between writing segments and
-    committing, inside the transaction, and right after it.
-    """
-    target, _, nth = os.environ.get("DOCFRAME_FAILPOINT", "").partition(":")
-    if target != name:
-        return
-    _FAILPOINT_HITS[name] = _FAILPOINT_HITS.get(name, 0) + 1
-    if _FAILPOINT_HITS[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    tables: list[WrittenTable] = field(default_factory=list)
 
 
 def _stable_id(*parts: object) -> str:
@@ -176,24 +86,20 @@ def _extract(plan: _Plan) -> list[Document]:
 
 
 @dataclass(frozen=True)
-class _Producer:
-    """Stands in for a connector when tables come from a job rather than a file."""
-
-    name: str
-
-
-@dataclass(frozen=True)
 class _Stat:
     st_size: int
     st_mtime: float
 
 
 class IngestJob:
+    """One ingest into ``store``: the embedder chunks (its tokenizer) and embeds documents."""
+
     def __init__(
         self,
-        lake: Lake,
+        store: LakeStore,
         paths: list[str],
         *,
+        embedder: Embedder,
         prune: bool,
         progress: bool,
         table_options: TableOptions | None = None,
@@ -203,7 +109,8 @@ class IngestJob:
         allowed_roots: Sequence[Path] | None = None,
         repair: Collection[str] = (),
     ) -> None:
-        self.lake = lake
+        self.store = store
+        self.embedder = embedder
         # inputs a repair reads again although unchanged; a repair job alone may write
         # while the newest snapshot reads a damaged segment (docframe.pipelines.repair)
         self.repair = frozenset(repair)
@@ -218,10 +125,10 @@ class IngestJob:
         self.paths = paths
         self.prune = prune
         self.progress = IngestProgress(enabled=progress)
-        self.settings = lake.settings
+        self.settings = store.settings
         self.report = IngestReport(snapshot_id=0)
         self._pending: list[_Pending] = []
-        self._failed: list[tuple[str, _Stat | None, str, str]] = []
+        self._failed: list[Failure] = []
         self._touched: list[tuple[str, float]] = []
         self._chunker: Chunker | None = None
 
@@ -231,14 +138,14 @@ class IngestJob:
         """Hold the lake's writer lock and a catalog connection; know who owns which table."""
         from docframe.lake.lock import WriterLock
 
-        with WriterLock(self.lake.root):
-            self.con = self.lake.connect()
+        with WriterLock(self.store.root):
+            self.con = self.store.connect()
             try:
                 catalog.upgrade(self.con)  # a catalog made before checksums: add them
                 if not self.repair:  # never commit on top of damage: repair first
-                    integrity.refuse_if_damaged(self.lake.root, self.con)
+                    integrity.refuse_if_damaged(self.store.root, self.con)
                 self._table_owner = {
-                    t.name: t.source_uri for t in self.lake.snapshot().tables.values()
+                    t.name: t.source_uri for t in self.store.snapshot().tables.values()
                 }
                 yield
             finally:
@@ -254,7 +161,7 @@ class IngestJob:
 
     def _run(self) -> IngestReport:
         found = discover(
-            self.paths, self.lake.root,
+            self.paths, self.store.root,
             follow_symlinks=self.follow_symlinks, allowed_roots=self.allowed_roots,
         )  # fmt: skip
         for arg, message in found.problems:
@@ -372,77 +279,17 @@ class IngestJob:
         return self._write_tables(pending, connector.read_tables(path, self.table_options))
 
     def _write_tables(self, pending: _Pending, tables: Iterable[TableData]) -> _Pending:
-        uri = pending.uri
-        try:
-            for data in tables:
-                owner = self._table_owner.get(data.name, uri)
-                if owner != uri and not data.location:
-                    raise ConnectorError(
-                        f"{uri}: table name {data.name!r} is already taken by {owner}",
-                        help="pass --table NAME to give this file's table another name",
-                    )
-                if owner != uri:  # found inside a document (report.pdf in two folders):
-                    data.name = self._free_name(data.name, uri)  # the name is ours to pick
-                try:
-                    seg, size, n_rows, checksum = write_segment_batches(
-                        self.lake.root, "table", data.schema, data.batches
-                    )
-                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                    raise ConnectorError(
-                        f"{uri}: table {data.name!r}: {exc}".splitlines()[0],
-                        help="fix the value or override the column type with --schema COL=TYPE",
-                    ) from None
-                self._table_owner[data.name] = uri
-                pending.tables.append(
-                    _WrittenTable(
-                        data.name,
-                        data.origin,
-                        data.schema,
-                        seg,
-                        size,
-                        n_rows,
-                        data.notes,
-                        dict(data.location),
-                        checksum,
-                    )  # fmt: skip
-                )
-        except BaseException:
-            for table in pending.tables:  # not committed: nobody references them
-                (self.lake.root / table.path).unlink(missing_ok=True)
-                self._table_owner.pop(table.name, None)
-            raise
-        if not pending.tables:
-            raise ConnectorError(f"{uri}: no tables found", help="is the file empty?")
+        pending.tables += write_table_segments(
+            self.store.root, pending.uri, tables, self._table_owner
+        )
         return pending
-
-    def _free_name(self, base: str, uri: str) -> str:
-        n = 2
-        while self._table_owner.get(f"{base}_{n}", uri) != uri:
-            n += 1
-        return f"{base}_{n}"
-
-    def commit_tables(self, source: str, content_hash: str, tables: list[TableData]) -> int:
-        """Commit tables made in this process (a job's output) as one version of ``source``."""
-        with self._writing():
-            row = self.con.execute(
-                "SELECT content_hash, status FROM sources WHERE source_uri = ?", (source,)
-            ).fetchone()
-            if row is None or row["status"] != "ok" or row["content_hash"] != content_hash:
-                connector = _Producer(source.partition(":")[0] or "python")
-                pending = _Pending(source, 0, time.time(), content_hash, connector)
-                self._write_tables(pending, tables)
-                pending.size = sum(t.size for t in pending.tables)
-                self._pending.append(pending)
-                self._flush()
-            return catalog.latest_snapshot(self.con)
 
     def _chunk(
         self, uri: str, st: _Stat, digest: str, connector: Any, docs: list[Document]
     ) -> _Pending:
         if self._chunker is None:
-            emb = self.lake.embedder
             self._chunker = Chunker(
-                emb.tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap
+                self.embedder.tokenizer, self.settings.chunk_tokens, self.settings.chunk_overlap
             )
         rows: list[dict[str, Any]] = []
         documents: list[dict[str, Any]] = []
@@ -498,149 +345,68 @@ class IngestJob:
         return pending
 
     def _record_failure(self, uri: str, st: _Stat | None, connector: str, msg: str) -> None:
-        self._failed.append((uri, st, connector, msg))
+        size, mtime = (st.st_size, st.st_mtime) if st else (None, None)
+        self._failed.append(Failure(uri, size, mtime, connector, msg))
         self.report.outcomes.append(Outcome(uri, "failed", error=msg))
         self.progress.log_failure(msg)
 
     # -- commit ------------------------------------------------------------------
     def _flush(self) -> None:
+        """Embed the pending documents, write their segments, commit the batch."""
         pending, self._pending = self._pending, []
         failed, self._failed = self._failed, []
         touched, self._touched = self._touched, []
         if not (pending or failed or touched):
             return
         texts = [t for p in pending for t in p.embed_texts]
-        embedder = self.lake.embedder if texts else None
         vectors = None
-        if embedder is not None and texts:
+        if texts:
             start = time.perf_counter()
-            vectors = self.progress.embed(embedder, texts)
+            vectors = self.progress.embed(self.embedder, texts)
             self.report.seconds["embed"] += time.perf_counter() - start
-        con = self.con
-        next_version = con.execute("SELECT coalesce(max(version_id), 0) FROM versions")
-        versions = {p.uri: v for v, p in enumerate(pending, start=next_version.fetchone()[0] + 1)}
-        segments: list[_Segment] = []
+        ids = dict(zip((p.uri for p in pending), commits.next_version_ids(self.con, len(pending)),
+                       strict=True))  # fmt: skip
+        segments: list[SegmentRecord] = []
         with_docs = [p for p in pending if p.rows or p.documents]
         if with_docs:
-            segments = self._write_segments(with_docs, versions, vectors)
+            segments = self._write_segments(with_docs, ids, vectors)
         for p in pending:
-            for t in p.tables:
-                written = (t.path, t.size, t.n_rows, t.checksum)
-                segments.append(("table", t.name, written, [versions[p.uri]]))
-        now = time.time()
-        _failpoint("segments-written")
-        with catalog.transaction(con):
-            sid = catalog.latest_snapshot(con)
-            if pending:
-                sid += 1
-                con.execute(
-                    "INSERT INTO snapshots VALUES (?, ?, 'ingest', ?)",
-                    (sid, now, f"{len(pending)} file(s)"),
-                )
-                if embedder is not None and texts:
-                    self._record_model(embedder.dim)
-                for kind, relation, (path, size, rows, checksum), vids in segments:
-                    cur = con.execute(
-                        "INSERT INTO segments (kind, relation, path, rows, bytes, snapshot_id, "
-                        "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (kind, relation, path, rows, size, sid, checksum),
-                    )
-                    con.executemany(
-                        "INSERT INTO segment_versions VALUES (?, ?)",
-                        [(cur.lastrowid, v) for v in vids],
-                    )
-            for p in pending:
-                self._commit_source(p, versions[p.uri], sid, now)
-            for uri, mtime in touched:
-                con.execute("UPDATE sources SET mtime = ? WHERE source_uri = ?", (mtime, uri))
-                catalog.log_source(con, uri, sid)
-            for uri, st, connector, msg in failed:
-                self._write_failure(uri, st, connector, msg, sid, now)
-            _failpoint("before-commit")
-        _failpoint("after-commit")
-
-    def _commit_source(self, p: _Pending, version: int, sid: int, now: float) -> None:
-        """Inside the batch transaction: retire the old version, record the new one."""
-        con = self.con
-        con.execute(
-            "UPDATE versions SET removed_snapshot = ? "
-            "WHERE source_uri = ? AND removed_snapshot IS NULL",
-            (sid, p.uri),
-        )
-        con.execute(
-            "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            (version, p.uri, p.content_hash, len(p.documents), len(p.rows), sid),
-        )
-        for t in p.tables:
-            schema = [{"name": f.name, "type": str(f.type)} for f in t.schema]
-            con.execute(
-                "INSERT INTO tables VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (t.name, version, t.origin, json.dumps(schema), t.n_rows, len(schema),
-                 "; ".join(t.notes) or None,
-                 json.dumps(t.location, default=str) if t.location else None),
-            )  # fmt: skip
-        n_rows = sum(t.n_rows for t in p.tables)
-        notes = list(getattr(p.connector, "notes", None) or [])  # an ok source's error: notes
-        con.execute(
-            "INSERT OR REPLACE INTO sources "
-            "VALUES (?, ?, ?, ?, ?, 'ok', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.uri, p.size, p.mtime, p.content_hash, p.connector.name, "; ".join(notes) or None,
-             sid, version,
-             len(p.documents), len(p.rows), len(p.tables), n_rows,
-             self._options_key if p.tables else None, now),
+            segments += [t.segment([ids[p.uri]]) for t in p.tables]
+        versions = {ids[p.uri]: self._version(p) for p in pending}
+        commits.failpoint("segments-written")
+        commits.commit(
+            self.con, self.store.root, job="ingest", versions=versions, segments=segments,
+            failures=failed, touched=touched, dim=self.embedder.dim if texts else None,
         )  # fmt: skip
-        catalog.log_source(con, p.uri, sid)
-        outcome = Outcome(p.uri, "ingested", len(p.documents), len(p.rows))
-        outcome.tables, outcome.n_rows = [t.name for t in p.tables], n_rows
-        outcome.notes = notes
-        self.report.outcomes.append(outcome)
+        for version in versions.values():
+            outcome = Outcome(version.uri, "ingested", version.n_documents, version.n_chunks)
+            outcome.tables, outcome.n_rows = [t.name for t in version.tables], version.n_rows
+            outcome.notes = version.notes
+            self.report.outcomes.append(outcome)
 
-    def _write_failure(
-        self, uri: str, st: _Stat | None, connector: str, msg: str, sid: int, now: float
-    ) -> None:
-        con = self.con
-        con.execute("INSERT INTO errors (snapshot_id, input, error, at) VALUES (?, ?, ?, ?)",
-                    (sid, uri, msg, now))  # fmt: skip
-        if st is None and not Path(uri).exists():
-            return  # a path that does not exist: logged in errors, it is not a source
-        # keep size/mtime/hash of the last good version so an unchanged bad file is retried
-        con.execute(
-            """INSERT INTO sources (source_uri, size, mtime, connector, status, error,
-                                    snapshot_id, updated_at)
-               VALUES (?, ?, ?, ?, 'error', ?, ?, ?)
-               ON CONFLICT (source_uri) DO UPDATE SET status = 'error', error = excluded.error,
-                   connector = excluded.connector, updated_at = excluded.updated_at""",
-            (
-                uri,
-                st.st_size if st else None,
-                st.st_mtime if st else None,
-                connector,
-                msg,
-                sid,
-                now,
-            ),
+    def _version(self, p: _Pending) -> SourceVersion:
+        return SourceVersion(
+            uri=p.uri,
+            size=p.size,
+            mtime=p.mtime,
+            content_hash=p.content_hash,
+            connector=p.connector.name,
+            n_documents=len(p.documents),
+            n_chunks=len(p.rows),
+            tables=[t.record() for t in p.tables],
+            read_options=self._options_key,
+            notes=list(getattr(p.connector, "notes", None) or []),  # an ok source's error
         )
-        catalog.log_source(con, uri, sid)
-
-    def _record_model(self, dim: int) -> None:
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
-        if row is None:
-            self.con.execute("INSERT INTO meta VALUES ('embedding_dim', ?)", (str(dim),))
-        elif int(row[0]) != dim:
-            raise DocframeError(
-                f"lake {self.lake.root} holds {row[0]}-dim vectors but the model gives {dim}",
-                help="use the lake's model or a new lake",
-            )
 
     def _write_segments(
         self, pending: list[_Pending], versions: dict[str, int], vectors: Any
-    ) -> list[_Segment]:
+    ) -> list[SegmentRecord]:
         chunk_rows = [dict(r, version_id=versions[p.uri]) for p in pending for r in p.rows]
         doc_rows = [dict(d, version_id=versions[p.uri]) for p in pending for d in p.documents]
         out = []
         vids = sorted(versions[p.uri] for p in pending)
         if chunk_rows:
-            dim = self.lake.embedder.dim
+            dim = self.embedder.dim
             schema = chunk_schema(dim)
             columns = {
                 name: [r[name] for r in chunk_rows] for name in schema.names if name != "embedding"
@@ -651,10 +417,11 @@ class IngestJob:
                 {n: columns[n] for n in schema.names},
                 schema=schema,
             )
-            out.append(("chunks", None, write_segment(self.lake.root, "chunks", table), vids))
+            out.append(_segment("chunks", write_segment(self.store.root, "chunks", table), vids))
         if doc_rows:
             table = pa.Table.from_pylist(doc_rows, schema=DOCUMENT_SCHEMA)
-            out.append(("documents", None, write_segment(self.lake.root, "documents", table), vids))
+            written = write_segment(self.store.root, "documents", table)
+            out.append(_segment("documents", written, vids))
         return out
 
     def _prune(self, seen: set[str]) -> None:
@@ -669,28 +436,22 @@ class IngestJob:
         ]
         if not gone:
             return
-        with catalog.transaction(self.con):
-            sid = catalog.latest_snapshot(self.con) + 1
-            self.con.execute(
-                "INSERT INTO snapshots VALUES (?, ?, 'prune', ?)",
-                (sid, time.time(), f"{len(gone)} vanished file(s)"),
-            )
-            for uri in gone:
-                self.con.execute(
-                    "UPDATE versions SET removed_snapshot = ? "
-                    "WHERE source_uri = ? AND removed_snapshot IS NULL",
-                    (sid, uri),
-                )
-                self.con.execute("DELETE FROM sources WHERE source_uri = ?", (uri,))
-                catalog.log_source(self.con, uri, sid)
-                self.report.outcomes.append(Outcome(uri, "pruned"))
+        commits.prune(self.con, gone)
+        self.report.outcomes += [Outcome(uri, "pruned") for uri in gone]
 
     def _refresh_index(self) -> str | None:
         from docframe.index.store import ensure_index
 
         if self.repair:
             return None  # other segments may still be damaged: repair refreshes it after
-        snapshot = self.lake.snapshot()
+        snapshot = self.store.snapshot()
         if snapshot.is_empty:
             return None
-        return ensure_index(self.lake, snapshot).describe()
+        return ensure_index(self.store, snapshot).describe()
+
+
+def _segment(
+    kind: str, written: tuple[str, int, int, str | None], vids: list[int]
+) -> SegmentRecord:
+    path, size, rows, checksum = written
+    return SegmentRecord(kind, None, path, size, rows, checksum, vids)

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docframe.lake import catalog, integrity
+from docframe.lake import catalog, commits, integrity
 from docframe.lake.integrity import Damage
 
 if TYPE_CHECKING:
-    from docframe.lake.lake import Lake
+    from docframe.lake.store import LakeStore
+    from docframe.pipelines.embedding import Embedder
 
 
 @dataclass
@@ -103,17 +103,19 @@ def _live_sources(con, damage: list[Damage]) -> list[tuple[int, str, str, str | 
     return rows
 
 
-def repair(lake: Lake, *, drop_missing: bool = False, progress: bool = False) -> RepairReport:
+def repair(
+    store: LakeStore, embedder: Embedder, *, drop_missing: bool = False, progress: bool = False
+) -> RepairReport:
     """Make the newest snapshot read only sound segments again (see the module doc)."""
     from docframe.lake.lock import WriterLock
     from docframe.pipelines.ingest import IngestJob
 
     report = RepairReport()
-    with WriterLock(lake.root):
-        con = lake.connect()
+    with WriterLock(store.root):
+        con = store.connect()
         try:
             catalog.upgrade(con)
-            report.damaged = integrity.verify(lake.root, con, full=True).damaged
+            report.damaged = integrity.verify(store.root, con, full=True).damaged
             affected = _live_sources(con, report.damaged)
         finally:
             con.close()
@@ -125,22 +127,22 @@ def repair(lake: Lake, *, drop_missing: bool = False, progress: bool = False) ->
         else:
             report.missing[uri] = why
     for options, uris in groups.items():  # one job per set of table read options
-        job = IngestJob(lake, uris, prune=False, progress=progress,
+        job = IngestJob(store, uris, embedder=embedder, prune=False, progress=progress,
                         table_options=_options(options), repair=uris)  # fmt: skip
         for outcome in job.run().outcomes:
             if outcome.status == "ingested":
                 report.reingested.append(outcome.input)
             elif outcome.input in uris:
                 report.missing[outcome.input] = outcome.error or outcome.status
-    with WriterLock(lake.root):
-        con = lake.connect()
+    with WriterLock(store.root):
+        con = store.connect()
         try:
             _finish(con, report, drop_missing)
             report.snapshot_id = catalog.latest_snapshot(con)
         finally:
             con.close()
     if report.ok and report.damaged:
-        _refresh_index(lake)
+        _refresh_index(store)
     return report
 
 
@@ -156,17 +158,10 @@ def _finish(con, report: RepairReport, drop_missing: bool) -> None:
     remaining = _live_sources(con, [d for d in still if d.at_latest])
     with catalog.transaction(con):
         if remaining and drop_missing:
-            sid = catalog.latest_snapshot(con) + 1
             uris = sorted({uri for _, uri, _, _ in remaining})
-            con.execute(
-                "INSERT INTO snapshots VALUES (?, ?, 'repair', ?)",
-                (sid, time.time(), f"dropped {len(uris)} source(s) held by damaged segments"),
-            )
-            for vid, uri, _, _ in remaining:
-                con.execute("UPDATE versions SET removed_snapshot = ? WHERE version_id = ?",
-                            (sid, vid))  # fmt: skip
-                con.execute("DELETE FROM sources WHERE source_uri = ?", (uri,))
-                catalog.log_source(con, uri, sid)
+            note = f"dropped {len(uris)} source(s) held by damaged segments"
+            drops = [(vid, uri) for vid, uri, _, _ in remaining]
+            commits.drop_versions(con, drops, job="repair", note=note)
             report.dropped = uris
             report.missing = {}
         elif not remaining:
@@ -177,9 +172,9 @@ def _finish(con, report: RepairReport, drop_missing: bool) -> None:
         integrity.record(con, report.damaged)
 
 
-def _refresh_index(lake: Lake) -> None:
+def _refresh_index(store: LakeStore) -> None:
     from docframe.index.store import ensure_index
 
-    snapshot = lake.snapshot()
+    snapshot = store.snapshot()
     if not snapshot.is_empty:
-        ensure_index(lake, snapshot)
+        ensure_index(store, snapshot)

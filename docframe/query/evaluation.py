@@ -31,7 +31,11 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from docframe.index.base import Encoder
+    from docframe.lake.store import LakeStore
 
 __all__ = [
     "read_queries",
@@ -253,7 +257,8 @@ def evaluate(
 
 
 def evaluate_lake(
-    lake: Any,
+    store: LakeStore,
+    embedder: Encoder,
     queries_path: str | Path,
     qrels_path: str | Path,
     *,
@@ -264,7 +269,8 @@ def evaluate_lake(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the judged queries through ``lake.search`` and score them (``docframe eval``).
+    """Run the judged queries through search on the newest snapshot of ``store`` (questions
+    embedded with ``embedder``) and score them (``docframe eval``).
 
     Each query fetches ``depth`` chunks (recall@100 needs 100 documents' worth);
     chunk hits become documents by their best score (:func:`to_documents`), keyed
@@ -290,14 +296,14 @@ def evaluate_lake(
     start = time.perf_counter()
     vectors = None
     if mode in ("dense", "hybrid"):
-        vectors = lake.embedder.encode([queries[q] for q in judged])
-    snapshot = lake.snapshot()
+        vectors = embedder.encode([queries[q] for q in judged])
+    snapshot = store.snapshot()
     from docframe.query.search import search
 
     run: dict[str, list[str]] = {}
     for i, qid in enumerate(judged):
         result = search(
-            lake,
+            store,
             snapshot,
             queries[qid],
             max(depth, k),

@@ -22,20 +22,20 @@ table functions:
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from docframe.errors import QueryError
+from docframe.lake.reader import reader
 from docframe.query.result import Result
-from docframe.query.sql import connect
 
 if TYPE_CHECKING:
-    from docframe.lake.lake import Lake
+    from docframe.index.base import Encoder
     from docframe.lake.snapshot import Snapshot
+    from docframe.lake.store import LakeStore
+
 
 MODES = ("dense", "keyword", "hybrid")
 HYBRID_FETCH = 100  # each ranking hybrid fuses is this deep (at least k)
@@ -49,11 +49,12 @@ FROM _hits h JOIN _hit_rows c USING (chunk_id) ORDER BY h.rank
 
 
 def search(
-    lake: Lake,
+    store: LakeStore,
     snapshot: Snapshot,
     text: str,
     k: int = 10,
     *,
+    embedder: Encoder | None = None,
     mode: str = "dense",
     where: str | None = None,
     weights: tuple[float, float] = (1.0, 1.0),
@@ -64,12 +65,13 @@ def search(
 ) -> Result:
     """The ``k`` best chunks for ``text`` (see the module docstring); ``result.info`` says how.
 
-    ``query_vector``: ``text`` already embedded with the lake's model (batch callers
-    such as ``docframe eval`` encode all their questions at once). ``provenance=False``
-    returns only ``chunk_id``, ``score`` and ``rank`` (the SQL table functions join
-    what the statement asks for themselves). ``allowed_ids``: the chunk ids ``where``
-    matched, evaluated by the caller (the agent sandbox runs an agent's predicate in
-    its own locked engine, never on this process's connection).
+    ``store``: the lake whose indexes answer; ``embedder`` encodes the question for dense
+    and hybrid search. ``query_vector``: ``text`` already embedded with the lake's model
+    (batch callers such as ``docframe eval`` encode all their questions at once).
+    ``provenance=False`` returns only ``chunk_id``, ``score`` and ``rank`` (the SQL
+    table functions join what the statement asks for themselves). ``allowed_ids``: the
+    chunk ids ``where`` matched, evaluated by the caller (the agent sandbox runs an
+    agent's predicate in its own locked engine, never on this process's connection).
     """
     if not text or not text.strip():
         raise QueryError("empty search text", help='give a question, e.g. docframe search "..."')
@@ -87,22 +89,20 @@ def search(
     if snapshot.is_empty:
         info.update(candidates=0, exhausted=True, reason="the lake has no chunks")
         return _result(snapshot, hits, info, provenance)
-    con, lock = hit_connection(snapshot)
     if allowed_ids is None and where is not None:
-        allowed_ids = _filter(con, lock, where)
+        allowed_ids = _filter(snapshot, where)
     if allowed_ids is not None:
         info["matched"] = len(allowed_ids)
     dense = keyword = None
     if mode in ("dense", "hybrid"):
         from docframe.index.store import ensure_index
 
-        dense = ensure_index(lake, snapshot)
+        dense = ensure_index(store, snapshot)
         info["index"] = dense.describe()
     if mode in ("keyword", "hybrid"):
         from docframe.index.keyword_store import ensure_keyword_index
 
-        with lock:
-            keyword = ensure_keyword_index(lake, snapshot, con)
+        keyword = ensure_keyword_index(store, snapshot)
         info["keyword_index"] = keyword.describe()
     depth = k if mode != "hybrid" else max(k, fetch or HYBRID_FETCH)
     rankings: list[list[tuple[str, float]]] = []
@@ -110,7 +110,9 @@ def search(
         allowed = None if allowed_ids is None else dense.positions_of(allowed_ids)
         info["chunks"] = dense.n_live
         info["candidates"] = dense.n_live if allowed is None else len(allowed)
-        vector = lake.embedder.encode([text]) if query_vector is None else query_vector
+        if query_vector is None and embedder is None:
+            raise QueryError(f"{mode} search needs the embedding model", help="use Lake.search")
+        vector = embedder.encode([text]) if query_vector is None else query_vector
         vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         rankings.append(dense.search(vector, depth, allowed=allowed)[0])
     if keyword is not None:
@@ -139,37 +141,31 @@ def search(
     return _result(snapshot, hits, info, provenance)
 
 
-def prepare(lake: Lake, snapshot: Snapshot, modes: set[str]) -> None:
-    """Load (or build) what searches in ``modes`` need on ``snapshot``: its connection
-    and indexes. Callers that put a time limit on a search (the agent tools) call this
+def prepare(store: LakeStore, snapshot: Snapshot, modes: set[str]) -> None:
+    """Load (or build) what searches in ``modes`` need on ``snapshot``: its reader and
+    indexes. Callers that put a time limit on a search (the agent tools) call this
     first, so the limit measures the question, not a one-off index load."""
     snapshot.require("chunks", "documents")  # a damaged segment: its one line, not a trace
     if snapshot.is_empty:
         return
-    con, lock = hit_connection(snapshot)
+    reader(snapshot).hit_cursor().close()
     if modes & {"dense", "hybrid"}:
         from docframe.index.store import ensure_index
 
-        ensure_index(lake, snapshot)
+        ensure_index(store, snapshot)
     if modes & {"keyword", "hybrid"}:
         from docframe.index.keyword_store import ensure_keyword_index
 
-        with lock:
-            ensure_keyword_index(lake, snapshot, con)
+        ensure_keyword_index(store, snapshot)
 
 
-def dense_search(lake: Lake, snapshot: Snapshot, text: str, k: int) -> Result:
-    """Dense search without a filter (the original API)."""
-    return search(lake, snapshot, text, k, mode="dense")
-
-
-def _filter(con: Any, lock: threading.Lock, where: str) -> np.ndarray:
+def _filter(snapshot: Snapshot, where: str) -> np.ndarray:
     """Chunk ids satisfying ``where``: one predicate, checked before it reaches DuckDB."""
     import duckdb
     import sqlglot
     from sqlglot import exp
 
-    from docframe.query.sql import _one_line
+    from docframe.lake.relations import one_line
 
     where = where.strip()
     if not where:
@@ -178,7 +174,7 @@ def _filter(con: Any, lock: threading.Lock, where: str) -> np.ndarray:
         parsed = sqlglot.parse(f"SELECT chunk_id FROM chunks WHERE {where}", read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise QueryError(
-            f"--where {where!r} is not a SQL predicate: {_one_line(str(exc))}",
+            f"--where {where!r} is not a SQL predicate: {one_line(str(exc))}",
             help="e.g. --where \"modality = 'pdf' AND page <= 3\"",
         ) from None
     if (
@@ -190,14 +186,16 @@ def _filter(con: Any, lock: threading.Lock, where: str) -> np.ndarray:
             f"--where {where!r} must be one predicate, not a statement",
             help="e.g. --where \"doc_key = 'report-2024'\"",
         )
-    with lock:
-        try:
-            table = con.execute(f"SELECT chunk_id FROM chunks WHERE ({where})").to_arrow_table()
-        except duckdb.Error as exc:
-            raise QueryError(
-                f"--where {where!r}: {_one_line(str(exc))}",
-                help='columns of chunks: docframe sql "DESCRIBE chunks"',
-            ) from None
+    con = reader(snapshot).cursor()
+    try:
+        table = con.execute(f"SELECT chunk_id FROM chunks WHERE ({where})").to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(
+            f"--where {where!r}: {one_line(str(exc))}",
+            help='columns of chunks: docframe sql "DESCRIBE chunks"',
+        ) from None
+    finally:
+        con.close()
     return table.column("chunk_id").to_numpy(zero_copy_only=False)
 
 
@@ -213,43 +211,9 @@ def _result(
     )
     if not provenance:
         return Result(table, info=info)
-    con, lock = hit_connection(snapshot)
-    with lock:
+    con = reader(snapshot).hit_cursor()
+    try:
         con.register("_hits", table)
-        try:
-            return Result(con.execute(HITS).to_arrow_table(), info=info)
-        finally:
-            con.unregister("_hits")
-
-
-# Per-process cache of one DuckDB connection per pinned snapshot: opening a
-# connection and defining the relations costs more than the search itself.
-_CONNECTIONS: OrderedDict[tuple[str, int], tuple[Any, threading.Lock]] = OrderedDict()
-_CACHE_SIZE = 4
-_MATERIALISE_MAX_CHUNKS = 200_000
-_GUARD = threading.Lock()
-
-
-def hit_connection(snapshot: Snapshot) -> tuple[Any, threading.Lock]:
-    """The snapshot's cached DuckDB connection (with ``_hit_rows``) and the lock guarding it."""
-    key = (str(snapshot.root), snapshot.snapshot_id)
-    with _GUARD:
-        if key in _CONNECTIONS:
-            _CONNECTIONS.move_to_end(key)
-            return _CONNECTIONS[key]
-    con = connect(snapshot)
-    n = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    # below the limit the hit rows sit in memory: no Parquet scan per query
-    kind = "TABLE" if n <= _MATERIALISE_MAX_CHUNKS else "VIEW"
-    con.execute(
-        f"CREATE TEMP {kind} _hit_rows AS SELECT c.* EXCLUDE (embedding), d.title "
-        "FROM chunks c LEFT JOIN documents d USING (doc_id)"
-    )
-    entry = (con, threading.Lock())
-    with _GUARD:
-        _CONNECTIONS[key] = entry
-        while len(_CONNECTIONS) > _CACHE_SIZE:
-            old, old_lock = _CONNECTIONS.popitem(last=False)[1]
-            with old_lock:  # not while another thread is searching on it
-                old.close()
-    return entry
+        return Result(con.execute(HITS).to_arrow_table(), info=info)
+    finally:
+        con.close()

@@ -33,8 +33,9 @@ from docframe.errors import QueryError
 if TYPE_CHECKING:
     from sqlglot import exp
 
-    from docframe.lake.lake import Lake
+    from docframe.index.base import Encoder
     from docframe.lake.snapshot import Snapshot
+    from docframe.lake.store import LakeStore
 
 FUNCTIONS = {"search": "dense", "keyword_search": "keyword", "hybrid_search": "hybrid"}
 PARAMETERS = {
@@ -221,7 +222,9 @@ def rewrite(tree: Any, calls: list[SearchCall]) -> str:
     return tree.sql(dialect=_dialect())
 
 
-def run_calls(lake: Lake, snapshot: Snapshot, calls: list[SearchCall]) -> dict[str, pa.Table]:
+def run_calls(
+    store: LakeStore, snapshot: Snapshot, calls: list[SearchCall], *, embedder: Encoder | None
+) -> dict[str, pa.Table]:
     """Execute each (rewritten) call on the indexes; relation name -> (chunk_id, score, rank)."""
     from docframe.query.search import search
 
@@ -230,10 +233,11 @@ def run_calls(lake: Lake, snapshot: Snapshot, calls: list[SearchCall]) -> dict[s
         start = time.perf_counter()
         try:
             result = search(
-                lake,
+                store,
                 snapshot,
                 call.text,
                 call.k,
+                embedder=embedder,
                 mode=call.mode,
                 where=call.where,
                 weights=call.weights,

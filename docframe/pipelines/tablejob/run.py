@@ -24,8 +24,8 @@ from docframe.pipelines.tablejob.spec import JobSpec, load_job
 from docframe.pipelines.tablejob.steps import StepReport, run_steps
 
 if TYPE_CHECKING:
-    from docframe.lake.lake import Lake
     from docframe.lake.snapshot import Snapshot, TableInfo
+    from docframe.lake.store import LakeStore
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def read_table(module: ModuleType, info: TableInfo, columns: list[str] | None = 
 
 
 def run_job(
-    lake: Lake,
+    store: LakeStore,
     job: JobSpec | str | Path | Mapping[str, Any],
     *,
     workers: int | None = None,
@@ -114,7 +114,7 @@ def run_job(
     distributed = workers is not None or scheduler is not None
     if partition_size is not None and not distributed:
         raise JobError("partition_size applies to Dask runs", help="add workers or scheduler")
-    snapshot = lake.snapshot()
+    snapshot = store.snapshot()
     tables = snapshot.tables
     validate(spec, {name: [c for c, _ in info.columns] for name, info in tables.items()})
     source = f"job:{spec.name}"
@@ -123,7 +123,7 @@ def run_job(
     inputs = {name: tables[name] for name in spec.tables}
     snapshot.require(*inputs)  # a damaged input segment: its one line, not a read error
     digest = job_hash(spec, inputs)
-    backend = engine_module.__name__ if engine_module is not None else lake.backend.name
+    backend = engine_module.__name__ if engine_module is not None else store.backend.name
     engine = engine_for(backend, distributed=distributed)
     if current is not None and _live_hash(snapshot, source) == digest:
         return JobReport(
@@ -155,7 +155,9 @@ def run_job(
             for name, info in inputs.items()
         }
         result, steps = run_steps(spec, frames, engine)
-    snapshot_id = lake.write_table(spec.output, result, source=source, content_hash=digest)
+    from docframe.pipelines.table_writer import write_table
+
+    snapshot_id = write_table(store, spec.output, result, source=source, content_hash=digest)
     return JobReport(
         spec.name,
         spec.output,
