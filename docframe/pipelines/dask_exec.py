@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from docframe.backend import Engine
 from docframe.errors import JobError, MissingDependencyError
-from docframe.pipelines.tablejob import JobSpec, StepReport, read_table, run_steps
+from docframe.pipelines.tablejob.spec import JobSpec
+from docframe.pipelines.tablejob.steps import StepReport, run_steps
+from docframe.pipelines.tablejob.tables import read_table
 
 if TYPE_CHECKING:
     from docframe.lake.snapshot import TableInfo

@@ -59,9 +59,10 @@ from docframe.pipelines.tablejob.operations import (
     Join,
 )
 from docframe.pipelines.tablejob.python_step import PythonStep
-from docframe.pipelines.tablejob.run import JobReport, job_hash, read_table, run_job
+from docframe.pipelines.tablejob.run import JobReport, job_hash, run_job
 from docframe.pipelines.tablejob.spec import FORMAT_VERSION, STEP_OPTIONS, JobSpec, Step, load_job
 from docframe.pipelines.tablejob.steps import StepReport, execute, run_steps
+from docframe.pipelines.tablejob.tables import read_table
 
 __all__ = [
     "AGGREGATIONS",

@@ -22,6 +22,7 @@ from docframe.pipelines.tablejob.checks import validate
 from docframe.pipelines.tablejob.projection import needed_columns
 from docframe.pipelines.tablejob.spec import JobSpec, load_job
 from docframe.pipelines.tablejob.steps import StepReport, run_steps
+from docframe.pipelines.tablejob.tables import read_table
 
 if TYPE_CHECKING:
     from docframe.lake.snapshot import Snapshot, TableInfo
@@ -67,22 +68,6 @@ def _live_hash(snapshot: Snapshot, source: str) -> str | None:
         if row["source_uri"] == source and row["status"] == "ok":
             return row["content_hash"]
     return None
-
-
-def read_table(module: ModuleType, info: TableInfo, columns: list[str] | None = None) -> Any:
-    """A lake table as a pandas or cuDF DataFrame (``module.read_parquet`` over its files)."""
-    if info.files:
-        return module.read_parquet(list(info.files), columns=columns)
-    import pyarrow as pa
-
-    def arrow_type(name: str) -> pa.DataType:
-        try:
-            return pa.type_for_alias(name)
-        except ValueError:
-            return pa.string()
-
-    empty = pa.schema([(c, arrow_type(t)) for c, t in info.columns]).empty_table()
-    return engine_for(module.__name__).from_arrow(empty)
 
 
 def run_job(
