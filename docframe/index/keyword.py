@@ -37,7 +37,7 @@ import numpy as np
 
 from docframe.index.checks import missing_dependency
 from docframe.index.manifest import MANIFEST, read_manifest
-from docframe.index.topk import empty_results, top_k
+from docframe.index.topk import empty_results, row_top_k
 
 KIND = "bm25"
 FORMAT_VERSION = 1
@@ -311,8 +311,9 @@ class KeywordIndex:
                 continue  # no query term occurs in the corpus
             scores = bm25.get_scores_from_ids(term_ids, weight_mask=mask)
             hits = np.flatnonzero(scores > 0)  # a document sharing no term is no result
-            hit_ids, hit_scores = top_k(scores[hits][None, :], self._ids[hits], k)
-            out_ids[row], out_scores[row] = hit_ids[0], hit_scores[0]
+            hit_ids, hit_scores = row_top_k(scores[hits], self._ids[hits], k)
+            out_ids[row, : hit_ids.size] = hit_ids
+            out_scores[row, : hit_ids.size] = hit_scores
         return out_ids, out_scores
 
     # --- persistence -----------------------------------------------------------------------

@@ -43,9 +43,10 @@ def top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, n
     """The ``k`` best of each row of ``scores`` (q, n), as the protocol's (ids, scores).
 
     ``labels`` (n,), or (q, n) when each row has its own, name the columns; ties
-    go to the smaller label. ``np.argpartition`` finds the candidates in O(n) per
-    row; only a row whose k-th score is tied with columns the partition left out
-    is re-ranked whole, so the rule costs nothing when there are no such ties.
+    go to the smaller label. Rows are ranked together: ``np.argpartition`` puts
+    each row's ``k`` best first *and* its (k+1)-th best in place, so a tie across
+    the k-th place shows as equal scores there, and only such a row is ranked
+    again on its own (:func:`row_top_k`): the tie rule costs nothing otherwise.
     """
     scores = np.asarray(scores)
     q, n = scores.shape
@@ -55,7 +56,9 @@ def top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, n
         return out_ids, out_scores
     labels = np.broadcast_to(np.asarray(labels, dtype=np.int64), scores.shape)
     if kk < n:
-        cols = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        cols = np.argpartition(-scores, kk, axis=1)
+        after = np.take_along_axis(scores, cols[:, kk : kk + 1], axis=1)[:, 0]  # (k+1)-th best
+        cols = cols[:, :kk]
     else:
         cols = np.broadcast_to(np.arange(n), scores.shape)
     part = np.take_along_axis(scores, cols, axis=1)
@@ -64,13 +67,27 @@ def top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, n
     out_ids[:, :kk] = np.take_along_axis(part_labels, order, axis=1)
     out_scores[:, :kk] = np.take_along_axis(part, order, axis=1)
     if kk < n:
-        kth = np.take_along_axis(part, order[:, kk - 1 :], axis=1)
-        for row in np.flatnonzero((scores >= kth).sum(axis=1) > kk):
-            cand = np.flatnonzero(scores[row] >= kth[row, 0])
-            best = cand[np.lexsort((labels[row, cand], -scores[row, cand]))[:kk]]
-            out_ids[row, :kk] = labels[row, best]
-            out_scores[row, :kk] = scores[row, best]
+        kth = np.take_along_axis(part, order[:, kk - 1 :], axis=1)[:, 0]
+        for row in np.flatnonzero(kth == after):
+            out_ids[row, :kk], out_scores[row, :kk] = row_top_k(scores[row], labels[row], kk)
     return out_ids, out_scores
+
+
+def row_top_k(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of one row of ``scores`` (n,): (labels, scores), at most ``k``, best first.
+
+    The same rule as :func:`top_k` without its padding, for callers that rank one
+    row at a time (a keyword query): every column tied with the k-th best is a
+    candidate, and candidates are ordered by score, then by ascending label.
+    """
+    if k <= 0:
+        return labels[:0], scores[:0]
+    if scores.size > k:
+        kth = np.partition(scores, scores.size - k)[scores.size - k]
+        keep = np.flatnonzero(scores >= kth)
+        scores, labels = scores[keep], labels[keep]
+    best = np.lexsort((labels, -scores))[:k]
+    return labels[best], scores[best]
 
 
 def exact_top_k(

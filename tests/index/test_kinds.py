@@ -31,7 +31,7 @@ from docframe.index.cuvs_common import bitset_words
 from docframe.index.faiss_hnsw import FaissHNSWIndex
 from docframe.index.faiss_ivfpq import FaissIVFPQIndex, auto_m
 from docframe.index.idlookup import IdLookup
-from docframe.index.topk import exact_top_k, rerank_exact, top_k
+from docframe.index.topk import exact_top_k, rerank_exact, row_top_k, top_k
 
 DIM = 16
 
@@ -261,6 +261,22 @@ def test_top_k_breaks_ties_by_id_among_all_tied_candidates():
     ids, got = top_k(scores[:, :2], labels[:2], 4)  # k beyond n: padded
     np.testing.assert_array_equal(ids, [[50, 60, -1, -1], [50, 60, -1, -1]])
     assert np.isneginf(got[:, 2:]).all()
+
+
+def test_top_k_matches_a_full_sort_on_scores_full_of_ties():
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        q, n, k = rng.integers(1, 5), rng.integers(1, 40), rng.integers(1, 45)
+        scores = rng.integers(0, 4, size=(q, n)).astype(np.float32)  # a few values: many ties
+        labels = rng.permutation(1000)[:n]
+        ids, got = top_k(scores, labels, k)
+        for row in range(q):
+            want = sorted(zip(-scores[row], labels, strict=True))[:k]
+            assert ids[row, : len(want)].tolist() == [int(label) for _, label in want]
+            assert got[row, : len(want)].tolist() == [float(-s) for s, _ in want]
+            assert (ids[row, len(want) :] == -1).all()
+        row_ids, _ = row_top_k(scores[0], labels, k)
+        assert row_ids.tolist() == ids[0, : len(row_ids)].tolist()
 
 
 def test_cuvs_bitset_layout():
