@@ -121,7 +121,42 @@ class MissingDependencyError(DocframeError):
 
 
 class QueryError(DocframeError):
-    pass
+    """A statement, predicate or search that cannot run. Where the engine said where the
+    problem is, ``line`` and ``column`` (1-based) and ``highlight`` (the statement's line
+    and a caret under the offending token) say it too, as fields a caller can use (an
+    editor, an agent) rather than only as text; sqlglot's ``ParseError.errors`` is the
+    model."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        help: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        highlight: str | None = None,
+    ) -> None:
+        super().__init__(message, help=help)
+        self.line = line
+        self.column = column
+        self.highlight = highlight
+
+    def __reduce__(self):  # keep the position across process boundaries (the sandbox)
+        return (
+            _rebuild_query_error,
+            (type(self), self.message, self.help, self.line, self.column, self.highlight),
+        )
+
+
+def _rebuild_query_error(
+    cls: type[QueryError],
+    message: str,
+    help: str | None,
+    line: int | None,
+    column: int | None,
+    highlight: str | None,
+) -> QueryError:
+    return cls(message, help=help, line=line, column=column, highlight=highlight)
 
 
 class JobError(DocframeError):

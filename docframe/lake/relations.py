@@ -94,10 +94,10 @@ def _define(
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             damage = _damage_behind(snapshot, files)
             if damage is None:
-                raise QueryError(
-                    f"cannot read relation {name}: {one_line(str(exc))}",
+                raise engine_error(
+                    exc, prefix=f"cannot read relation {name}: ",
                     help="docframe verify checks the lake's files",
-                ) from None
+                ) from None  # fmt: skip
     stand_in = f"_damaged_{abs(hash((name, files))):x}"
     con.execute(view.format(source=_damaged_source(con, stand_in, empty, damage)))
 
@@ -331,16 +331,43 @@ def diagnose(snapshot: Snapshot, statement: str, exc: duckdb.Error) -> DamagedSe
     return None if damage is None else damage.error()
 
 
-def one_line(message: str) -> str:
-    """DuckDB's message on one line: its first line, plus where (from its LINE/caret lines)."""
+def engine_error(
+    exc: Exception, *, prefix: str = "SQL error: ", help: str | None = None
+) -> QueryError:
+    """DuckDB's error as a :class:`QueryError`: its message on one line, and where it
+    points (DuckDB's ``LINE n: ...`` and caret lines) as ``line``, ``column`` and
+    ``highlight``. Without ``help``, the highlight is the help (what the CLI shows)."""
+    text = str(exc)
+    position = _position(text)
+    line, column = position if position else (None, None)
+    highlight = caret(text)
+    return QueryError(
+        prefix + one_line(text),
+        help=help if help is not None else highlight,
+        line=line,
+        column=column,
+        highlight=highlight,
+    )
+
+
+def _position(message: str) -> tuple[int, int] | None:
+    """(line, column) from DuckDB's ``LINE n: text`` and caret lines, 1-based."""
     lines = [ln for ln in message.strip().splitlines() if ln.strip()]
-    head = lines[0]
     for i, line in enumerate(lines):
         if line.startswith("LINE ") and i + 1 < len(lines) and "^" in lines[i + 1]:
             number, _, text = line[5:].partition(":")
             column = lines[i + 1].index("^") - (len(line) - len(text.lstrip(" "))) + 1
-            head += f" (line {number.strip()}, column {max(column, 1)})"
-            break
+            return int(number.strip()), max(column, 1)
+    return None
+
+
+def one_line(message: str) -> str:
+    """DuckDB's message on one line: its first line, plus where (from its LINE/caret lines)."""
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    head = lines[0]
+    position = _position(message)
+    if position:
+        head += f" (line {position[0]}, column {position[1]})"
     hints = [ln.strip() for ln in lines[1:] if ln.startswith(("Candidate", "Did you mean"))]
     return " ".join([head, *hints])
 

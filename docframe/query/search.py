@@ -159,23 +159,31 @@ def prepare(store: LakeStore, snapshot: Snapshot, modes: set[str]) -> None:
         ensure_keyword_index(store, snapshot)
 
 
+_FILTER_PREFIX = "SELECT chunk_id FROM chunks WHERE "
+
+
 def _filter(snapshot: Snapshot, where: str) -> np.ndarray:
     """Chunk ids satisfying ``where``: one predicate, checked before it reaches DuckDB."""
     import duckdb
     import sqlglot
     from sqlglot import exp
 
-    from docframe.lake.relations import one_line
+    from docframe.lake.relations import engine_error, one_line
 
     where = where.strip()
     if not where:
         raise QueryError("--where is empty", help='give a predicate, e.g. --where "page < 5"')
     try:
-        parsed = sqlglot.parse(f"SELECT chunk_id FROM chunks WHERE {where}", read="duckdb")
+        parsed = sqlglot.parse(_FILTER_PREFIX + where, read="duckdb")
     except sqlglot.errors.ParseError as exc:
+        found = (exc.errors or [{}])[0]  # the column counts from the predicate's start
+        column = found.get("col")
         raise QueryError(
             f"--where {where!r} is not a SQL predicate: {one_line(str(exc))}",
             help="e.g. --where \"modality = 'pdf' AND page <= 3\"",
+            line=found.get("line"),
+            column=None if column is None else max(column - len(_FILTER_PREFIX), 1),
+            highlight=found.get("highlight"),
         ) from None
     if (
         len(parsed) != 1
@@ -190,8 +198,9 @@ def _filter(snapshot: Snapshot, where: str) -> np.ndarray:
     try:
         table = con.execute(f"SELECT chunk_id FROM chunks WHERE ({where})").to_arrow_table()
     except duckdb.Error as exc:
-        raise QueryError(
-            f"--where {where!r}: {one_line(str(exc))}",
+        raise engine_error(
+            exc,
+            prefix=f"--where {where!r}: ",
             help='columns of chunks: docframe sql "DESCRIBE chunks"',
         ) from None
     finally:

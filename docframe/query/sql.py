@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from docframe.errors import QueryError
 from docframe.lake.reader import reader
-from docframe.lake.relations import RELATIONS, caret, diagnose, one_line
+from docframe.lake.relations import RELATIONS, diagnose, engine_error
 from docframe.lake.snapshot import Snapshot
 from docframe.query.result import Result
 
@@ -69,11 +69,11 @@ def run_sql(
         damage = diagnose(snapshot, body, exc)
         if damage is not None:
             raise damage from None
-        raise QueryError(
-            f"SQL error: {one_line(str(exc))}",
-            help=caret(str(exc))
-            or f"relations: {', '.join(RELATIONS)} and the lake's tables (docframe tables)",
-        ) from None
+        error = engine_error(exc)
+        error.help = error.help or (
+            f"relations: {', '.join(RELATIONS)} and the lake's tables (docframe tables)"
+        )
+        raise error from None
     finally:
         con.close()
 

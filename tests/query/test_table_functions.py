@@ -105,3 +105,17 @@ def test_sql_errors_point_at_the_token(docs_lake):
     assert "LINE 1: SELECT * FORM chunks" in info.value.help and "^" in info.value.help
     with pytest.raises(QueryError, match='Did you mean "chunks"'):
         docs_lake.sql("SELECT * FROM chunkz")
+
+
+def test_sql_errors_carry_their_position_as_fields(sample_lake):
+    """Where DuckDB says where, the QueryError says it as fields, not only as text."""
+    with pytest.raises(QueryError) as caught:
+        sample_lake.sql("SELECT count(*)\nFROM chunks\nWHERE nonsense_column = 1")
+    error = caught.value
+    assert (error.line, error.column) == (3, 7)
+    assert "nonsense_column" in error.highlight and "^" in error.highlight
+    assert "(line 3, column 7)" in error.message  # the one-line text says it too
+    import pickle
+
+    again = pickle.loads(pickle.dumps(error))  # the sandbox sends errors between processes
+    assert (again.line, again.column, again.highlight) == (3, 7, error.highlight)
