@@ -180,7 +180,7 @@ class Lake:
 
     def table(self, name: str, *, snapshot: int | Snapshot | None = None) -> Result:
         """All rows of one lake table (for big tables, read ``table_info(name).files``)."""
-        from docframe.lake.relations import quote_ident
+        from docframe.lake.names import quote_ident
 
         pinned = self._pin(snapshot)
         info = self.table_info(name, pinned)

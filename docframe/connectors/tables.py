@@ -18,10 +18,11 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from docframe.errors import ConnectorError
+from docframe.lake.names import RELATIONS
 
 ON_BAD_ROWS = ("error", "skip")
 # names the lake itself uses in SQL; a table may not take them
-RESERVED_NAMES = frozenset({"chunks", "documents", "sources", "snapshots", "tables", "pdf_tables"})
+RESERVED_NAMES = frozenset(RELATIONS)  # a lake table cannot shadow a relation
 MAX_LISTED = 20  # line numbers a note lists; the rest are counted
 
 

@@ -32,17 +32,11 @@ import pyarrow as pa
 
 from docframe.errors import DamagedSegmentError, QueryError
 from docframe.lake.integrity import Damage
+from docframe.lake.names import RELATIONS, quote_ident
 from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema
 from docframe.lake.snapshot import Snapshot
 
-# the relations every snapshot has; lake tables cannot take these names
-RELATIONS = ("chunks", "documents", "sources", "snapshots", "tables", "pdf_tables")
-
-
-def quote_ident(name: str) -> str:
-    """``name`` as a SQL identifier (DuckDB and SQLite): double quotes, doubled inside."""
-    return '"' + name.replace('"', '""') + '"'
-
+__all__ = ["RELATIONS", "connect", "define_sources", "engine_error", "quote_ident", "scan_name"]
 
 _PUBLIC_DEFAULT_DIM = 384
 
