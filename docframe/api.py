@@ -43,17 +43,9 @@ class Lake:
         self.store = store
 
     @classmethod
-    def open(
-        cls,
-        path: str | Path = "lake",
-        *,
-        create: bool = True,
-        engine: str | None = None,
-        model: str | None = None,
-        **settings: Any,
-    ) -> Lake:
-        """See :func:`docframe.open`."""
-        return cls(LakeStore.open(path, create=create, engine=engine, model=model, **settings))
+    def open(cls, path: str | Path = "lake", **options: Any) -> Lake:
+        """The lake at ``path`` (``options``: see :func:`docframe.open`)."""
+        return cls(LakeStore.open(path, **options))
 
     # -- the storage handle's facts ------------------------------------------------
     @property
