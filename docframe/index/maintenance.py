@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from docframe.errors import QueryError
+from docframe.index.topk import top_k
 
 if TYPE_CHECKING:
     from docframe.index.base import Encoder
@@ -102,9 +103,7 @@ def _exact_top(view: DenseView, queries: np.ndarray, k: int) -> list[set[int]]:
             sims = block @ view.vectors_at(pos).T
             cand_s = np.concatenate([best, sims], axis=1)
             cand_i = np.concatenate([out, np.broadcast_to(pos, sims.shape)], axis=1)
-            top = np.argsort(-cand_s, axis=1, kind="stable")[:, :k]
-            best = np.take_along_axis(cand_s, top, axis=1)
-            out = np.take_along_axis(cand_i, top, axis=1)
+            out, best = top_k(cand_s, cand_i, k)
         truth.extend({int(i) for i in row if i >= 0} for row in out)
     return truth
 

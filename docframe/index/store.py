@@ -59,6 +59,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docframe.errors import QueryError
+from docframe.index.topk import exact_top_k, row_top_k
 from docframe.lake.cache import SnapshotCache
 
 if TYPE_CHECKING:
@@ -460,9 +461,10 @@ class DenseView:
         out = []
         for row_ids, row_scores in zip(ids, scores, strict=True):
             valid = row_ids >= 0
-            row_ids, row_scores = row_ids[valid], row_scores[valid]
-            order = np.lexsort((row_ids, -row_scores))[:want]  # best first, ties by position
-            out.append([(self.chunk_id(int(row_ids[o])), float(row_scores[o])) for o in order])
+            best, values = row_top_k(row_scores[valid], row_ids[valid], want)  # ties by position
+            out.append(
+                [(self.chunk_id(int(p)), float(v)) for p, v in zip(best, values, strict=True)]
+            )
         return out
 
     def _base_search(
@@ -492,8 +494,6 @@ def _exact(
     queries: np.ndarray, vectors: np.ndarray, labels: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k by inner product of ``vectors`` labelled ``labels`` (-1 / -inf padded)."""
-    from docframe.index.topk import exact_top_k
-
     return exact_top_k(queries, vectors, labels, k)
 
 
