@@ -48,6 +48,7 @@ from docframe.connectors import schema as sch
 from docframe.connectors.sources import mislabeled, read_head
 from docframe.connectors.tables import TableData, TableOptions, table_name
 from docframe.errors import ConnectorError
+from docframe.lake.names import quote_ident
 
 MAGIC = b"SQLite format 3\x00"
 LOCK_TIMEOUT_S = 2.0  # how long to wait for a writer's lock before giving up
@@ -141,10 +142,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _list_tables(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
     """(ordinary tables, skipped views and virtual tables), in the database's order."""
     try:
@@ -181,7 +178,7 @@ class _Column:
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[_Column]:
-    rows = conn.execute(f"PRAGMA main.table_xinfo({_quote(table)})").fetchall()
+    rows = conn.execute(f"PRAGMA main.table_xinfo({quote_ident(table)})").fetchall()
     return [_Column(r[1], r[2] or "") for r in rows if r[6] != 1]  # 1: hidden
 
 
@@ -245,7 +242,7 @@ class _Table:
                     exprs: list[str] = []
                     spans = []
                     for col in part:
-                        q = _quote(col.name)
+                        q = quote_ident(col.name)
                         mine = [f"max(typeof({q}) = '{k}')" for k in _CLASSES]
                         intent = _intent(col.declared)
                         if intent == "bool":
@@ -254,7 +251,7 @@ class _Table:
                             mine += [f"max(df_has_zone({q}))", f"min(df_has_zone({q}))"]
                         spans.append((col, len(exprs), len(mine)))
                         exprs += mine
-                    sql = f"SELECT {', '.join(exprs)} FROM main.{_quote(self.table)}"
+                    sql = f"SELECT {', '.join(exprs)} FROM main.{quote_ident(self.table)}"
                     row = conn.execute(sql).fetchone()
                     for col, at, n in spans:
                         vals = row[at : at + n]
@@ -333,12 +330,12 @@ class _Table:
         return pa.string()
 
     def _first_class(self, col: _Column) -> str | None:
-        q = _quote(col.name)
+        q = quote_ident(col.name)
         with _errors(self.path, self.table):
             conn = _connect(self.path)
             try:
                 row = conn.execute(
-                    f"SELECT typeof({q}) FROM main.{_quote(self.table)} "
+                    f"SELECT typeof({q}) FROM main.{quote_ident(self.table)} "
                     f"WHERE {q} IS NOT NULL LIMIT 1"
                 ).fetchone()
             finally:
@@ -355,7 +352,7 @@ class _Table:
         """Raise for the first value of ``classes`` (or matching ``where``) in ``col``."""
         if not classes:
             return
-        q = _quote(col.name)
+        q = quote_ident(col.name)
         cond = (where or "typeof({q}) IN ({k})").format(
             q=q, k=", ".join(f"'{k}'" for k in sorted(classes))
         )
@@ -364,7 +361,7 @@ class _Table:
             conn = _connect(self.path)
             try:
                 cursor = conn.execute(
-                    f"SELECT {cond}, typeof({q}), {q} FROM main.{_quote(self.table)}"
+                    f"SELECT {cond}, typeof({q}), {q} FROM main.{quote_ident(self.table)}"
                 )
                 for number, (hit, kind, value) in enumerate(cursor, start=1):
                     if hit:
@@ -383,12 +380,12 @@ class _Table:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         size = self.options.batch_rows
-        select = ", ".join(_quote(c.name) for c in self.columns)
+        select = ", ".join(quote_ident(c.name) for c in self.columns)
         emitted = 0
         with _errors(self.path, self.table):
             conn = _connect(self.path)
             try:
-                cursor = conn.execute(f"SELECT {select} FROM main.{_quote(self.table)}")
+                cursor = conn.execute(f"SELECT {select} FROM main.{quote_ident(self.table)}")
                 while rows := cursor.fetchmany(size):
                     yield self._batch(rows, emitted)
                     emitted += len(rows)
