@@ -14,6 +14,9 @@
     │   └── UnsupportedInputError no connector for this file type
     ├── MissingDependencyError    an optional extra is not installed
     ├── QueryError                SQL or search failed
+    │   ├── SandboxViolation      an agent's statement the sandbox refuses (a write, a file...)
+    │   └── QueryTimeout          an agent's statement or search stopped at the time limit
+    ├── ToolArgumentError         an agent tool called with arguments its schema does not allow
     └── JobError                  a table job is invalid or failed (``step``, ``key``)
 
 Each message names the offending input; a ``help`` text says what to do. Errors
