@@ -162,6 +162,19 @@ def _rebuild_query_error(
     return cls(message, help=help, line=line, column=column, highlight=highlight)
 
 
+class SandboxViolation(QueryError):
+    """A statement the agent sandbox (``docframe.mcp.sandbox``) refuses to run (a write,
+    a file, a setting...)."""
+
+
+class QueryTimeout(QueryError):
+    """A statement stopped at the time limit."""
+
+
+class ToolArgumentError(DocframeError):
+    """A tool was called with arguments its schema does not allow."""
+
+
 class JobError(DocframeError):
     """A table job is invalid or failed; ``step`` (1-based) and ``key`` locate it."""
 
