@@ -20,7 +20,8 @@
     └── JobError                  a table job is invalid or failed (``step``, ``key``)
 
 Each message names the offending input; a ``help`` text says what to do. Errors
-travel between processes, so they pickle with their fields.
+travel between processes, so they pickle with their fields. What docframe works around
+instead of failing is a :class:`DocframeWarning`, with the same ``help``.
 """
 
 from __future__ import annotations
@@ -196,3 +197,22 @@ class JobError(DocframeError):
 
 def _rebuild_job_error(message: str, help: str | None, step: int | None, key: str | None):
     return JobError(message, help=help, step=step, key=key)
+
+
+class DocframeWarning(UserWarning):
+    """A problem docframe works around (an unusable index is rebuilt, one that cannot be
+    saved is rebuilt by the next process): the message says what happened, ``help``
+    what the user may do. The CLI and the shell print it as ``warning: <message>`` and
+    ``help: ...``, like an error, never as Python's ``file.py:302: UserWarning`` line."""
+
+    def __init__(self, message: str, *, help: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.help = help
+
+    def __reduce__(self):  # keep ``help`` across process boundaries
+        return (_rebuild_warning, (self.message, self.help))
+
+
+def _rebuild_warning(message: str, help: str | None) -> DocframeWarning:
+    return DocframeWarning(message, help=help)

@@ -221,3 +221,31 @@ def test_run_a_table_job_from_the_cli(tmp_path, nycflights13_dir):
     typo.write_text('[job]\nname = "t"\ninput = "flight"\n[[steps]]\nselect = ["carrier"]\n')
     bad = run("--lake", lake, "run", str(typo))
     assert bad.exit_code == 2 and "flight" in bad.stderr and "did you mean 'flights'" in bad.stderr
+
+
+def test_a_damaged_index_warns_in_one_line_not_as_python(cli_lake, tmp_path):
+    """An unusable index is rebuilt and the search answers; the user reads ``warning: ...``
+    like an error line, never Python's ``store.py:302: UserWarning: ...``."""
+    import shutil
+
+    lake = tmp_path / "lake"
+    shutil.copytree(cli_lake, lake)
+    damaged = sorted((lake / "indexes").glob("dense-*/*/index/*.faiss"))
+    assert damaged, "the ingest saved a dense index"
+    data = bytearray(damaged[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged[0].write_bytes(bytes(data))
+    for manifest in (lake / "indexes").glob("keyword/*/manifest.json"):
+        manifest.write_text("{")
+    out = subprocess.run(
+        [sys.executable, "-m", "docframe.cli", "--lake", str(lake), "search",
+         "beekeeping in winter", "-k", "3", "--mode", "hybrid", "--format", "json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert [h["rank"] for h in json.loads(out.stdout)] == [1, 2, 3]
+    lines = out.stderr.splitlines()
+    assert lines and all(line.startswith("warning: ") for line in lines), out.stderr
+    assert any("is unusable" in line and "rebuilding it" in line for line in lines)
+    assert len(lines) == len(set(lines))  # each warning once
+    assert "UserWarning" not in out.stderr and ".py:" not in out.stderr

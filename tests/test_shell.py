@@ -79,7 +79,7 @@ def test_errors_print_one_line_and_help_and_the_shell_goes_on(two_snapshots):
     assert first.startswith("error: SQL error") and "amout" in first
     assert second.startswith("help:")
     assert "2.5" in shell.feed("SELECT amount FROM orders ORDER BY 1;")
-    assert "did you mean .format" in shell.feed(".formt")
+    assert "did you mean '.format'" in shell.feed(".formt")
     assert "did you mean 'orders'" in shell.feed(".schema order")
 
 

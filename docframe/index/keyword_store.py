@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from docframe.errors import DocframeWarning
 from docframe.index.store import _digests, _sha256, index_roots
 from docframe.lake.cache import SnapshotCache
 
@@ -162,7 +163,8 @@ def _load(directory: Path, snapshot: Snapshot) -> KeywordView | None:
             float(manifest.get("build_seconds", 0.0)),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        warnings.warn(f"keyword index {directory} is unusable ({exc}); rebuilding it", stacklevel=2)
+        message = f"keyword index {directory} is unusable ({exc}); rebuilding it"
+        warnings.warn(DocframeWarning(message), stacklevel=2)
         return None
 
 
@@ -194,5 +196,7 @@ def ensure_keyword_index(
             try:
                 _save(view, directory, stamp)
             except OSError as exc:  # still searchable: it is rebuilt by the next process
-                warnings.warn(f"could not save keyword index to {directory}: {exc}", stacklevel=2)
+                message = f"could not save keyword index to {directory}: {exc}"
+                why = "searches still work; each new process rebuilds it until it saves"
+                warnings.warn(DocframeWarning(message, help=why), stacklevel=2)
         return _VIEWS.put(key, view)

@@ -58,7 +58,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docframe.errors import QueryError
+from docframe.errors import DocframeWarning, QueryError
 from docframe.index.topk import exact_top_k, row_top_k
 from docframe.lake.cache import SnapshotCache
 
@@ -321,10 +321,8 @@ def _load_base(directory: Path, model: str, stamp: float | None = None) -> Base 
             stamp=manifest.get("snapshot_created_at"),
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        warnings.warn(
-            f"index {directory} is unusable ({exc}); rebuilding it from the segments",
-            stacklevel=2,
-        )
+        message = f"index {directory} is unusable ({exc}); rebuilding it from the segments"
+        warnings.warn(DocframeWarning(message), stacklevel=2)
         return None
 
 
@@ -560,7 +558,9 @@ def ensure_index(
             try:
                 save_base(base)
             except OSError as exc:  # still searchable: it is rebuilt by the next process
-                warnings.warn(f"could not save index to {base.directory}: {exc}", stacklevel=2)
+                message = f"could not save index to {base.directory}: {exc}"
+                why = "searches still work; each new process rebuilds it until it saves"
+                warnings.warn(DocframeWarning(message, help=why), stacklevel=2)
             _BASES.put(key, base)
             view = _view(store, snapshot, base)
         return _VIEWS.put(key, view)

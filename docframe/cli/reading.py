@@ -1,0 +1,141 @@
+"""Commands that read the lake: ``search``, ``sources``, ``tables`` and ``describe``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from docframe.cli.app import FormatOpt, Mode, SnapshotOpt, open_lake
+from docframe.cli.output import Format, err, print_rows, short
+from docframe.errors import DocframeError
+from docframe.shell.catalog import describe as describe_relation
+from docframe.shell.catalog import list_relations
+
+
+def search(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results.", min=1)] = 10,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="dense: embeddings (meaning); keyword: BM25 (exact words, codes, names); "
+            "hybrid: both, fused by reciprocal rank."
+        ),
+    ] = Mode.dense,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            help="SQL predicate on chunks columns, applied inside the index: "
+            "\"modality = 'pdf' AND page <= 3\", \"doc_key LIKE 'report%'\", "
+            "\"metadata->>'lang' = 'en'\".",
+        ),
+    ] = None,
+    weights: Annotated[
+        str, typer.Option(help="Hybrid weights, dense,keyword (e.g. 1,0.5).")
+    ] = "1,1",
+    fmt: FormatOpt = Format.table,
+    snapshot: SnapshotOpt = None,
+) -> None:
+    """Search chunks, best first, with where each hit came from.
+
+    Always returns k hits when at least k chunks are eligible; when fewer are,
+    says so ("exhausted") with the true count.
+
+    Examples:
+      docframe search "late delivery penalties"
+      docframe search "error E1234" --mode keyword
+      docframe search "penalties" --mode hybrid --where "modality = 'pdf'" -k 5
+    """
+    try:
+        pair = tuple(float(w) for w in weights.split(","))
+    except ValueError:
+        pair = ()
+    if len(pair) != 2:
+        raise DocframeError(f"--weights {weights!r}: give two numbers, e.g. 1,0.5")
+    result = open_lake(ctx).search(
+        text, k=k, mode=mode.value, where=where, weights=pair, snapshot=snapshot
+    )
+    rows = result.to_list()
+    info = result.info
+    if fmt is Format.table:
+        columns = ["rank", "score", "doc_key", "page", "source_uri", "text"]
+        for r in rows:
+            r["source_uri"] = short(r["source_uri"])
+        print_rows(rows, columns, fmt, title=f"{mode.value}: top {len(rows)} for {text!r}")
+        if info.get("exhausted"):
+            err.print(f"[yellow]exhausted:[/yellow] {info.get('reason', '')}")
+    else:
+        print_rows(rows, result.columns, fmt)
+        if info.get("exhausted"):
+            err.print(f"exhausted: {info.get('reason', '')}")
+
+
+def sources(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status: ok | error.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every input the lake knows: status, chunk count and the error if it failed."""
+    rows = open_lake(ctx).sources().to_list()
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    columns = [
+        "source_uri",
+        "status",
+        "connector",
+        "n_documents",
+        "n_chunks",
+        "snapshot_id",
+        "error",
+    ]
+    if fmt is Format.table:
+        for r in rows:
+            r["source_uri"] = short(r["source_uri"])
+    else:
+        columns = list(rows[0]) if rows else columns
+    print_rows(rows, columns, fmt)
+
+
+def tables(ctx: typer.Context, fmt: FormatOpt = Format.table, snapshot: SnapshotOpt = None) -> None:
+    """What SQL can read: the built-in relations and the lake's tables, with row counts.
+
+    kind is "relation" for chunks, documents, sources, snapshots, tables and
+    pdf_tables, and "table" for lake tables (with their source and any repairs
+    made on ingest, in notes).
+    """
+    result = list_relations(open_lake(ctx), snapshot)
+    rows = result.to_pylist()
+    columns = ["name", "kind", "n_rows", "n_columns", "source_uri", "origin", "notes"]
+    if fmt is Format.table:
+        for r in rows:
+            r["source_uri"] = short(r["source_uri"]) if r["source_uri"] else ""
+    else:
+        columns = result.column_names
+    print_rows(rows, columns, fmt)
+
+
+def describe(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A relation (chunks, documents...) or lake table.")],
+    fmt: FormatOpt = Format.table,
+    snapshot: SnapshotOpt = None,
+) -> None:
+    """Columns and types of a relation or lake table, and its row count.
+
+    The types are DuckDB's, as SQL sees them (DESCRIBE).
+    """
+    found = describe_relation(open_lake(ctx), name, snapshot)
+    rows = [{"column_name": n, "column_type": t} for n, t in found.columns]
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return
+    if fmt is Format.table:
+        origin = f", from {short(found.source_uri)}" if found.source_uri else ""
+        title = f"{found.name}: {found.kind}, {found.n_rows} row(s){origin}"
+        print_rows(rows, ["column_name", "column_type"], fmt, title=title)
+    else:
+        print_rows(rows, ["column_name", "column_type"], fmt)
