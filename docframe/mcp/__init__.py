@@ -4,8 +4,10 @@
     docframe serve --mcp --http --port 8765 # streamable HTTP on localhost
     docframe tools --format openai          # the same tools as plain JSON schemas
 
-``tools`` holds the tools as plain Python (usable without MCP), ``sandbox`` the
-read-only, limited SQL runner, ``server`` the MCP transports, ``cli`` the commands.
+``tools`` holds the tools as plain Python (usable without MCP), with their parts
+beside it: ``schemas`` (what a model sees), ``arguments`` (checked against the
+schemas), ``catalog``, ``filters`` and ``provenance``. ``sandbox`` is the read-only,
+limited SQL runner, ``server`` the MCP transports, ``cli`` the commands.
 Importing this package loads neither the MCP SDK nor DuckDB.
 """
 

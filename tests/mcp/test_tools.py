@@ -115,6 +115,33 @@ def test_arguments_are_checked_against_the_schema(name, arguments, message):
         check_arguments(spec, arguments)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"text": "x", "zzz": 1, "k": 0}, "unknown argument 'zzz'"),
+        ({"k": 0, "text": "x", "zzz": 1}, "k must be at least 1"),
+        ({"filters": {"page_from": 0}, "k": "ten"}, "missing required argument 'text'"),
+        ({"text": "x", "filters": {"page_to": 0, "page_from": "1"}}, "filters.page_to"),
+    ],
+)
+def test_of_several_wrong_arguments_the_first_given_is_named(arguments, message):
+    """One call always gets the same message: the first problem met walking the
+    arguments in the order given, a value's own checks before what is inside it."""
+    spec = {s.name: s for s in tool_specs()}["search"]
+    with pytest.raises(ToolArgumentError, match=message):
+        check_arguments(spec, arguments)
+
+
+def test_tool_errors_live_in_the_error_tree():
+    from docframe import errors
+    from docframe.mcp import sandbox, tools
+
+    assert tools.ToolArgumentError is errors.ToolArgumentError
+    assert sandbox.SandboxViolation is errors.SandboxViolation
+    assert sandbox.QueryTimeout is errors.QueryTimeout
+    assert issubclass(errors.SandboxViolation, errors.QueryError)
+
+
 def test_defaults_are_filled_in():
     spec = {s.name: s for s in tool_specs()}["search"]
     assert check_arguments(spec, {"text": "x", "k": 5.0}) == {
