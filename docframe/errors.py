@@ -11,9 +11,13 @@
     ├── EngineError               cpu/gpu selection
     │   └── GPUUnavailableError   --engine gpu without a GPU or without RAPIDS
     ├── ConnectorError            one input could not be read (recorded in `sources`)
+    │   ├── IsolationError        an isolated worker's job did not finish (docframe.isolation)
+    │   │   ├── WorkerTimeout     ... past its time limit
+    │   │   ├── WorkerMemoryError ... past its memory limit
+    │   │   └── WorkerCrashed     ... the worker died (a signal)
     │   └── UnsupportedInputError no connector for this file type
     ├── MissingDependencyError    an optional extra is not installed
-    ├── QueryError                SQL or search failed
+    ├── QueryError                SQL or search failed (``line``, ``column``, ``highlight``)
     │   ├── SandboxViolation      an agent's statement the sandbox refuses (a write, a file...)
     │   └── QueryTimeout          an agent's statement or search stopped at the time limit
     ├── ToolArgumentError         an agent tool called with arguments its schema does not allow

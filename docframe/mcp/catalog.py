@@ -13,34 +13,26 @@ from docframe.errors import DamagedSegmentError, QueryError, did_you_mean
 from docframe.lake.names import RELATIONS, quote_ident
 from docframe.mcp.sandbox.limits import json_size, json_value
 from docframe.mcp.schemas import CONTENT_NOTICE
+from docframe.query.catalog import (
+    MODALITIES_SQL,
+    RELATION_DOCS,
+    count_sql,
+    describe_sql,
+    relation_names,
+)
 
 if TYPE_CHECKING:
     from docframe.lake.snapshot import Snapshot
     from docframe.mcp.sandbox import Sandbox
 
-RELATION_DOCS = {
-    "chunks": "one row per chunk of document text with its provenance (source_uri, doc_key, "
-    "page, bbox, start_s, end_s, char_start, char_end, ordinal), metadata (JSON) and "
-    "embedding; join search results on chunk_id",
-    "documents": "one row per document: doc_id, doc_key, title, source_uri, modality, "
-    "n_chunks, metadata (JSON)",
-    "sources": "one row per ingested input file: status ok/error, the error, counts",
-    "snapshots": "the lake's commit history up to the snapshot being read",
-    "tables": "one row per lake table (structured data from CSV, Parquet, JSON, Excel, "
-    "SQLite or PDFs): name, source_uri, n_rows, columns",
-    "pdf_tables": "tables found inside PDFs: name, doc_id, page, bbox; their rows are lake "
-    "tables by that name, and they join to chunks on doc_id and page",
-}
-_MODALITIES = "SELECT modality, count(*) AS n FROM chunks GROUP BY 1 ORDER BY 2 DESC, 1"
-
 
 def list_tables(sandbox: Sandbox, snap: Snapshot) -> dict[str, Any]:
     """Every relation with its row count, columns and types (chunks: per modality)."""
     tables = sorted(snap.tables.values(), key=lambda t: t.name)
-    statements = [(_MODALITIES, None)]
+    statements = [(MODALITIES_SQL, None)]
     for name in RELATIONS:
-        statements += [(_count_sql(name), None), (_describe_sql(name), None)]
-    statements += [(_describe_sql(info.name), None) for info in tables]
+        statements += [(count_sql(name), None), (describe_sql(name), None)]
+    statements += [(describe_sql(info.name), None) for info in tables]
     try:
         answers = iter(sandbox.query_many(snap, statements))
     except DamagedSegmentError:  # a damaged relation: list the rest, say which one
@@ -88,7 +80,7 @@ def describe_table(
     sandbox: Sandbox, snap: Snapshot, name: str, sample_rows: int = 3
 ) -> dict[str, Any]:
     """One relation: columns, row count, provenance and a few sample rows."""
-    known = [*RELATIONS, *sorted(snap.tables)]
+    known = relation_names(snap)
     if name not in known:
         raise QueryError(
             f"no relation {name!r} in snapshot {snap.snapshot_id}" + did_you_mean(name, known),
@@ -98,10 +90,10 @@ def describe_table(
     columns, count, sample, modalities = sandbox.query_many(
         snap,
         [
-            (_describe_sql(name), None),
-            (_count_sql(name), None),
+            (describe_sql(name), None),
+            (count_sql(name), None),
             (f"SELECT {select} FROM {quote_ident(name)} LIMIT {int(sample_rows)}", None),
-            (_MODALITIES, None),
+            (MODALITIES_SQL, None),
         ],
     )
     result: dict[str, Any] = {"snapshot": snap.snapshot_id, "name": name}
@@ -134,15 +126,6 @@ def _answer_or_error(sandbox: Sandbox, snap: Snapshot, statement: tuple[str, Any
         return sandbox.query_many(snap, [statement])[0]
     except DamagedSegmentError as exc:
         return exc
-
-
-def _count_sql(name: str) -> str:
-    return f"SELECT count(*) AS n FROM {quote_ident(name)}"
-
-
-def _describe_sql(name: str) -> str:
-    # DESCRIBE SELECT: plain ``DESCRIBE "tables"`` is DuckDB's SHOW TABLES
-    return f"DESCRIBE SELECT * FROM {quote_ident(name)}"
 
 
 def _columns(answer: Any) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from docframe.errors import QueryError, did_you_mean
 from docframe.lake.names import RELATIONS, quote_ident
+from docframe.query import catalog
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,7 +91,7 @@ class Description:
 
 def relation_names(lake: Lake, snapshot: int | None = None) -> list[str]:
     """Every name a query can read at the snapshot: built-in relations, then lake tables."""
-    return [*RELATIONS, *sorted(lake.snapshot(snapshot).tables)]
+    return catalog.relation_names(lake.snapshot(snapshot))
 
 
 def resolve_name(name: str, names: list[str]) -> str:

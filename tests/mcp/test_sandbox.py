@@ -468,3 +468,11 @@ def test_a_sandbox_worker_cannot_write_any_file(sandbox, mcp_lake, tmp_path):
         assert "Permission" in (sandbox.probe_write(str(path)) or "it could write")
     assert target.read_text() == "before" and not (tmp_path / "new-file.txt").exists()
     assert sandbox.probe_write("/dev/null") is None  # the one exception
+
+
+def test_agent_sql_errors_carry_their_position(sandbox, mcp_lake):
+    with pytest.raises(QueryError) as caught:
+        run(sandbox, mcp_lake, "SELECT count(*)\nFROM chunks\nWHERE no_such_column = 1")
+    error = caught.value
+    assert (error.line, error.column) == (3, 7) and "^" in error.highlight
+    assert str(mcp_lake.root) not in error.highlight

@@ -345,7 +345,7 @@ def _query_error(
     error is the lake's own one line (what the file held, how to repair)."""
     import duckdb
 
-    from docframe.lake.relations import caret, diagnose, one_line
+    from docframe.lake.relations import diagnose, engine_error, one_line
 
     root = str(snapshot.root)
     damage = diagnose(snapshot, statement, exc) if isinstance(exc, duckdb.Error) else None
@@ -359,9 +359,14 @@ def _query_error(
             "aggregate or filter earlier; avoid huge values (repeat, string_agg of everything)",
         )
     kind = SandboxViolation if _is_sandbox_refusal(message) else QueryError
+    found = engine_error(exc)  # where DuckDB says the problem is, as fields
+    highlight = found.highlight and scrub(found.highlight, root)
     return kind(
         ("refused: " if kind is SandboxViolation else "SQL error: ") + message,
-        help=scrub(caret(str(exc)) or _HELP, root),
+        help=highlight or _HELP,
+        line=found.line,
+        column=found.column,
+        highlight=highlight,
     )
 
 
