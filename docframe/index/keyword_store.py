@@ -187,11 +187,8 @@ def ensure_keyword_index(
             if view is not None:
                 break
         if view is None:
-            con = reader(snapshot).cursor()
-            try:
+            with reader(snapshot).cursor() as con:
                 view = _build(con, snapshot)
-            finally:
-                con.close()
             directory = directories[-1]  # the cache's on a read-only lake
             try:
                 _save(view, directory, stamp)

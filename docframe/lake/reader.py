@@ -11,6 +11,8 @@ run side by side from any thread, and what one statement registers or creates
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from docframe.lake.cache import SnapshotCache
@@ -27,29 +29,31 @@ MATERIALISE_MAX_CHUNKS = 200_000
 
 
 class SnapshotReader:
-    """A pinned snapshot's relations in an in-memory DuckDB database."""
+    """A pinned snapshot's relations in an in-memory DuckDB database.
+
+    Closing a DuckDB connection closes its cursors, so an evicted reader is closed only
+    once the last statement running on one of its cursors is done (:meth:`cursor` counts
+    them)."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.con = connect(snapshot, with_sources=False)
         self._lock = threading.Lock()
         self._hit_rows = False
+        self._users = 0
+        self._retired = False
 
-    def cursor(self, *, sources: Snapshot | None = None) -> duckdb.DuckDBPyConnection:
-        """A new cursor (close it when done); with ``sources``, a pin of this snapshot,
-        its ``sources`` relation too (taken from each pin: a failed re-read changes it
-        without a new snapshot)."""
+    @contextmanager
+    def cursor(
+        self, *, sources: Snapshot | None = None, hit_rows: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A new cursor for one statement or search, closed afterwards. ``sources``, a pin
+        of this snapshot: its ``sources`` relation too (taken from each pin: a failed
+        re-read changes it without a new snapshot). ``hit_rows``: ``_hit_rows`` too, every
+        chunk's provenance and its document's title, joined once per snapshot (the
+        search results' last step)."""
         with self._lock:
-            cur = self.con.cursor()
-        if sources is not None:
-            define_sources(cur, sources)
-        return cur
-
-    def hit_cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor that also sees ``_hit_rows``: every chunk's provenance and its
-        document's title, joined once per snapshot (the search results' last step)."""
-        with self._lock:
-            if not self._hit_rows:
+            if hit_rows and not self._hit_rows:
                 n = self.con.execute("SELECT count(*) FROM chunks").fetchone()[0]
                 kind = "TABLE" if n <= MATERIALISE_MAX_CHUNKS else "VIEW"
                 self.con.execute(
@@ -57,10 +61,26 @@ class SnapshotReader:
                     "FROM chunks c LEFT JOIN documents d USING (doc_id)"
                 )
                 self._hit_rows = True
-            return self.con.cursor()
+            cur = self.con.cursor()
+            self._users += 1
+        try:
+            if sources is not None:
+                define_sources(cur, sources)
+            yield cur
+        finally:
+            cur.close()
+            with self._lock:
+                self._users -= 1
+                done = self._retired and not self._users
+            if done:
+                self.con.close()
 
     def close(self) -> None:
+        """Close now, or when the statements running on its cursors are done."""
         with self._lock:
+            self._retired = True
+            idle = not self._users
+        if idle:
             self.con.close()
 
 

@@ -148,7 +148,8 @@ def prepare(store: LakeStore, snapshot: Snapshot, modes: set[str]) -> None:
     snapshot.require("chunks", "documents")  # a damaged segment: its one line, not a trace
     if snapshot.is_empty:
         return
-    reader(snapshot).hit_cursor().close()
+    with reader(snapshot).cursor(hit_rows=True):
+        pass
     if modes & {"dense", "hybrid"}:
         from docframe.index.store import ensure_index
 
@@ -194,17 +195,15 @@ def _filter(snapshot: Snapshot, where: str) -> np.ndarray:
             f"--where {where!r} must be one predicate, not a statement",
             help="e.g. --where \"doc_key = 'report-2024'\"",
         )
-    con = reader(snapshot).cursor()
-    try:
-        table = con.execute(f"SELECT chunk_id FROM chunks WHERE ({where})").to_arrow_table()
-    except duckdb.Error as exc:
-        raise engine_error(
-            exc,
-            prefix=f"--where {where!r}: ",
-            help='columns of chunks: docframe sql "DESCRIBE chunks"',
-        ) from None
-    finally:
-        con.close()
+    with reader(snapshot).cursor() as con:
+        try:
+            table = con.execute(f"SELECT chunk_id FROM chunks WHERE ({where})").to_arrow_table()
+        except duckdb.Error as exc:
+            raise engine_error(
+                exc,
+                prefix=f"--where {where!r}: ",
+                help='columns of chunks: docframe sql "DESCRIBE chunks"',
+            ) from None
     return table.column("chunk_id").to_numpy(zero_copy_only=False)
 
 
@@ -220,9 +219,6 @@ def _result(
     )
     if not provenance:
         return Result(table, info=info)
-    con = reader(snapshot).hit_cursor()
-    try:
+    with reader(snapshot).cursor(hit_rows=True) as con:
         con.register("_hits", table)
         return Result(con.execute(HITS).to_arrow_table(), info=info)
-    finally:
-        con.close()

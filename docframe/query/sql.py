@@ -53,29 +53,29 @@ def run_sql(
     if calls and store is None:
         raise QueryError("search table functions need a lake", help="use Lake.sql(...)")
     # ``sources`` is the only relation defined per statement (taken from the pin)
-    con = reader(snapshot).cursor(sources=snapshot if "sources" in query.lower() else None)
-    try:
-        start = time.perf_counter()
-        if calls:
-            body = tf.rewrite(tree, calls)
-            for name, table in tf.run_calls(store, snapshot, calls, embedder=embedder).items():
-                con.register(name, table)
-        searched = time.perf_counter() - start
-        if explain and calls:
-            return _explain(con, body, calls, analyze=bool(explain.group(1)), searched=searched)
-        statement = f"{explain.group(0)}{body}" if explain else body
-        return Result(con.execute(statement, params).to_arrow_table())
-    except duckdb.Error as exc:
-        damage = diagnose(snapshot, body, exc)
-        if damage is not None:
-            raise damage from None
-        error = engine_error(exc)
-        error.help = error.help or (
-            f"relations: {', '.join(RELATIONS)} and the lake's tables (docframe tables)"
-        )
-        raise error from None
-    finally:
-        con.close()
+    pin = snapshot if "sources" in query.lower() else None
+    with reader(snapshot).cursor(sources=pin) as con:
+        try:
+            start = time.perf_counter()
+            if calls:
+                body = tf.rewrite(tree, calls)
+                for name, table in tf.run_calls(store, snapshot, calls, embedder=embedder).items():
+                    con.register(name, table)
+            searched = time.perf_counter() - start
+            if explain and calls:
+                analyze = bool(explain.group(1))
+                return _explain(con, body, calls, analyze=analyze, searched=searched)
+            statement = f"{explain.group(0)}{body}" if explain else body
+            return Result(con.execute(statement, params).to_arrow_table())
+        except duckdb.Error as exc:
+            damage = diagnose(snapshot, body, exc)
+            if damage is not None:
+                raise damage from None
+            error = engine_error(exc)
+            error.help = error.help or (
+                f"relations: {', '.join(RELATIONS)} and the lake's tables (docframe tables)"
+            )
+            raise error from None
 
 
 _EXPLAIN = re.compile(r"\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
