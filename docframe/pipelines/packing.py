@@ -1,6 +1,6 @@
 """From a document's located elements to chunks, keeping exact provenance.
 
-Two shapes of input:
+Three shapes of input:
 
 * *flowing text* (no page: text, Markdown, HTML, JSON Lines) — each element is
   split by the token-aware chunker; chunks keep character offsets into it;
@@ -8,7 +8,12 @@ Two shapes of input:
   page are packed up to the token budget; a heading or a new page starts a new
   chunk, so chunks never straddle pages and read as sections. A chunk's bbox is
   the union of its blocks' boxes; a block longer than the budget is split alone
-  and keeps its own box.
+  and keeps its own box;
+* *timed media* (elements with ``start_s``: Whisper's speech segments, text seen on
+  screen) — each stream (``metadata.stream``, and ``channel`` for one speaker per
+  channel) is packed on its own: consecutive segments up to the token budget, a
+  chunk always ending at a segment boundary, so its ``start_s``/``end_s`` are exact
+  (the first segment's start, the last one's end). Chunks come out in time order.
 """
 
 from __future__ import annotations
@@ -66,6 +71,9 @@ def _split(chunker: Chunker, element: Element) -> Iterator[Piece]:
 
 def pieces(chunker: Chunker, elements: list[Element]) -> Iterator[Piece]:
     """Chunks of a document's elements, in order."""
+    if elements and all(e.start_s is not None and e.page is None for e in elements):
+        yield from _timed(chunker, elements)
+        return
     pack: list[tuple[Element, int]] = []
 
     def flush() -> Iterator[Piece]:
@@ -96,6 +104,57 @@ def pieces(chunker: Chunker, elements: list[Element]) -> Iterator[Piece]:
             yield from flush()
         if n > chunker.max_tokens:
             yield from _split(chunker, element)
+        else:
+            pack.append((element, n))
+    yield from flush()
+
+
+_STREAM_KEYS = ("stream", "channel")  # what makes a separate stream of timed elements
+
+
+def _timed(chunker: Chunker, elements: list[Element]) -> Iterator[Piece]:
+    """Each stream packed on its own up to the token budget, ending at element
+    boundaries; then every chunk in order of its start."""
+    streams: dict[tuple, list[Element]] = {}
+    for element in elements:
+        if element.text.strip():
+            key = tuple(element.metadata.get(k) for k in _STREAM_KEYS)
+            streams.setdefault(key, []).append(element)
+    out: list[Piece] = []
+    for stream in streams.values():
+        out.extend(_pack_timed(chunker, stream))
+    out.sort(key=lambda p: (p.start_s, p.end_s))
+    yield from out
+
+
+def _pack_timed(chunker: Chunker, elements: list[Element]) -> Iterator[Piece]:
+    pack: list[tuple[Element, int]] = []
+
+    def flush() -> Iterator[Piece]:
+        if pack:
+            first = pack[0][0]
+            meta = {k: first.metadata[k] for k in _STREAM_KEYS if k in first.metadata}
+            thumbnails = [e.metadata["thumbnail"] for e, _ in pack if "thumbnail" in e.metadata]
+            if thumbnails:
+                meta["thumbnail"] = thumbnails[0]  # what the passage looked like when it began
+            meta["segments"] = len(pack)
+            yield Piece(
+                text=" ".join(e.text.strip() for e, _ in pack),
+                n_tokens=sum(n for _, n in pack),
+                start_s=first.start_s,
+                end_s=max(e.end_s if e.end_s is not None else e.start_s for e, _ in pack),
+                metadata=meta,
+            )
+            pack.clear()
+
+    for element in elements:
+        n = len(chunker.offsets(element.text))
+        if pack and sum(t for _, t in pack) + n > chunker.max_tokens:
+            yield from flush()
+        if n > chunker.max_tokens:  # one very long segment: split alone, its own times
+            for piece in _split(chunker, element):
+                piece.char_start = piece.char_end = None
+                yield piece
         else:
             pack.append((element, n))
     yield from flush()

@@ -56,3 +56,39 @@ def test_flowing_text_keeps_character_offsets(chunker):
     out = list(pieces(chunker, [Element(text)]))
     assert len(out) > 1
     assert all(text[p.char_start : p.char_end] == p.text for p in out)
+
+
+def segment(text, start, end, **meta):
+    return Element(text, start_s=start, end_s=end, metadata=meta)
+
+
+def test_timed_segments_pack_up_to_the_budget_and_end_at_segment_boundaries(chunker):
+    words = "one two three four five six seven eight nine ten"
+    els = [segment(f"{words} {i}.", 2.0 * i, 2.0 * i + 1.5, stream="speech") for i in range(8)]
+    out = list(pieces(chunker, els))
+    assert len(out) > 1 and all(p.n_tokens <= 40 for p in out)
+    # every chunk starts at one segment's start and ends at one segment's end, in order
+    starts = {e.start_s for e in els}
+    ends = {e.end_s for e in els}
+    assert all(p.start_s in starts and p.end_s in ends for p in out)
+    assert [p.start_s for p in out] == sorted(p.start_s for p in out)
+    assert " ".join(p.text for p in out) == " ".join(e.text for e in els)
+    assert all(p.metadata["stream"] == "speech" and p.char_start is None for p in out)
+
+
+def test_streams_and_channels_never_share_a_chunk(chunker):
+    els = [
+        segment("Hello from the left.", 0.0, 1.0, stream="speech", channel=0),
+        segment("Slide: Quarterly Revenue", 0.5, 9.0, stream="screen", thumbnail="f1.jpg"),
+        segment("Hello from the right.", 1.2, 2.0, stream="speech", channel=1),
+        segment("Still the left speaker.", 2.5, 3.0, stream="speech", channel=0),
+    ]
+    got = [(p.start_s, p.end_s, p.metadata.get("stream"), p.metadata.get("channel"), p.text)
+           for p in pieces(chunker, els)]  # fmt: skip
+    assert got == [
+        (0.0, 3.0, "speech", 0, "Hello from the left. Still the left speaker."),
+        (0.5, 9.0, "screen", None, "Slide: Quarterly Revenue"),
+        (1.2, 2.0, "speech", 1, "Hello from the right."),
+    ]
+    screen = [p for p in pieces(chunker, els) if p.metadata.get("stream") == "screen"]
+    assert screen[0].metadata["thumbnail"] == "f1.jpg"
