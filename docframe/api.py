@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from docframe.backend import Backend
     from docframe.config import Settings
+    from docframe.connectors.media.options import MediaOptions
     from docframe.connectors.pdf.options import PdfOptions
     from docframe.connectors.tables import TableOptions
     from docframe.lake.gc import GcReport
@@ -94,6 +95,7 @@ class Lake:
         progress: bool = False,
         table_options: TableOptions | None = None,
         pdf_options: PdfOptions | None = None,
+        media_options: MediaOptions | None = None,
         jobs: int | None = None,
         follow_symlinks: bool = False,
         allowed_roots: Sequence[str | Path] | None = None,
@@ -104,8 +106,9 @@ class Lake:
         Tabular files (CSV, Parquet, JSON, Excel, SQLite) become lake tables;
         ``table_settings`` are :class:`TableOptions` fields (``table=``,
         ``schema=``, ``delimiter=``, ``on_bad_rows=``...). PDFs read with
-        ``pdf_options`` (passwords, OCR, limits). ``jobs`` documents are
-        extracted in parallel (default: the number of CPUs).
+        ``pdf_options`` (passwords, OCR, limits); audio and video with
+        ``media_options`` (speech model, language, length and time limits, screen OCR).
+        ``jobs`` documents are extracted in parallel (default: the number of CPUs).
 
         Symbolic links found while walking folders are skipped and reported
         unless ``follow_symlinks``; paths given in ``paths`` are always followed.
@@ -121,7 +124,8 @@ class Lake:
             table_options = TableOptions(**table_settings)
         job = IngestJob(
             self.store, [str(p) for p in paths], embedder=self.embedder, prune=prune,
-            progress=progress, table_options=table_options, pdf_options=pdf_options, jobs=jobs,
+            progress=progress, table_options=table_options, pdf_options=pdf_options,
+            media_options=media_options, jobs=jobs,
             follow_symlinks=follow_symlinks,
             allowed_roots=None if allowed_roots is None else [
                 Path(r).expanduser().resolve() for r in allowed_roots

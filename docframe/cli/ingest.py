@@ -86,6 +86,34 @@ def ingest(
     pdf_tables: Annotated[
         bool, typer.Option(help="Extract tables found in PDFs as lake tables.")
     ] = True,
+    asr_model: Annotated[
+        str,
+        typer.Option(
+            help="Speech model for audio and video: base (multilingual Whisper base, the "
+            "default), tiny.en (English only, faster), or a local CTranslate2 Whisper folder."
+        ),
+    ] = "base",
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="Language of the speech (ISO code: en, de, ...); default: detect per file."
+        ),
+    ] = None,
+    media_max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Read at most this many seconds of each audio or video file (longer ones "
+            "are cut, with a note on the file).",
+            min=0.001,
+        ),
+    ] = None,
+    media_timeout: Annotated[
+        float, typer.Option(help="Seconds allowed per audio or video file.")
+    ] = 3600.0,
+    screen_ocr: Annotated[
+        str,
+        typer.Option(help="Video: auto reads text on screen if Tesseract exists; off."),
+    ] = "auto",
     jobs: Annotated[
         int | None, typer.Option(help="Documents extracted in parallel (default: CPU count).")
     ] = None,
@@ -101,13 +129,16 @@ def ingest(
 ) -> None:
     """Add new and changed files to the lake; unchanged files are skipped.
 
-    Documents (.txt .md .html .jsonl with _id/text) are chunked and embedded;
-    tables (.csv .tsv .parquet .json .jsonl records .xlsx .sqlite) become lake
-    tables queryable with `docframe sql`. Files that fail are recorded (see
+    Documents (.txt .md .html .jsonl with _id/text, .pdf) are chunked and embedded;
+    audio (.wav .mp3 .flac .ogg .m4a ...) and video (.mp4 .mkv .mov .webm ...) are
+    transcribed (and video frames read on screen) into time-coded chunks; tables
+    (.csv .tsv .parquet .json .jsonl records .xlsx .sqlite) become lake tables
+    queryable with `docframe sql`. Files that fail are recorded (see
     `docframe sources`) and the rest go on; the exit code is 1 if any failed.
     A symbolic link met while walking a folder is skipped and reported unless
     --follow-symlinks.
     """
+    from docframe.connectors.media.options import MediaOptions
     from docframe.connectors.pdf.options import PdfOptions
     from docframe.connectors.tables import TableOptions
 
@@ -128,10 +159,18 @@ def ingest(
         memory_mb=pdf_memory_mb,
         tables=pdf_tables,
     )
+    media = MediaOptions(
+        asr_model=asr_model,
+        language=language,
+        max_seconds=media_max_seconds,
+        timeout_s=media_timeout,
+        screen_ocr=screen_ocr,
+        ocr_lang=ocr_lang,
+    )
     lake = open_lake(ctx, create=True, model=model)
     report = lake.ingest(
         paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
-        pdf_options=pdf, jobs=jobs, follow_symlinks=follow_symlinks,
+        pdf_options=pdf, media_options=media, jobs=jobs, follow_symlinks=follow_symlinks,
     )  # fmt: skip
     for o in report.outcomes:
         if o.status == "skipped":

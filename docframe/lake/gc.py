@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docframe.lake import catalog
+from docframe.lake.artifacts import ARTIFACTS_DIR, remove_unreferenced
 from docframe.lake.lock import WriterLock
 from docframe.lake.segments import SEGMENTS_DIR
 
@@ -25,12 +27,14 @@ if TYPE_CHECKING:
 class GcReport:
     segments: list[str] = field(default_factory=list)
     indexes: list[str] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)  # documents' folders of thumbnails
     bytes_freed: int = 0
 
     def summary(self) -> str:
+        extra = f", {len(self.artifacts)} unreferenced artifact folder(s)" if self.artifacts else ""
         return (
             f"removed {len(self.segments)} unreferenced segment file(s) and "
-            f"{len(self.indexes)} stale index folder(s), {self.bytes_freed / 1e6:.1f} MB"
+            f"{len(self.indexes)} stale index folder(s){extra}, {self.bytes_freed / 1e6:.1f} MB"
         )
 
 
@@ -54,8 +58,27 @@ def collect(
                 report.bytes_freed += path.stat().st_size
                 path.unlink()
                 report.segments.append(path.name)
+        if (store.root / ARTIFACTS_DIR).is_dir():
+            docs = _referenced_documents(store.root, referenced)
+            names, freed = remove_unreferenced(store.root, docs)
+            report.artifacts.extend(names)
+            report.bytes_freed += freed
         if derived is not None:
             names, freed = derived(latest)
             report.indexes.extend(names)
             report.bytes_freed += freed
     return report
+
+
+def _referenced_documents(root: Path, referenced: set[str]) -> set[str]:
+    """Every ``doc_id`` any committed documents segment holds (any snapshot can be read)."""
+    import pyarrow.parquet as pq
+
+    docs: set[str] = set()
+    for path in sorted(p for p in referenced if Path(p).name.startswith("documents-")):
+        try:
+            ids = pq.read_table(root / path, columns=["doc_id"]).column("doc_id")
+        except (OSError, ValueError):  # a damaged segment: keep everything, gc is not repair
+            return {p.name for p in (root / ARTIFACTS_DIR).iterdir()}
+        docs.update(ids.to_pylist())
+    return docs

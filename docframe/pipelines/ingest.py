@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from docframe.connectors import Document, connector_for
+from docframe.connectors.media.options import MediaOptions
 from docframe.connectors.parquet import ParquetConnector
 from docframe.connectors.pdf.options import PdfOptions
 from docframe.connectors.tables import TableData, TableOptions
 from docframe.errors import ConnectorError, DocframeError, UnsupportedInputError
 from docframe.lake import catalog, commits, integrity
+from docframe.lake.artifacts import write_artifacts
 from docframe.lake.commits import Failure, SegmentRecord, SourceVersion
 from docframe.lake.segments import DOCUMENT_SCHEMA, chunk_schema, write_segment
 from docframe.pipelines.chunking import Chunker
@@ -104,6 +106,7 @@ class IngestJob:
         progress: bool,
         table_options: TableOptions | None = None,
         pdf_options: PdfOptions | None = None,
+        media_options: MediaOptions | None = None,
         jobs: int | None = None,
         follow_symlinks: bool = False,
         allowed_roots: Sequence[Path] | None = None,
@@ -117,6 +120,7 @@ class IngestJob:
         self.follow_symlinks = follow_symlinks
         self.allowed_roots = allowed_roots  # the agent tool's --allow-ingest folders (real paths)
         self.pdf_options = pdf_options or PdfOptions()
+        self.media_options = media_options or MediaOptions()
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.table_options = table_options or TableOptions()
         options = dataclasses.asdict(self.table_options)
@@ -225,8 +229,11 @@ class IngestJob:
         except OSError as exc:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
             return None
-        if hasattr(connector, "configured"):
-            connector = connector.configured(self.pdf_options)
+        if hasattr(connector, "configured"):  # PDFs and media read with this ingest's options
+            media = connector.modality in ("audio", "video")
+            connector = connector.configured(self.media_options if media else self.pdf_options)
+            if media:
+                connector.progress = self.progress.media  # seconds of media done, per file
         if hasattr(connector, "with_table_options"):  # document collections: --on-bad-rows
             connector = connector.with_table_options(self.table_options)
         st = _Stat(size, mtime)
@@ -298,10 +305,18 @@ class IngestJob:
         for doc in docs:
             doc_id = _stable_id(uri, doc.doc_key)
             ordinal = 0
+            for stage, seconds in (doc.metadata.get("seconds") or {}).items():
+                if stage in ("transcribe", "ocr"):  # media stages, for the time: line
+                    self.report.seconds[stage] += float(seconds)
+            # derived files (a video's frame thumbnails) go into the lake first; chunks
+            # name them by their path in the lake
+            stored = write_artifacts(self.store.root, doc_id, getattr(doc, "artifacts", {}))
             for piece in pieces(self._chunker, doc.elements):
                 text = piece.text
                 if doc.parser:
                     piece.metadata.setdefault("parser", doc.parser)
+                if piece.metadata.get("thumbnail") in stored:
+                    piece.metadata["thumbnail"] = stored[piece.metadata["thumbnail"]]
                 rows.append(
                     {
                         "chunk_id": _stable_id(doc_id, ordinal, text),

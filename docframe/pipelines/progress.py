@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,8 @@ class IngestProgress:
         self.enabled = enabled
         self._progress: Any = None
         self._files: Any = None
+        self._media: dict[str, Any] = {}  # a bar per media file in progress
+        self._lock = threading.Lock()
 
     def __enter__(self) -> IngestProgress:
         if self.enabled:
@@ -46,6 +50,21 @@ class IngestProgress:
     def advance_file(self) -> None:
         if self._files is not None:
             self._progress.advance(self._files)
+
+    def media(self, uri: str, done_s: float, total_s: float) -> None:
+        """Seconds of one media file transcribed (and read on screen) so far: a long
+        recording shows its own bar, in seconds, until it is done. Called from the
+        ingest's extraction threads."""
+        if self._progress is None:
+            return
+        with self._lock:
+            task = self._media.get(uri)
+            if task is None:
+                label = f"media {Path(uri).name[:20]} (s)"
+                task = self._media[uri] = self._progress.add_task(label, total=total_s or None)
+            self._progress.update(task, completed=done_s, total=total_s or None)
+            if total_s and done_s >= total_s:
+                self._progress.remove_task(self._media.pop(uri))
 
     def log_failure(self, message: str) -> None:
         if self._progress is not None:

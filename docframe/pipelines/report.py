@@ -28,10 +28,13 @@ class IngestReport:
     outcomes: list[Outcome] = field(default_factory=list)
     index: str | None = None
     # wall seconds: "total", "embed" (the model), "extract_wait" (this thread blocked on
-    # the extraction workers): says which stage bounds an ingest
+    # the extraction workers), and the media stages summed over files as the workers ran
+    # them ("transcribe": speech recognition, "ocr": text on screen): which stage bounds it
     seconds: dict[str, float] = field(
-        default_factory=lambda: {"total": 0.0, "embed": 0.0, "extract_wait": 0.0}
-    )
+        default_factory=lambda: {
+            "total": 0.0, "embed": 0.0, "extract_wait": 0.0, "transcribe": 0.0, "ocr": 0.0
+        }
+    )  # fmt: skip
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -53,9 +56,15 @@ class IngestReport:
         return f"snapshot {self.snapshot_id}: " + (", ".join(parts) or "nothing to do")
 
     def timing(self) -> str:
-        """Where the wall time went: ``12.3 s (embedding 11.9 s, waiting on extraction 0.1 s)``."""
+        """Where the wall time went: ``12.3 s (embedding 11.9 s, waiting on extraction 0.1 s)``,
+        plus ``transcription``/``OCR`` seconds (in the workers, beside the rest) when media ran."""
         s = self.seconds
+        media = "".join(
+            f", {label} {s[key]:.1f} s"
+            for key, label in (("transcribe", "transcription"), ("ocr", "OCR"))
+            if s.get(key)
+        )
         return (
             f"{s['total']:.1f} s (embedding {s['embed']:.1f} s, "
-            f"waiting on extraction {s['extract_wait']:.1f} s)"
+            f"waiting on extraction {s['extract_wait']:.1f} s{media})"
         )
