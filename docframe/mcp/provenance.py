@@ -84,6 +84,9 @@ def chunk_view(row: Mapping[str, Any], *, with_document: bool = True) -> dict[st
             except ValueError:
                 pass
         out["metadata"] = json_value(meta)
+        if isinstance(meta, Mapping) and meta.get("thumbnail"):
+            # a video frame the passage was on screen in: a path inside the lake folder
+            out["thumbnail"] = meta["thumbnail"]
     out["citation"] = citation(row)
     out["text"] = row.get("text")
     return out

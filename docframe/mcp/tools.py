@@ -249,6 +249,7 @@ class LakeTools:
             "snapshot": snap.snapshot_id,
             "chunk_id": chunk_id,
             "citation": chunk["citation"],
+            "thumbnail": chunk.get("thumbnail"),  # video: what was on screen (lake-relative)
             "document": doc[0] if doc else None,
             "chunk": chunk,
             "before": before,
