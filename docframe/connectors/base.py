@@ -42,6 +42,9 @@ class Document:
     # ``origin`` and ``location`` say where (page, bbox) for the pdf_tables relation
     tables: list[Any] = field(default_factory=list)  # list[TableData]
     parser: str | None = None  # which parser produced the elements (pymupdf | pypdf | ocr)
+    # derived files kept beside the rows (a video's frame thumbnails): name -> bytes; the
+    # ingest writes them into the lake and element metadata names them (``thumbnail``)
+    artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
 class Connector(Protocol):
