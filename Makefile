@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install ocr demo test lint format gpu-check bench bench-tables bench-pdf clean
+.PHONY: help install ocr media-tools demo test lint format gpu-check bench bench-tables bench-pdf clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,15 @@ ocr:  ## install Tesseract for OCR of scanned PDFs (Debian apt; skipped if not r
 		|| echo "ocr: apt-get could not install tesseract-ocr; scanned pages will be marked 'needs OCR'"; \
 	else echo "ocr: tesseract not found; install tesseract-ocr to OCR scanned PDFs (docframe doctor)"; fi
 
-install: $(VENV)/.installed  ## create .venv and install docframe (CPU profile) with dev tools
+media-tools: ocr  ## install espeak-ng, which speaks the video tests' sound (Debian apt; skipped if not root or no apt)
+	@if command -v espeak-ng >/dev/null; then echo "media-tools: $$(espeak-ng --version 2>&1 | head -1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) \
+		&& echo "media-tools: installed $$(espeak-ng --version 2>&1 | head -1)" \
+		|| echo "media-tools: apt-get could not install espeak-ng; the video tests that need speech will skip"; \
+	else echo "media-tools: espeak-ng not found; install it (apt-get install espeak-ng) or the video tests that need speech skip"; fi
+
+install: $(VENV)/.installed media-tools  ## create .venv and install docframe (CPU profile) with dev tools
 
 demo: install  ## ingest the bundled sample corpus into a fresh lake, then search and query it
 	rm -rf $(DEMO_LAKE)
@@ -49,7 +57,7 @@ format: install  ## apply ruff formatting and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint  ## install what tests need and run the suite
+test: lint media-tools  ## install what tests need and run the suite
 	$(BIN)/python -m pytest
 
 gpu-check:  ## check docframe's RAPIDS calls against the real wheels (own venv, no GPU needed)

@@ -23,7 +23,9 @@ class MediaOptions:
     screen_ocr: str = "auto"  # video: OCR sampled frames when Tesseract exists | off
     ocr_lang: str = "eng"  # Tesseract language(s) for on-screen text
     frame_interval_s: float = 10.0  # video: sample at least this often, changes or not
-    scene_threshold: float = 0.08  # video: mean absolute difference (0-1) that counts as a change
+    # video: share (0-1) of a 64x36 grey copy's pixels that must change (by > 1/16) to count
+    # as a change: a new line of 14 pt text on a 720p slide is 0.006, a moving cursor 0.003
+    scene_threshold: float = 0.004
     thumbnails: bool = True  # video: keep a small JPEG per sampled frame in the lake
 
     def __post_init__(self) -> None:
