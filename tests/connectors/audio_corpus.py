@@ -35,7 +35,9 @@ def _normalise() -> object:
     return jiwer.Compose(
         [
             jiwer.ToLowerCase(),
-            jiwer.RemovePunctuation(),
+            # punctuation becomes a space: "whole-number" reads as "whole number", "3:2" as
+            # "3 2" (jiwer's RemovePunctuation would make them "wholenumber" and "32")
+            jiwer.SubstituteRegexes({r"[^\w\s]": " "}),
             jiwer.RemoveMultipleSpaces(),
             jiwer.Strip(),
             jiwer.ReduceToListOfListOfWords(),
@@ -45,7 +47,7 @@ def _normalise() -> object:
 
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(errors, reference words) after the light normalisation transcripts.json asks
-    for: lower case, punctuation stripped, whitespace collapsed."""
+    for: lower case, punctuation stripped (to a space), whitespace collapsed."""
     import jiwer
 
     normalise = _normalise()
