@@ -4,42 +4,54 @@ Why not the codec's keyframes: a screen recording or a slide deck has one keyfra
 every 10-20 s (x264's default GOP is 250 frames), and a slide that appears between
 two keyframes is only in the predicted frames after it. So every frame is decoded
 (PyAV, the codec's own threads) and, at most every :data:`EXAMINE_EVERY_S` seconds,
-one is looked at: a 64x36 grey copy (swscale does the shrinking) is compared with
-the copy of the last *sampled* frame. Decoding every frame is what inter-coded
-video costs anyway (a predicted frame needs the frames before it); the look is what
-is capped, so a 60 fps recording costs no more comparisons than a 10 fps one.
+one is looked at: a 256x144 grey copy (swscale does the shrinking) and its 64x36
+block mean are compared with those of the last *sampled* frame. Decoding every
+frame is what inter-coded video costs anyway (a predicted frame needs the frames
+before it); the look is what is capped, so a 60 fps recording costs no more
+comparisons than a 10 fps one.
 
-The measure is the share of the copy's pixels that changed by more than
-:data:`NOISE_LEVEL` (:func:`difference`), not the mean difference: new text on the
-same background moves few pixels a lot (a slide's new title changes 1 % of them,
-its mean difference is 0.002, under any threshold that ignores film grain and
-compression noise). Measured on 720p slides: a new line of 14 pt text changes
-0.006 of the copy, a moving mouse cursor 0.003, a cut in a film most of it.
+The measure is the share of pixels that changed by more than :data:`NOISE_LEVEL`
+(:func:`difference`), not the mean difference: new text on the same background
+moves few pixels a lot (a slide's new title changes 1 % of them, its mean
+difference is 0.002, under any threshold that ignores film grain and compression
+noise). The picture *changed* when the 64x36 copy's share passed
+``scene_threshold``, or when more than :data:`FINE_PIXELS` pixels of the 256x144
+copy changed: slides of one template that differ in a number or a word move too
+few pixels for 64x36. Measured on 720p slides: a new line of 14 pt text changes
+0.006 of the 64x36 copy; one digit in 28 pt text 16 pixels of the 256x144 copy, a
+word 53, a moving mouse cursor 38 (so a cursor that moves and stops is sampled and
+read again, at most once per :data:`MIN_GAP_S`: its reading equals the last and
+merges); one digit in 14 pt text, 3 pixels, waits for the interval.
 
 A frame is sampled when
 
-- the picture changed (difference over ``scene_threshold``) *and* has settled (the
-  frame differs from the one looked at just before by at most half the threshold): a
+- the picture changed *and* has settled (its 64x36 copy differs from the one looked
+  at just before by at most half of ``scene_threshold``): a
   slide is read once its transition is over, not mid-fade, and a film in constant
   motion is not sampled ten times a second; at most one such sample every
   :data:`MIN_GAP_S` (slides change slower than that; a film in slow motion
   settles between every two looks); or
 - ``frame_interval_s`` passed since the last sample, changed or not: a line of text
-  typed into a still screen is too small to move a 64x36 thumbnail, and is read
-  within the interval.
+  typed in small print is too small to see at 256x144, and is read within the
+  interval.
 
 A sample remembers when its picture began to change (``since``), so a range of
-text starts when the slide appeared, not when it settled.
+text starts when the slide appeared, not when it settled, and whether the picture
+had changed from the last sample's (``changed``).
 
 Each sampled frame is read by Tesseract (``connectors.ocr``: grey PGM bytes through
 a pipe, ``--psm 3``: automatic layout, screens are upright). Frames under
 :data:`OCR_MIN_HEIGHT` pixels are read at twice their size: Tesseract wants
 letters about 20 px tall, and a 360p recording's text is half that. Consecutive
-samples with the same text (words compared without case or spacing, a
-:data:`SAME_TEXT` similarity allowing for OCR jitter) merge into one range, from
-when the first appeared to when the next different text (or the end) came; each
-range is one element with ``metadata.stream = "screen"``. A small JPEG
-(:data:`THUMB_WIDTH` px wide, PyAV's mjpeg encoder) is kept per sampled frame.
+samples with the same text merge into one range, from when the first appeared to
+when the next different text (or the end) came; each range is one element with
+``metadata.stream = "screen"``. "The same": equal words (without case, spacing or
+punctuation); or, when the picture did not change between them, a :data:`SAME_TEXT`
+similarity with the same numbers, which absorbs OCR jitter on a still screen. A
+changed picture with nearly the same words is a new slide ("Pros of option A", then
+"... option B"), and a changed number is news (a slide counter, a new total), so
+neither merges. A small JPEG (:data:`THUMB_WIDTH` px wide, PyAV's mjpeg encoder) is
+kept per sampled frame.
 """
 
 from __future__ import annotations
@@ -58,7 +70,9 @@ from docframe.connectors.media.options import MediaOptions
 from docframe.errors import ConnectorError
 
 EXAMINE_EVERY_S = 0.1  # look at no more than 10 frames a second
-SMALL_SIZE = (64, 36)  # the grey copy the scene-change measure compares
+FINE_SIZE = (256, 144)  # the grey copy compared pixel by pixel ...
+BLOCK = 4  # ... and averaged over 4x4 blocks: the 64x36 copy of scene_threshold
+FINE_PIXELS = 12  # more changed pixels than this at 256x144 is a change (a digit at 28 pt)
 NOISE_LEVEL = 16  # of 255: a pixel that moved less is compression noise, not a change
 SETTLE_FRACTION = 0.5  # settled: changed at most this share of the threshold since the last look
 MIN_GAP_S = 1.0  # a change is sampled at least this long after the last sample
@@ -78,6 +92,7 @@ class Reading:
     text: str = ""
     confidence: float | None = None
     thumbnail: str | None = None
+    changed: bool = True  # the picture differed from the last sample's (False: the interval)
 
 
 @dataclass
@@ -96,46 +111,63 @@ class Screen:
 
 
 class ChangeDetector:
-    """Decides which frames to sample from their small grey copies (see the module doc)."""
+    """Decides which frames to sample from their 256x144 grey copies (see the module doc)."""
 
     def __init__(self, threshold: float, interval_s: float) -> None:
         self.threshold = threshold
         self.interval_s = interval_s
-        self._sampled: Any = None  # small copy of the last sampled frame
+        self._sampled: Any = None  # (fine, coarse) copies of the last sampled frame
         self._sampled_t = 0.0
-        self._previous: Any = None  # small copy of the frame looked at before this one
+        self._previous: Any = None  # coarse copy of the frame looked at before this one
         self._since: float | None = None  # when the picture began to differ from _sampled
 
-    def offer(self, t: float, small: Any) -> float | None:
-        """``since`` when the frame at ``t`` (``small``: uint8 array) is to be sampled, or None."""
-        previous, self._previous = self._previous, small
+    def offer(self, t: float, fine: Any) -> tuple[float, bool] | None:
+        """``(since, changed)`` when the frame at ``t`` is to be sampled, or None.
+
+        ``fine`` is the frame's grey copy (a uint8 array, 256x144 when it comes from
+        :func:`read_screen`; any size divisible by :data:`BLOCK`). ``changed``: the
+        picture differs from the last sample's.
+        """
+        height, width = fine.shape
+        coarse = fine.reshape(height // BLOCK, BLOCK, width // BLOCK, BLOCK).mean(axis=(1, 3))
+        small = (fine, coarse.round().astype(fine.dtype))
+        previous, self._previous = self._previous, small[1]
         if self._sampled is None:
-            return self._take(t, small, t)
-        changed = difference(small, self._sampled) > self.threshold
+            return self._take(t, small, t, True)
+        changed = (
+            difference(small[1], self._sampled[1]) > self.threshold
+            or changed_pixels(small[0], self._sampled[0]) > FINE_PIXELS
+        )
         if not changed:
             self._since = None  # back to what was sampled (a flash, a cursor passing)
         elif self._since is None:
             self._since = t
         settled = previous is not None and (
-            difference(small, previous) <= self.threshold * SETTLE_FRACTION
+            difference(small[1], previous) <= self.threshold * SETTLE_FRACTION
         )
+        since = self._since if self._since is not None else t
         if changed and settled and t - self._sampled_t >= MIN_GAP_S:
-            return self._take(t, small, self._since if self._since is not None else t)
+            return self._take(t, small, since, changed)
         if t - self._sampled_t >= self.interval_s:
-            return self._take(t, small, self._since if self._since is not None else t)
+            return self._take(t, small, since, changed)
         return None
 
-    def _take(self, t: float, small: Any, since: float) -> float:
+    def _take(self, t: float, small: Any, since: float, changed: bool) -> tuple[float, bool]:
         self._sampled, self._sampled_t, self._since = small, t, None
-        return since
+        return since, changed
+
+
+def changed_pixels(a: Any, b: Any) -> int:
+    """How many pixels of two same-size uint8 images differ by more than :data:`NOISE_LEVEL`."""
+    import numpy as np
+
+    return int(np.count_nonzero(np.abs(a.astype(np.int16) - b.astype(np.int16)) > NOISE_LEVEL))
 
 
 def difference(a: Any, b: Any) -> float:
     """The share (0-1) of pixels of two same-size uint8 images that differ by more than
     :data:`NOISE_LEVEL`."""
-    import numpy as np
-
-    return float((np.abs(a.astype(np.int16) - b.astype(np.int16)) > NOISE_LEVEL).mean())
+    return changed_pixels(a, b) / max(1, a.size)
 
 
 def read_screen(
@@ -189,12 +221,13 @@ def read_screen(
         looked_at = t
         if progress is not None:
             progress(t)
-        small = frame.reformat(width=SMALL_SIZE[0], height=SMALL_SIZE[1], format="gray")
-        since = detector.offer(t, small.to_ndarray())
-        if since is None:
+        fine = frame.reformat(width=FINE_SIZE[0], height=FINE_SIZE[1], format="gray")
+        sample = detector.offer(t, fine.to_ndarray())
+        if sample is None:
             continue
+        since, changed = sample
         started = time.perf_counter()
-        reading = Reading(t=round(t, 3), since=round(min(since, t), 3))
+        reading = Reading(t=round(t, 3), since=round(min(since, t), 3), changed=changed)
         if options.thumbnails:
             reading.thumbnail = f"frame-{t:09.3f}.jpg"
             thumbnails[reading.thumbnail] = jpeg(frame, THUMB_WIDTH)
@@ -274,13 +307,22 @@ def normalised(text: str) -> str:
 
 
 def same_text(a: str, b: str) -> bool:
-    """True when two readings say the same thing, allowing for a little OCR jitter."""
+    """True when two readings of a still screen say the same thing: equal words, or
+    nearly (OCR jitter: :data:`SAME_TEXT`) with the same numbers."""
     na, nb = normalised(a), normalised(b)
     if na == nb:
         return True
-    if not na or not nb:
+    if not na or not nb or re.findall(r"\d+", na) != re.findall(r"\d+", nb):
         return False
     return difflib.SequenceMatcher(None, na, nb, autojunk=False).ratio() >= SAME_TEXT
+
+
+def continues(first: Reading, reading: Reading) -> bool:
+    """True when ``reading`` shows the same text as the range that ``first`` began: equal
+    words, or ``same_text`` if the picture did not change (see the module docstring)."""
+    if reading.changed:
+        return normalised(first.text) == normalised(reading.text)
+    return same_text(first.text, reading.text)
 
 
 def merge_ranges(readings: list[Reading], end_s: float, lang: str = "eng") -> list[Element]:
@@ -292,7 +334,7 @@ def merge_ranges(readings: list[Reading], end_s: float, lang: str = "eng") -> li
     """
     groups: list[list[Reading]] = []
     for reading in readings:
-        if groups and same_text(groups[-1][0].text, reading.text):
+        if groups and continues(groups[-1][0], reading):
             groups[-1].append(reading)
         else:
             groups.append([reading])
