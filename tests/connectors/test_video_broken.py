@@ -91,3 +91,10 @@ def test_audio_file_renamed_mp4_is_refused_with_the_fix(tmp_path):
     err = failure(path)
     assert "no video stream (audio only)" in err.message
     assert ".m4a" in err.help
+
+
+def test_past_the_time_limit_is_one_error_and_the_next_file_reads(tmp_path, slides):
+    err = failure(slides, timeout_s=0.05)
+    assert "timeout after 0.05 s" in err.message
+    doc = next(VideoConnector().configured(MediaOptions(screen_ocr="off")).extract(slides))
+    assert doc.metadata["frames_decoded"] == 50  # a fresh worker took the next file
