@@ -8,7 +8,10 @@ one is looked at: a 256x144 grey copy (swscale does the shrinking) and its 64x36
 block mean are compared with those of the last *sampled* frame. Decoding every
 frame is what inter-coded video costs anyway (a predicted frame needs the frames
 before it); the look is what is capped, so a 60 fps recording costs no more
-comparisons than a 10 fps one.
+comparisons than a 10 fps one. Measured (2 shared cores): a 180 s 720p25 h264 slide
+video decodes and is looked at in 2.8 s, 30 s of Big Buck Bunny (VP8 720p24) in
+0.65 s. Skipping non-reference frames (``skip_frame = "NONREF"``) would halve the
+h264 decoding, but leaves gaps that depend on the encoder: not done.
 
 The measure is the share of pixels that changed by more than :data:`NOISE_LEVEL`
 (:func:`difference`), not the mean difference: new text on the same background
@@ -26,9 +29,9 @@ merges); one digit in 14 pt text, 3 pixels, waits for the interval.
 A frame is sampled when
 
 - the picture changed *and* has settled (its 64x36 copy differs from the one looked
-  at just before by at most half of ``scene_threshold``): a
-  slide is read once its transition is over, not mid-fade, and a film in constant
-  motion is not sampled ten times a second; at most one such sample every
+  at just before by at most half of ``scene_threshold``): a slide is read once its
+  transition is over, not mid-fade, and a film in constant motion is not sampled
+  ten times a second; at most one such sample every
   :data:`MIN_GAP_S` (slides change slower than that; a film in slow motion
   settles between every two looks); or
 - ``frame_interval_s`` passed since the last sample, changed or not: a line of text
