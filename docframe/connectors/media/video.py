@@ -37,20 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from docframe.connectors.base import Document, Element
+from docframe.connectors.media.audio import PRELOAD as AUDIO_PRELOAD
 from docframe.connectors.media.options import MediaOptions
 from docframe.errors import ConnectorError, DocframeError
 
-# imported once by the fork server, so each worker starts with them loaded
-PRELOAD = (
-    "av",
-    "numpy",
-    "faster_whisper",
-    "docframe.connectors.media.decode",
-    "docframe.connectors.media.transcribe",
-    "docframe.connectors.media.audio",
-    "docframe.connectors.media.frames",
-    "docframe.connectors.media.video",
-)
+# the audio connector's: workers are pooled by their preload, so audio and video files
+# share workers and a worker loads the speech model once for both (this module and
+# frames are small, imported by a worker on its first video)
+PRELOAD = AUDIO_PRELOAD
 PROBE_TIMEOUT_S = 30.0
 # the picture must reach this share of its declared duration (less a second of slack
 # for estimated durations), as decode.TRUNCATED_SHARE asks of the sound
