@@ -135,6 +135,7 @@ class IngestJob:
         self._failed: list[Failure] = []
         self._touched: list[tuple[str, float]] = []
         self._chunker: Chunker | None = None
+        self._media_checked = False
 
     # -- driver ------------------------------------------------------------------
     @contextmanager
@@ -231,6 +232,8 @@ class IngestJob:
             return None
         if hasattr(connector, "configured"):  # PDFs and media read with this ingest's options
             media = connector.modality in ("audio", "video")
+            if media:
+                self._check_media_options()
             connector = connector.configured(self.media_options if media else self.pdf_options)
             if media:
                 connector.progress = self.progress.media  # seconds of media done, per file
@@ -256,6 +259,22 @@ class IngestJob:
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
         return _Plan(path, connector, st, digest, is_table)
+
+    def _check_media_options(self) -> None:
+        """Before the first audio or video file: refuse a bad ``--asr-model``/``--language``
+        once for the job (not once per file), and run the speech model where the lake's
+        engine runs (``auto``: CUDA on the GPU engine when CTranslate2 sees a device)."""
+        if self._media_checked:
+            return
+        from docframe.connectors.media import models, transcribe
+
+        options = self.media_options
+        models.check_choice(options.asr_model)
+        transcribe.check_language(options.language)
+        if options.device == "auto":
+            where = models.runtime("auto", options.compute_type, engine=self.store.backend.name)
+            self.media_options = dataclasses.replace(options, device=where.device)
+        self._media_checked = True
 
     def _accept(self, plan: _Plan, docs: Future | None) -> None:
         """Turn one read input into pending rows, or record why it failed."""

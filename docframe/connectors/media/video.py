@@ -69,11 +69,15 @@ def extract_video(
 
     label = str(path)
     model, runtime, problem = _speech_model(options)
+    # CUDA reserves far more address space than any limit we would set: on the GPU the
+    # worker keeps its time limit only (as the audio connector does)
+    on_cuda = runtime is not None and runtime.device == "cuda"
+    memory_mb = None if on_cuda else options.memory_mb
     with ProgressRelay(label, progress) as relay:
         return run_isolated(
             worker, str(Path(path).absolute()), label, path.name, options, model, runtime,
             problem, relay.path,
-            timeout_s=options.timeout_s, memory_mb=options.memory_mb, label=label,
+            timeout_s=options.timeout_s, memory_mb=memory_mb, label=label,
             preload=PRELOAD,
         )  # fmt: skip
 
