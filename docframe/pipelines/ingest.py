@@ -66,6 +66,7 @@ class _Pending:
     documents: list[dict[str, Any]] = field(default_factory=list)
     embed_texts: list[str] = field(default_factory=list)
     tables: list[WrittenTable] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a document said of itself (cut...)
 
 
 def _stable_id(*parts: object) -> str:
@@ -324,6 +325,8 @@ class IngestJob:
         for doc in docs:
             doc_id = _stable_id(uri, doc.doc_key)
             ordinal = 0
+            if doc.metadata.get("note"):  # media cut at --media-max-seconds, no speech...
+                pending.notes.append(str(doc.metadata["note"]))
             for stage, seconds in (doc.metadata.get("seconds") or {}).items():
                 if stage in ("transcribe", "ocr"):  # media stages, for the time: line
                     self.report.seconds[stage] += float(seconds)
@@ -429,7 +432,8 @@ class IngestJob:
             n_chunks=len(p.rows),
             tables=[t.record() for t in p.tables],
             read_options=self._options_key,
-            notes=list(getattr(p.connector, "notes", None) or []),  # an ok source's error
+            # kept in an ok source's error column, and printed: skipped lines, media cut
+            notes=[*(getattr(p.connector, "notes", None) or []), *p.notes],
         )
 
     def _write_segments(
