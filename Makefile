@@ -9,10 +9,10 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install ocr media-tools demo test lint format gpu-check bench bench-tables bench-pdf clean
+.PHONY: help install ocr media-tools demo test lint format gpu-check bench bench-tables bench-pdf bench-media clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,9 @@ bench-tables: install  ## table jobs: docframe vs hand-written pandas vs DuckDB 
 
 bench-pdf: install  ## PDF extraction: docframe vs raw PyMuPDF page.get_text() (shared corpus)
 	$(BIN)/python benchmarks/pdf_extract.py
+
+bench-media: install  ## audio ingest: docframe vs raw faster-whisper transcribe() (shared corpus)
+	$(BIN)/python benchmarks/media.py
 
 clean:  ## remove the demo lake and caches (keeps the venvs)
 	rm -rf $(DEMO_LAKE) .pytest_cache .ruff_cache
