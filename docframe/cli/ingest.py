@@ -183,6 +183,8 @@ def ingest(
     out.print(f"{report.summary()}; {chunks} new chunk(s)")
     if report.index:
         out.print(f"index: {report.index}")
+    if vectors := report.vectors():  # embedded, reused from earlier versions, repeated
+        err.print(f"[dim]{vectors}[/dim]")
     err.print(f"[dim]time: {report.timing()}[/dim]")
     if not report.ok:
         err.print(

@@ -22,9 +22,10 @@ A base folder holds the index (``index/``, written by the implementation's
 ``save``), ``rows.parquet`` (position -> ``chunk_id``, ``version_id``),
 ``vectors.npy`` (the raw vectors, memory-mapped: exact re-scoring for filters
 and the ground truth of ``docframe index check``) and ``manifest.json`` with the
-snapshot, model, kind, parameters, covered segment files and SHA-256 of every
-file. faiss loads a corrupted file without complaint, which is why the
-checksums are ours: a base that fails them is rebuilt from the segments.
+snapshot, model and embedder identity, kind, parameters, covered segment files and
+SHA-256 of every file. faiss loads a corrupted file without complaint, which is why
+the checksums are ours: a base that fails them is rebuilt from the segments. A base
+of another embedder's vectors (the lake was re-embedded since) is passed over.
 
 On a read-only lake (a read-only mount, another user's files) nothing is
 written into ``indexes/``: a reader that must build an index saves it in a
@@ -60,6 +61,7 @@ import pyarrow.parquet as pq
 
 from docframe.errors import DocframeWarning, QueryError
 from docframe.index.topk import exact_top_k, row_top_k
+from docframe.lake import embedders
 from docframe.lake.cache import SnapshotCache
 
 if TYPE_CHECKING:
@@ -145,6 +147,7 @@ class Base:
     vectors: np.ndarray  # (n, dim) float32, memory-mapped from vectors.npy
     built_seconds: float = 0.0
     stamp: float | None = None  # when its snapshot was committed (Snapshot.committed_at)
+    embedder: str | None = None  # the identity of the embedder of its vectors
 
     @property
     def kind(self) -> str:
@@ -235,6 +238,7 @@ def build_base(store: LakeStore, snapshot: Snapshot, *, kind: str | None = None)
         vectors=vectors,
         built_seconds=time.perf_counter() - start,
         stamp=snapshot.committed_at(),
+        embedder=snapshot.embedder,
     )
 
 
@@ -258,6 +262,7 @@ def save_base(base: Base) -> None:
             "snapshot_id": base.snapshot_id,
             "snapshot_created_at": base.stamp,
             "model": base.model,
+            "embedder": base.embedder,
             "kind": base.kind,
             "params": base.index.params,
             "count": len(base),
@@ -268,7 +273,7 @@ def save_base(base: Base) -> None:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if directory.exists():
-            existing = _load_base(directory, base.model, base.stamp)
+            existing = _load_base(directory, base.model, base.embedder, base.stamp)
             if existing is not None and existing.kind == base.kind:  # another process saved it
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
@@ -281,11 +286,14 @@ def save_base(base: Base) -> None:
             raise
 
 
-def _load_base(directory: Path, model: str, stamp: float | None = None) -> Base | None:
+def _load_base(
+    directory: Path, model: str, embedder: str | None, stamp: float | None = None
+) -> Base | None:
     """The base saved in ``directory``; None (with a warning) when it is unusable.
 
-    None without a warning when it was built for another history of the lake: its
-    snapshot's commit time is not ``stamp`` (a cache entry of a copy that diverged).
+    None without a warning when it was built for another history of the lake (its
+    snapshot's commit time is not ``stamp``: a copy that diverged) or from another
+    ``embedder``'s vectors (re-embedded since; no identity recorded: torch fp32).
     """
     from docframe.index import load_index
 
@@ -300,6 +308,9 @@ def _load_base(directory: Path, model: str, stamp: float | None = None) -> Base 
             raise ValueError(f"format {manifest.get('format_version')}, not {FORMAT_VERSION}")
         if manifest["model"] != model:
             raise ValueError(f"built with model {manifest['model']!r}, the lake uses {model!r}")
+        built_by = manifest.get("embedder") or embedders.legacy(manifest["model"])
+        if embedder is not None and built_by != embedder:
+            return None
         for name, digest in manifest["files"].items():
             if _sha256(directory / name) != digest:
                 raise ValueError(f"checksum mismatch in {name}")
@@ -319,6 +330,7 @@ def _load_base(directory: Path, model: str, stamp: float | None = None) -> Base 
             vectors=vectors,
             built_seconds=float(manifest.get("build_seconds", 0.0)),
             stamp=manifest.get("snapshot_created_at"),
+            embedder=built_by,
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         message = f"index {directory} is unusable ({exc}); rebuilding it from the segments"
@@ -341,9 +353,10 @@ def _base_at_or_before(store: LakeStore, snapshot: Snapshot) -> Base | None:
         stamp = snapshot.committed_at(sid)
         key = (str(store.root), sid, stamp, family)
         cached = _BASES.get(key)
-        if cached is not None and cached.model == snapshot.model:
+        embedder = snapshot.embedder
+        if cached is not None and cached.model == snapshot.model and cached.embedder == embedder:
             return cached
-        base = _load_base(directory, snapshot.model, stamp)
+        base = _load_base(directory, snapshot.model, embedder, stamp)
         if base is not None:
             _apply_tuning(store.root, family, base.index)
             return _BASES.put(key, base)

@@ -17,6 +17,13 @@ segments it found damaged. ``sources`` keeps the newest row per input and
 ``source_log`` every row it ever held, so ``sources`` at an old snapshot is that
 snapshot's. Catalogs made before these existed are upgraded in place by the next
 writer (:func:`upgrade`); readers take them as they are.
+
+Vectors are only comparable within one embedder, so the catalog records which made
+them (``docframe.lake.embedders``): meta ``embedder`` holds the lake's identity (set
+by the first commit that holds vectors, changed only by ``docframe reembed``) and
+every chunk segment's ``embedder`` its own, so a lake part-way through a re-embedding
+shows which segments are done. NULL in either place (a lake from before identities)
+means the torch backend in fp32.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from docframe.errors import LakeError
+from docframe.lake import embedders
 
 FORMAT_VERSION = "1"
 CATALOG_FILE = "catalog.sqlite"
@@ -74,7 +82,8 @@ CREATE TABLE IF NOT EXISTS segments (
     bytes       INTEGER NOT NULL,
     snapshot_id INTEGER NOT NULL REFERENCES snapshots,
     checksum    TEXT,                    -- "sha256:<hex>" of the file; NULL: made before checksums
-    damage      TEXT                     -- why repair gave the file up; NULL: none known
+    damage      TEXT,                    -- why repair gave the file up; NULL: none known
+    embedder    TEXT                     -- chunks: identity of its vectors; NULL: torch fp32
 );
 CREATE TABLE IF NOT EXISTS segment_versions (
     segment_id INTEGER NOT NULL REFERENCES segments,
@@ -240,6 +249,17 @@ def read_meta(con: sqlite3.Connection) -> dict[str, str]:
     return {row["key"]: row["value"] for row in con.execute("SELECT key, value FROM meta")}
 
 
+def lake_embedder(meta: dict[str, str]) -> str | None:
+    """The identity of the embedder whose vectors the lake holds, from its ``meta``: the
+    recorded one; for a lake from before identities that holds vectors, torch fp32 (the
+    only backend there was); None while no vector was committed and none recorded."""
+    if "embedder" in meta:
+        return meta["embedder"]
+    if "embedding_dim" in meta:
+        return embedders.legacy(meta["embedding_model"])
+    return None
+
+
 def latest_snapshot(con: sqlite3.Connection) -> int:
     return int(con.execute("SELECT max(snapshot_id) FROM snapshots").fetchone()[0])
 
@@ -277,6 +297,32 @@ def visible_segments(con: sqlite3.Connection, snapshot_id: int) -> list[sqlite3.
     return con.execute(sql, {"s": snapshot_id}).fetchall()
 
 
+def version_segments(con: sqlite3.Connection, version_id: int) -> list[sqlite3.Row]:
+    """The chunks and documents segments holding ``version_id``'s rows: ``path``, ``kind``,
+    ``embedder`` (of a chunks segment; NULL: torch fp32) and recorded ``damage``."""
+    return con.execute(
+        "SELECT s.path, s.kind, s.embedder, s.damage FROM segments s "
+        "JOIN segment_versions sv ON sv.segment_id = s.segment_id "
+        "WHERE sv.version_id = ? AND s.kind IN ('chunks', 'documents') ORDER BY s.segment_id",
+        (version_id,),
+    ).fetchall()
+
+
+def versions_not_embedded_by(con: sqlite3.Connection, identity: str) -> list[sqlite3.Row]:
+    """The newest snapshot's versions whose vectors another embedder made (``version_id``,
+    ``n_chunks``), oldest first: what ``docframe reembed`` has left to do."""
+    model = read_meta(con)["embedding_model"]
+    return con.execute(
+        """SELECT DISTINCT v.version_id, v.n_chunks FROM versions v
+        JOIN segment_versions sv ON sv.version_id = v.version_id
+        JOIN segments s ON s.segment_id = sv.segment_id
+        WHERE v.removed_snapshot IS NULL AND s.kind = 'chunks'
+          AND coalesce(s.embedder, ?) != ?
+        ORDER BY v.version_id""",
+        (embedders.legacy(model), identity),
+    ).fetchall()
+
+
 # -- upgrading older catalogs; the history of sources ------------------------------------
 def columns(con: sqlite3.Connection, table: str) -> set[str]:
     """The columns ``table`` has in this catalog (empty if it has no such table): readers
@@ -296,15 +342,16 @@ def upgrade(con: sqlite3.Connection) -> None:
 
     Only writers call it, holding the writer lock: readers never need to write. It
     adds ``segments.checksum`` (NULL for older segments: checked by size and footer
-    only) and ``segments.damage``, and creates ``source_log``, seeded with the history
+    only), ``segments.damage`` and ``segments.embedder`` (NULL for older segments: the
+    torch fp32 vectors of their time), and creates ``source_log``, seeded with the history
     the catalog still knows (:func:`_seed_source_log`). Idempotent; one transaction.
     """
     have = columns(con, "segments")
     missing_log = not columns(con, "source_log")
-    if {"checksum", "damage"} <= have and not missing_log:
+    if {"checksum", "damage", "embedder"} <= have and not missing_log:
         return
     with transaction(con):
-        for column in ("checksum", "damage"):
+        for column in ("checksum", "damage", "embedder"):
             if column not in have:
                 con.execute(f"ALTER TABLE segments ADD COLUMN {column} TEXT")
         if missing_log:

@@ -10,7 +10,11 @@ point leaves the previous snapshot intact. Callers hold the writer lock
 - :func:`commit`: a batch of new source versions (with their segments and tables),
   failures and unchanged-but-touched files: a new snapshot when anything was added.
 - :func:`drop_versions`: retire versions without a successor (prune, repair).
-- :func:`record_model`: the embedding dimension, fixed by the first vectors.
+- :func:`reembed`: versions whose vectors another embedder made, replaced by new
+  versions of the same content (``docframe reembed``); :func:`adopt_embedder` where
+  there is nothing to redo.
+- :func:`record_model`: the embedding dimension and the embedder's identity, fixed by
+  the first vectors; vectors of another embedder are refused.
 
 Every change to ``sources`` is also appended to ``source_log`` in the same
 transaction, so ``sources`` can be read as it stood at any snapshot.
@@ -31,8 +35,8 @@ from typing import Any
 import pyarrow as pa
 
 from docframe import config
-from docframe.errors import DocframeError
-from docframe.lake import catalog
+from docframe.errors import DocframeError, LakeError, ModelMismatchError
+from docframe.lake import catalog, embedders
 
 
 @dataclass
@@ -58,6 +62,7 @@ class SegmentRecord:
     rows: int
     checksum: str | None
     version_ids: list[int]
+    embedder: str | None = None  # chunks: the identity of the embedder of its vectors
 
 
 @dataclass
@@ -109,13 +114,16 @@ def commit(
     failures: Sequence[Failure] = (),
     touched: Sequence[tuple[str, float]] = (),
     dim: int | None = None,
+    embedder: str | None = None,
     note: str | None = None,
 ) -> int:
     """One catalog transaction: a new snapshot holding ``segments`` and ``versions``
     (each retiring the input's previous version), plus ``failures`` and the new mtimes of
     ``touched`` inputs whose content did not change. Returns the snapshot the lake is at
     afterwards (the new one, or the latest when only failures and touches were recorded).
-    ``dim``: the vectors' dimension, recorded (or checked) when ``segments`` hold some."""
+    ``dim`` and ``embedder`` (its identity): the vectors' dimension and maker, recorded
+    by the first vectors and checked against the lake's by every later commit that
+    holds some (:func:`record_model`)."""
     now = time.time()
     with catalog.transaction(con):
         sid = catalog.latest_snapshot(con)
@@ -126,17 +134,8 @@ def commit(
                 (sid, now, job, note or f"{len(versions)} file(s)"),
             )
             if dim is not None:
-                record_model(con, root, dim)
-            for seg in segments:
-                cur = con.execute(
-                    "INSERT INTO segments (kind, relation, path, rows, bytes, snapshot_id, "
-                    "checksum) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (seg.kind, seg.relation, seg.path, seg.rows, seg.size, sid, seg.checksum),
-                )
-                con.executemany(
-                    "INSERT INTO segment_versions VALUES (?, ?)",
-                    [(cur.lastrowid, v) for v in seg.version_ids],
-                )
+                record_model(con, root, dim, embedder)
+            _add_segments(con, segments, sid)
         for version_id, version in versions.items():
             _add_version(con, version_id, version, sid, now)
         for uri, mtime in touched:
@@ -147,6 +146,20 @@ def commit(
         failpoint("before-commit")
     failpoint("after-commit")
     return sid
+
+
+def _add_segments(con: sqlite3.Connection, segments: Sequence[SegmentRecord], sid: int) -> None:
+    for seg in segments:
+        cur = con.execute(
+            "INSERT INTO segments (kind, relation, path, rows, bytes, snapshot_id, checksum, "
+            "embedder) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seg.kind, seg.relation, seg.path, seg.rows, seg.size, sid, seg.checksum,
+             seg.embedder),
+        )  # fmt: skip
+        con.executemany(
+            "INSERT INTO segment_versions VALUES (?, ?)",
+            [(cur.lastrowid, v) for v in seg.version_ids],
+        )
 
 
 def _add_version(
@@ -232,17 +245,118 @@ def prune(con: sqlite3.Connection, uris: Sequence[str]) -> int:
         )
 
 
-def record_model(con: sqlite3.Connection, root: Path, dim: int) -> None:
-    """The vectors' dimension, recorded by the first commit that holds any; a later one
-    with another dimension (another model) is refused."""
-    row = con.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
-    if row is None:
+def record_model(
+    con: sqlite3.Connection, root: Path, dim: int, embedder: str | None = None
+) -> None:
+    """The vectors' dimension and embedder identity, recorded by the first commit that
+    holds any. A later one with another dimension (another model) or another embedder
+    (another backend or precision of the model: close vectors, not equal ones) is
+    refused; ``docframe reembed`` is the way to change the lake's embedder."""
+    meta = catalog.read_meta(con)
+    recorded = meta.get("embedding_dim")
+    if recorded is None:
         con.execute("INSERT INTO meta VALUES ('embedding_dim', ?)", (str(dim),))
-    elif int(row[0]) != dim:
+    elif int(recorded) != dim:
         raise DocframeError(
-            f"lake {root} holds {row[0]}-dim vectors but the model gives {dim}",
+            f"lake {root} holds {recorded}-dim vectors but the model gives {dim}",
             help="use the lake's model or a new lake",
         )
+    if embedder is None:
+        return
+    _refuse_other_embedder(meta, root, embedder)
+    if "embedder" not in meta:
+        con.execute("INSERT INTO meta VALUES ('embedder', ?)", (embedder,))
+
+
+def check_embedder(con: sqlite3.Connection, root: Path, embedder: str) -> None:
+    """Refuse, before any model runs, vectors of ``embedder`` for a lake holding another
+    embedder's: the check the commit makes, made early (an ingest embeds minutes first)."""
+    _refuse_other_embedder(catalog.read_meta(con), root, embedder)
+
+
+def _refuse_other_embedder(meta: dict[str, str], root: Path, embedder: str) -> None:
+    lake = catalog.lake_embedder(meta)
+    if lake is not None and lake != embedder:
+        raise ModelMismatchError(
+            f"lake {root} holds vectors of {lake}, not of {embedder}; "
+            "one lake holds one embedder's vectors",
+            help=f"ingest with --embed-backend {embedders.backend_option(lake)} (the lake's), "
+            "or re-embed the lake first: "
+            f"docframe reembed --embed-backend {embedders.backend_option(embedder)}",
+        )
+
+
+def reembed(
+    con: sqlite3.Connection,
+    root: Path,
+    *,
+    replaced: dict[int, int],
+    segments: Sequence[SegmentRecord],
+    dim: int,
+    embedder: str,
+    final: bool,
+) -> int:
+    """One batch of ``docframe reembed`` in one transaction: a new snapshot in which each
+    old version in ``replaced`` is retired and its new version (same source, content and
+    counts; its chunks and documents rows are in ``segments``, its vectors by
+    ``embedder``) is live. The new version also holds the old one's lake tables (their
+    segments are shared: only vectors change). ``final``: the last batch, which makes
+    ``embedder`` the lake's. Returns the new snapshot."""
+    now = time.time()
+    with catalog.transaction(con):
+        sid = catalog.latest_snapshot(con) + 1
+        note = f"{len(replaced)} file(s) re-embedded with {embedder}"
+        con.execute("INSERT INTO snapshots VALUES (?, ?, 'reembed', ?)", (sid, now, note))
+        record_model(con, root, dim)
+        _add_segments(con, segments, sid)
+        for old, new in replaced.items():
+            _replace_version(con, old, new, sid, now)
+        if final:
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (embedder,))
+        failpoint("before-commit")
+    failpoint("after-commit")
+    return sid
+
+
+def adopt_embedder(con: sqlite3.Connection, embedder: str) -> None:
+    """Make ``embedder`` the lake's where no live vector needs re-embedding for it (a
+    lake without vectors yet, or one whose every segment it made): a meta change, no
+    new snapshot, as no row changes."""
+    with catalog.transaction(con):
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (embedder,))
+
+
+def _replace_version(con: sqlite3.Connection, old: int, new: int, sid: int, now: float) -> None:
+    row = con.execute(
+        "SELECT source_uri, content_hash, n_documents, n_chunks FROM versions "
+        "WHERE version_id = ? AND removed_snapshot IS NULL",
+        (old,),
+    ).fetchone()
+    if row is None:  # the writer lock makes this a bug, not a race
+        raise LakeError(f"version {old} is not live: cannot re-embed it", help="run it again")
+    con.execute("UPDATE versions SET removed_snapshot = ? WHERE version_id = ?", (sid, old))
+    con.execute(
+        "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, NULL)",
+        (new, row["source_uri"], row["content_hash"], row["n_documents"], row["n_chunks"], sid),
+    )
+    con.execute(
+        "INSERT INTO tables SELECT name, ?, origin, schema_json, n_rows, n_columns, notes, "
+        "location FROM tables WHERE version_id = ?",
+        (new, old),
+    )
+    con.execute(
+        "INSERT INTO segment_versions SELECT sv.segment_id, ? FROM segment_versions sv "
+        "JOIN segments s ON s.segment_id = sv.segment_id "
+        "WHERE sv.version_id = ? AND s.kind = 'table'",
+        (new, old),
+    )
+    cur = con.execute(
+        "UPDATE sources SET version_id = ?, snapshot_id = ?, updated_at = ? "
+        "WHERE source_uri = ? AND version_id = ?",
+        (new, sid, now, row["source_uri"], old),
+    )
+    if cur.rowcount:
+        catalog.log_source(con, row["source_uri"], sid)
 
 
 _FAILPOINT_HITS: dict[str, int] = {}

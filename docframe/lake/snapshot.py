@@ -9,6 +9,8 @@ remembered per file): a damaged one is listed in ``damaged`` with its one-line
 message, so the relations it feeds fail with that message and the others work.
 ``sources`` is the inputs as they were at the snapshot, from the catalog's
 ``source_log`` (a catalog no writer has upgraded yet: today's rows up to it).
+``embedder`` is the lake's recorded embedder identity, which a search encodes its
+question with (one per lake: ``docframe reembed`` changes it for the whole lake).
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class Snapshot:
     sources: pa.Table
     history: pa.Table  # the snapshots table up to this one
     tables: dict[str, TableInfo]
+    # the identity of the embedder of the lake's vectors ("<model>@onnx-int8"; a lake
+    # from before identities: "<model>@torch-fp32"); None before the first vectors
+    embedder: str | None = None
     # damaged segment files (absolute path -> what is wrong and what it affects)
     damaged: dict[str, Damage] = field(default_factory=dict)
     # every file's committed size and checksum (None: made before checksums), for
@@ -163,6 +168,7 @@ def pin(root: Path, con: sqlite3.Connection, snapshot_id: int | None = None) -> 
         snapshot_id=sid,
         model=meta["embedding_model"],
         dim=int(dim) if dim else None,
+        embedder=catalog.lake_embedder(meta),
         chunk_files=tuple(files["chunks"]),
         document_files=tuple(files["documents"]),
         live_versions=tuple(live),

@@ -43,6 +43,7 @@ from docframe.pipelines.packing import pieces
 from docframe.pipelines.progress import IngestProgress
 from docframe.pipelines.report import STATUSES, IngestReport, Outcome
 from docframe.pipelines.table_writer import WrittenTable, write_table_segments
+from docframe.pipelines.vectors import embed_batch, embed_text, identity_of, stored_vectors
 
 if TYPE_CHECKING:
     from docframe.lake.store import LakeStore
@@ -67,6 +68,7 @@ class _Pending:
     embed_texts: list[str] = field(default_factory=list)
     tables: list[WrittenTable] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a document said of itself (cut...)
+    previous: int | None = None  # the source's live version: its vectors may be reused
 
 
 def _stable_id(*parts: object) -> str:
@@ -82,6 +84,7 @@ class _Plan:
     st: _Stat
     digest: str
     is_table: bool
+    previous: int | None = None  # the live version it replaces (unless being repaired)
 
 
 def _extract(plan: _Plan) -> list[Document]:
@@ -115,6 +118,7 @@ class IngestJob:
     ) -> None:
         self.store = store
         self.embedder = embedder
+        self.identity = identity_of(embedder)  # recorded with its vectors, checked by commits
         # inputs a repair reads again although unchanged; a repair job alone may write
         # while the newest snapshot reads a damaged segment (docframe.pipelines.repair)
         self.repair = frozenset(repair)
@@ -242,6 +246,9 @@ class IngestJob:
             connector = connector.with_table_options(self.table_options)
         st = _Stat(size, mtime)
         is_table = getattr(connector, "kind", "documents") == "table"
+        # a changed file's unchanged chunks take their stored vectors; a repaired one's
+        # segments are damaged, so it is embedded again
+        previous = known["version_id"] if known is not None and uri not in self.repair else None
         if is_table and known is not None and known["read_options"] != self._options_key:
             known = None  # read with other options (--schema, --delimiter...): read it again
         if uri in self.repair:
@@ -259,7 +266,7 @@ class IngestJob:
             self._touched.append((uri, st.st_mtime))
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
-        return _Plan(path, connector, st, digest, is_table)
+        return _Plan(path, connector, st, digest, is_table, previous)
 
     def _check_media_options(self) -> None:
         """Before the first audio or video file: refuse a bad ``--asr-model``/``--language``
@@ -289,7 +296,9 @@ class IngestJob:
                     documents = docs.result()
                 finally:
                     self.report.seconds["extract_wait"] += time.perf_counter() - waited
-                self._pending.append(self._chunk(uri, st, plan.digest, connector, documents))
+                pending = self._chunk(uri, st, plan.digest, connector, documents)
+                pending.previous = plan.previous
+                self._pending.append(pending)
         except ConnectorError as exc:
             self._record_failure(uri, st, connector.name, str(exc))
         except PermissionError as exc:
@@ -359,8 +368,7 @@ class IngestJob:
                         "content_hash": digest,
                     }
                 )
-                title = doc.title
-                texts.append(f"{title}\n{text}" if title and title not in text else text)
+                texts.append(embed_text(doc.title, text))
                 ordinal += 1
             for table in doc.tables:  # tables found inside the document become lake tables
                 table.location = {**table.location, "doc_id": doc_id, "doc_key": doc.doc_key}
@@ -396,11 +404,7 @@ class IngestJob:
         if not (pending or failed or touched):
             return
         texts = [t for p in pending for t in p.embed_texts]
-        vectors = None
-        if texts:
-            start = time.perf_counter()
-            vectors = self.progress.embed(self.embedder, texts)
-            self.report.seconds["embed"] += time.perf_counter() - start
+        vectors = self._embed(pending, texts) if texts else None
         ids = dict(zip((p.uri for p in pending), commits.next_version_ids(self.con, len(pending)),
                        strict=True))  # fmt: skip
         segments: list[SegmentRecord] = []
@@ -414,12 +418,34 @@ class IngestJob:
         commits.commit(
             self.con, self.store.root, job="ingest", versions=versions, segments=segments,
             failures=failed, touched=touched, dim=self.embedder.dim if texts else None,
+            embedder=self.identity if texts else None,
         )  # fmt: skip
         for version in versions.values():
             outcome = Outcome(version.uri, "ingested", version.n_documents, version.n_chunks)
             outcome.tables, outcome.n_rows = [t.name for t in version.tables], version.n_rows
             outcome.notes = version.notes
             self.report.outcomes.append(outcome)
+
+    def _embed(self, pending: list[_Pending], texts: list[str]) -> Any:
+        """The batch's vectors: stored ones for texts the files' previous versions held,
+        the model for the rest, each distinct text once, shortest first
+        (:mod:`docframe.pipelines.vectors`). Refuses another embedder's vectors first."""
+        start = time.perf_counter()
+        commits.check_embedder(self.con, self.store.root, self.identity)
+        known: dict[bytes, Any] = {}
+        for p in pending:
+            if p.previous is not None and p.embed_texts:
+                known.update(stored_vectors(self.store.root, self.con, p.previous, self.identity))
+        step = max(1, 256 // self.embedder.batch_size) * self.embedder.batch_size
+        result = embed_batch(
+            texts, self.identity, self.embedder.dim,
+            lambda todo: self.progress.embed(self.embedder, todo, step=step), known,
+        )  # fmt: skip
+        self.report.embedded += result.embedded
+        self.report.reused += result.reused
+        self.report.repeated += result.repeated
+        self.report.seconds["embed"] += time.perf_counter() - start
+        return result.vectors
 
     def _version(self, p: _Pending) -> SourceVersion:
         return SourceVersion(
@@ -455,7 +481,8 @@ class IngestJob:
                 {n: columns[n] for n in schema.names},
                 schema=schema,
             )
-            out.append(_segment("chunks", write_segment(self.store.root, "chunks", table), vids))
+            written = write_segment(self.store.root, "chunks", table)
+            out.append(_segment("chunks", written, vids, self.identity))
         if doc_rows:
             table = pa.Table.from_pylist(doc_rows, schema=DOCUMENT_SCHEMA)
             written = write_segment(self.store.root, "documents", table)
@@ -489,7 +516,10 @@ class IngestJob:
 
 
 def _segment(
-    kind: str, written: tuple[str, int, int, str | None], vids: list[int]
+    kind: str,
+    written: tuple[str, int, int, str | None],
+    vids: list[int],
+    embedder: str | None = None,
 ) -> SegmentRecord:
     path, size, rows, checksum = written
-    return SegmentRecord(kind, None, path, size, rows, checksum, vids)
+    return SegmentRecord(kind, None, path, size, rows, checksum, vids, embedder)

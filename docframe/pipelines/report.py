@@ -36,6 +36,12 @@ class IngestReport:
         }
     )  # fmt: skip
 
+    # chunk vectors: made by the model, taken from a file's previous version (unchanged
+    # text, same embedder), or shared with an identical text of the same batch
+    embedded: int = 0
+    reused: int = 0
+    repeated: int = 0
+
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
@@ -54,6 +60,18 @@ class IngestReport:
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
         return f"snapshot {self.snapshot_id}: " + (", ".join(parts) or "nothing to do")
+
+    def vectors(self) -> str | None:
+        """``vectors: 12 embedded, 30 reused (unchanged text), 2 repeated texts embedded
+        once``: what the model ran on; None when no chunk was committed."""
+        if not (self.embedded or self.reused or self.repeated):
+            return None
+        line = f"vectors: {self.embedded} embedded"
+        if self.reused:
+            line += f", {self.reused} reused (unchanged text)"
+        if self.repeated:
+            line += f", {self.repeated} repeated text(s) embedded once"
+        return line
 
     def timing(self) -> str:
         """Where the wall time went: ``12.3 s (embedding 11.9 s, waiting on extraction 0.1 s)``,
