@@ -43,7 +43,13 @@ from docframe.pipelines.packing import pieces
 from docframe.pipelines.progress import IngestProgress
 from docframe.pipelines.report import STATUSES, IngestReport, Outcome
 from docframe.pipelines.table_writer import WrittenTable, write_table_segments
-from docframe.pipelines.vectors import embed_batch, embed_text, identity_of, stored_vectors
+from docframe.pipelines.vectors import (
+    embed_batch,
+    embed_text,
+    identity_of,
+    progress_step,
+    stored_vectors,
+)
 
 if TYPE_CHECKING:
     from docframe.lake.store import LakeStore
@@ -432,11 +438,9 @@ class IngestJob:
         (:mod:`docframe.pipelines.vectors`). Refuses another embedder's vectors first."""
         start = time.perf_counter()
         commits.check_embedder(self.con, self.store.root, self.identity)
-        known: dict[bytes, Any] = {}
-        for p in pending:
-            if p.previous is not None and p.embed_texts:
-                known.update(stored_vectors(self.store.root, self.con, p.previous, self.identity))
-        step = max(1, 256 // self.embedder.batch_size) * self.embedder.batch_size
+        previous = [p.previous for p in pending if p.previous is not None and p.embed_texts]
+        known = stored_vectors(self.store.root, self.con, previous, self.identity)
+        step = progress_step(self.embedder)
         result = embed_batch(
             texts, self.identity, self.embedder.dim,
             lambda todo: self.progress.embed(self.embedder, todo, step=step), known,

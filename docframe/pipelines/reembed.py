@@ -38,7 +38,7 @@ from docframe.lake import catalog, commits, embedders, integrity
 from docframe.lake.commits import SegmentRecord
 from docframe.lake.segments import Written, chunk_schema, write_segment
 from docframe.pipelines.progress import IngestProgress
-from docframe.pipelines.vectors import embed_batch, embed_text, identity_of
+from docframe.pipelines.vectors import embed_batch, embed_text, identity_of, progress_step
 
 if TYPE_CHECKING:
     import sqlite3
@@ -177,7 +177,7 @@ def _batch(
         )
     ]
     dim = embedder.dim
-    step = max(1, 256 // embedder.batch_size) * embedder.batch_size
+    step = progress_step(embedder)
     result = embed_batch(
         texts, report.embedder, dim, lambda todo: shown.embed(embedder, todo, step=step)
     )

@@ -50,38 +50,43 @@ def text_key(identity: str, text: str) -> bytes:
 
 
 def stored_vectors(
-    root: Path, con: sqlite3.Connection, version_id: int, identity: str
+    root: Path, con: sqlite3.Connection, version_ids: Sequence[int], identity: str
 ) -> dict[bytes, np.ndarray]:
-    """The vectors committed version ``version_id`` holds that ``identity`` made, by
-    :func:`text_key` of their embedded text. Empty when its segments hold another
-    embedder's vectors, or are damaged or unreadable: embedding again is always right."""
+    """The vectors that ``identity`` made of the committed versions ``version_ids``, by
+    :func:`text_key` of their embedded text. A version whose segments hold another
+    embedder's vectors, or are damaged, gives none; unreadable files give none at all:
+    embedding again is always right. Each segment is read once, whatever it holds."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     legacy = embedders.legacy(catalog.read_meta(con)["embedding_model"])
-    rows = catalog.version_segments(con, version_id)
-    if any(r["damage"] for r in rows):
+    paths: dict[str, str] = {}  # path -> kind, of the usable versions
+    usable: list[int] = []
+    for version_id in version_ids:
+        rows = catalog.version_segments(con, version_id)
+        chunks = [r for r in rows if r["kind"] == "chunks"]
+        if (
+            chunks
+            and not any(r["damage"] for r in rows)
+            and all((r["embedder"] or legacy) == identity for r in chunks)
+        ):
+            usable.append(version_id)
+            paths.update((r["path"], r["kind"]) for r in rows)
+    if not usable:
         return {}
-    chunk_files = [r["path"] for r in rows if r["kind"] == "chunks"]
-    if not chunk_files or any((r["embedder"] or legacy) != identity
-                              for r in rows if r["kind"] == "chunks"):  # fmt: skip
-        return {}
-    only = [("version_id", "=", version_id)]
+    only = [("version_id", "in", usable)]
+    titles: dict[str, str | None] = {}
     found: dict[bytes, np.ndarray] = {}
     try:
-        titles: dict[str, str | None] = {}
-        for r in rows:
-            if r["kind"] == "documents":
-                docs = pq.read_table(root / r["path"], columns=["doc_id", "title"], filters=only)
-                ids, names = docs.column("doc_id").to_pylist(), docs.column("title").to_pylist()
-                titles.update(zip(ids, names, strict=True))
-        for path in chunk_files:
-            table = pq.read_table(
-                root / path, columns=["doc_id", "text", "embedding"], filters=only
-            )
+        for path in (p for p, kind in paths.items() if kind == "documents"):
+            docs = pq.read_table(root / path, columns=["doc_id", "title"], filters=only)
+            ids, names = docs.column("doc_id").to_pylist(), docs.column("title").to_pylist()
+            titles.update(zip(ids, names, strict=True))
+        for path in (p for p, kind in paths.items() if kind == "chunks"):
+            table = pq.read_table(root / path, columns=["doc_id", "text", "embedding"],
+                                  filters=only)  # fmt: skip
             emb = table.column("embedding").combine_chunks()
-            dim = emb.type.list_size
-            vectors = emb.flatten().to_numpy().reshape(table.num_rows, dim)
+            vectors = emb.flatten().to_numpy().reshape(table.num_rows, emb.type.list_size)
             for doc_id, text, vector in zip(
                 table.column("doc_id").to_pylist(), table.column("text").to_pylist(), vectors,
                 strict=True,
@@ -90,6 +95,12 @@ def stored_vectors(
     except (OSError, pa.ArrowException):
         return {}
     return found
+
+
+def progress_step(embedder: Any) -> int:
+    """Texts per progress step: a whole number of the embedder's batches, about 256."""
+    batch = max(1, int(getattr(embedder, "batch_size", None) or 64))
+    return max(1, 256 // batch) * batch
 
 
 @dataclass
