@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docframe.errors import DocframeError
+from docframe.errors import DocframeError, did_you_mean
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 CONFIG_FILE = "docframe.toml"
+
+# what runs the embedding model (docframe.pipelines.embedding.choice): auto picks ONNX
+# int8 on the CPU where it meets the quality gates, torch fp16 on a CUDA device
+EMBED_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 # environment variable -> field
 ENV = {
@@ -29,6 +33,7 @@ ENV = {
     "DOCFRAME_CHUNK_TOKENS": "chunk_tokens",
     "DOCFRAME_CHUNK_OVERLAP": "chunk_overlap",
     "DOCFRAME_EMBED_BATCH": "embed_batch",
+    "DOCFRAME_EMBED_BACKEND": "embed_backend",
     "DOCFRAME_COMMIT_CHUNKS": "commit_chunks",
     "DOCFRAME_INDEX_KIND": "index_kind",
 }
@@ -40,7 +45,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     chunk_tokens: int = 200  # all-MiniLM-L6-v2 reads at most 256 word pieces
     chunk_overlap: int = 32
-    embed_batch: int = 64
+    embed_batch: int = 0  # texts per model call; 0: the backend's own (measured) default
+    embed_backend: str = "auto"  # one of EMBED_BACKENDS
     commit_chunks: int = 4096  # chunks per segment / snapshot during ingest
     # dense index kind: auto picks by size (docframe.index.choose_kind), or e.g. faiss-hnsw
     index_kind: str = "auto"
@@ -52,9 +58,16 @@ class Settings:
             raise DocframeError(
                 f"chunk_overlap={self.chunk_overlap} must be between 0 and chunk_tokens/2"
             )
-        for name in ("embed_batch", "commit_chunks"):
-            if getattr(self, name) < 1:
-                raise DocframeError(f"{name} must be at least 1")
+        if self.embed_batch < 0:
+            raise DocframeError("embed_batch must be at least 1 (or 0: the backend's default)")
+        if self.commit_chunks < 1:
+            raise DocframeError("commit_chunks must be at least 1")
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise DocframeError(
+                f"embed_backend {self.embed_backend!r} is not one of "
+                f"{', '.join(EMBED_BACKENDS)}{did_you_mean(self.embed_backend, EMBED_BACKENDS)}",
+                help="--embed-backend, DOCFRAME_EMBED_BACKEND or embed_backend in docframe.toml",
+            )
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -102,7 +115,16 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar(
         "DOCFRAME_CHUNK_OVERLAP", str(_DEFAULTS.chunk_overlap), "word pieces shared by neighbours"
     ),
-    EnvVar("DOCFRAME_EMBED_BATCH", str(_DEFAULTS.embed_batch), "texts per embedding batch"),
+    EnvVar(
+        "DOCFRAME_EMBED_BATCH",
+        str(_DEFAULTS.embed_batch),
+        "texts per embedding batch (0: the backend's measured default)",
+    ),
+    EnvVar(
+        "DOCFRAME_EMBED_BACKEND",
+        _DEFAULTS.embed_backend,
+        "auto, torch, onnx or onnx-int8 (`ingest --embed-backend`)",
+    ),
     EnvVar("DOCFRAME_COMMIT_CHUNKS", str(_DEFAULTS.commit_chunks), "chunks per ingest commit"),
     EnvVar("DOCFRAME_INDEX_KIND", _DEFAULTS.index_kind, "dense index kind; auto picks by size"),
     EnvVar("DOCFRAME_ALLOW_DOWNLOAD", "unset", "`1`: a hub model name may be downloaded"),

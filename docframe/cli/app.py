@@ -98,8 +98,13 @@ def main(ctx: typer.Context, lake: LakeOpt = Path("lake"), engine: EngineOpt = N
     ctx.obj = {"lake": lake, "engine": engine}
 
 
-def open_lake(ctx: typer.Context, *, create: bool = False, model: str | None = None) -> Lake:
-    """The lake named by the global ``--lake`` and ``--engine`` options."""
+def open_lake(
+    ctx: typer.Context, *, create: bool = False, model: str | None = None, **settings: Any
+) -> Lake:
+    """The lake named by the global ``--lake`` and ``--engine`` options; ``settings`` are
+    a command's own setting flags (``embed_backend=``), None where not given."""
     import docframe
 
-    return docframe.open(ctx.obj["lake"], create=create, engine=ctx.obj["engine"], model=model)
+    return docframe.open(
+        ctx.obj["lake"], create=create, engine=ctx.obj["engine"], model=model, **settings
+    )

@@ -37,6 +37,14 @@ def ingest(
         str | None, typer.Option(help="Embedding model for a new lake (must match an old one).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+    embed_backend: Annotated[
+        str | None,
+        typer.Option(
+            help="What runs the embedding model: auto (ONNX int8 on the CPU where it meets "
+            "the quality gates, torch fp16 on a GPU), torch, onnx (fp32) or onnx-int8. "
+            "Default: the embed_backend setting (docframe.toml, DOCFRAME_EMBED_BACKEND)."
+        ),
+    ] = None,
     table: Annotated[
         str | None,
         typer.Option(help="Lake table name for a tabular file (prefix for multi-table files)."),
@@ -167,7 +175,7 @@ def ingest(
         screen_ocr=screen_ocr,
         ocr_lang=ocr_lang,
     )
-    lake = open_lake(ctx, create=True, model=model)
+    lake = open_lake(ctx, create=True, model=model, embed_backend=embed_backend)
     report = lake.ingest(
         paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
         pdf_options=pdf, media_options=media, jobs=jobs, follow_symlinks=follow_symlinks,
