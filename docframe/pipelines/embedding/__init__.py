@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from docframe.config import DEFAULT_MODEL, canonical_model_name
+from docframe.errors import DocframeError
 from docframe.pipelines.embedding.choice import BACKENDS, DEFAULT_BATCH, Choice
 
 __all__ = ["BACKENDS", "DEFAULT_MODEL", "Embedder", "canonical_model_name"]
@@ -100,6 +101,8 @@ class Embedder:
         """The torch backend's SentenceTransformer (loaded once per process)."""
         from docframe.pipelines.embedding import torch_backend
 
+        if self.backend != "torch":
+            raise DocframeError(f"{self.identity} runs no torch model", help="backend='torch'")
         return torch_backend.load(self.name, self.device, self.precision)
 
     @property

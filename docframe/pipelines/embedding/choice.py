@@ -23,8 +23,8 @@ BACKENDS = EMBED_BACKENDS
 # the exact variants an identity names (``Embedder.for_identity`` passes them as backend)
 VARIANTS = ("torch-fp32", "torch-fp16", "onnx-fp32", "onnx-int8")
 # texts per model call, measured on SciFact chunks (2-core AMD EPYC, benchmarks/embed.py):
-# ONNX fp32 runs fastest in small batches (4-8; 32 is 10% slower); torch fp32 gains
-# nothing past sentence-transformers' 32; a GPU wants large batches. int8 runs one text
+# ONNX fp32 runs fastest in small batches (4-8; 32 is 10% slower); torch keeps
+# sentence-transformers' default of 32 on the CPU; a GPU wants large batches. int8 runs one text
 # per call, always: dynamic quantisation scales activations over the whole call, so in a
 # batch a text's vector would depend on its neighbours (by up to 0.02 per component);
 # alone it is a function of the text, which vector reuse relies on. It costs ~12%.
@@ -85,7 +85,10 @@ def choose(name: str, device: str, requested: str, *, build: bool = True) -> Cho
         spec = onnx_spec(name)
     except DocframeError as exc:
         return Choice("torch", "fp32", f"auto: the ONNX backend cannot run it: {exc.message}")
-    check = _int8_check(spec, build)
+    try:
+        check = _int8_check(spec, build)
+    except DocframeError as exc:  # no writable cache, an export that failed its check...
+        return Choice("torch", "fp32", f"auto: the ONNX export failed: {exc}")
     if check is None:
         return Choice(
             "onnx", "int8", "auto on the CPU: int8 if its check passes (export not built yet)"

@@ -128,9 +128,16 @@ def _discard(path: Path) -> None:
 def _build(spec: ModelSpec, final: Path) -> None:
     from docframe.pipelines.embedding import onnx_export
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _sweep(final.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _sweep(final.parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    except OSError as exc:
+        raise DocframeError(
+            f"cannot write the ONNX export of {spec.name!r} under {final.parent}: "
+            f"{exc.strerror or exc}",
+            help="set XDG_CACHE_HOME to a writable folder, or use --embed-backend torch",
+        ) from None
     try:
         check = onnx_export.build(spec, tmp)
         files = {f.name: _sha256(f) for f in sorted(tmp.iterdir())}
