@@ -11,6 +11,7 @@ import numpy as np
 
 import docframe
 from docframe.pipelines.embedding import Embedder
+from docframe.pipelines.ingest import IngestJob
 from docframe.pipelines.vectors import embed_batch, identity_of
 
 WORDS = ["river", "granite", "violin", "orbit", "harvest", "lantern", "glacier", "compiler",
@@ -102,20 +103,42 @@ def test_the_model_sees_a_batch_shortest_first_and_rows_keep_their_order():
 
 def test_vectors_of_a_lake_from_before_identities_are_reused_as_torch_fp32(tmp_path):
     """A catalog made before the embedder was recorded (no ``segments.embedder``, no meta
-    ``embedder``) holds torch fp32 vectors: a torch ingest reuses them."""
+    ``embedder``) holds torch fp32 vectors: a torch ingest reuses them, and only it."""
+    torch = Embedder(backend="torch")
     notes = tmp_path / "notes.txt"
     notes.write_text(_notes(WORDS))
     lake = _lake(tmp_path / "lake")
-    lake.ingest(notes)
+    _ingest(lake, notes, torch)
     con = sqlite3.connect(tmp_path / "lake" / "catalog.sqlite")
     with con:
         con.execute("ALTER TABLE segments DROP COLUMN embedder")
         con.execute("DELETE FROM meta WHERE key = 'embedder'")
     con.close()
-    assert lake.snapshot().embedder == f"{lake.model}@torch-fp32"
+    assert lake.snapshot().embedder == f"{lake.model}@torch-fp32" == torch.identity
     notes.write_text(_notes([*WORDS[:11], "saxophone"]))
-    report = _lake(tmp_path / "lake").ingest(notes)
+    report = _ingest(_lake(tmp_path / "lake"), notes, torch)
     assert (report.embedded, report.reused) == (1, 11)
+
+
+def test_vectors_of_another_embedder_are_not_reused(tmp_path):
+    """After a re-embedding, the stored vectors are the new embedder's: an ingest with it
+    reuses them; the old embedder's vectors (older versions) are never taken."""
+    from docframe.pipelines.reembed import reembed
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text(_notes(WORDS))
+    lake = _lake(tmp_path / "lake")
+    _ingest(lake, notes, Embedder(backend="torch"))
+    onnx = Embedder(backend="onnx")
+    assert reembed(lake.store, onnx).chunks == 12
+    notes.write_text(_notes([*WORDS[:11], "saxophone"]))
+    report = _ingest(lake, notes, onnx)
+    assert (report.embedded, report.reused) == (1, 11)
+
+
+def _ingest(lake, path, embedder):
+    job = IngestJob(lake.store, [str(path)], embedder=embedder, prune=False, progress=False)
+    return job.run()
 
 
 def test_ingest_prints_what_the_model_ran_on(tmp_path):
