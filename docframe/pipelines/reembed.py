@@ -107,7 +107,7 @@ def reembed(
         finally:
             con.close()
     if report.changed:
-        report.index = _refresh_index(store)
+        report.index = _refresh_index(store, rebuild=report.versions > 0)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -261,11 +261,13 @@ def _record(
                          written.checksum, versions, embedder)  # fmt: skip
 
 
-def _refresh_index(store: LakeStore) -> str | None:
-    """The dense index of the newest snapshot, built from the new vectors."""
+def _refresh_index(store: LakeStore, *, rebuild: bool) -> str | None:
+    """The dense index of the newest snapshot, built from the new vectors: every row of
+    an older base is masked now (its versions were retired), so a new base is built
+    rather than left to the delta."""
     from docframe.index.store import ensure_index
 
     snapshot = store.snapshot()
     if snapshot.is_empty:
         return None
-    return ensure_index(store, snapshot).describe()
+    return ensure_index(store, snapshot, rebuild=rebuild).describe()
