@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def time_encode(qid: str, text: str) -> None:
             t = time.perf_counter()
-            lake.embedder.encode([text])  # docframe's query encoder alone
+            lake.query_encoder().encode([text])  # docframe's query encoder alone
             lat["encode"].append(time.perf_counter() - t)
 
         meter = CpuMeter()

@@ -113,7 +113,7 @@ class ByHand:
         self.bm25 = bm25s.BM25()
         self.bm25.index(tokens, show_progress=False)
         self.bm25s = bm25s
-        self.model = lake.embedder  # the same loaded model: its encode is the same call
+        self.model = lake.query_encoder()  # the encoder lake.search uses: the same call
         self.duckdb = duckdb
 
     def run(self, question: str, where: str | None) -> list[str]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from docframe.lake.integrity import VerifyReport
     from docframe.lake.snapshot import TableInfo
     from docframe.pipelines.embedding import Embedder
+    from docframe.pipelines.reembed import ReembedReport
     from docframe.pipelines.repair import RepairReport
     from docframe.pipelines.report import IngestReport
     from docframe.query.result import Result
@@ -81,10 +82,39 @@ class Lake:
 
     @cached_property
     def embedder(self) -> Embedder:
-        """The lake's embedding model (loaded on first use, once per process)."""
+        """What makes the lake's new vectors (the model loads on first use, once per
+        process). With ``embed_backend`` auto: the embedder that made the vectors the
+        lake holds (its recorded identity), so a lake keeps one embedder's vectors
+        wherever it is opened; for a lake without vectors yet, auto's choice (ONNX int8
+        on the CPU, torch fp16 on CUDA). A backend asked for by name is used as is: a
+        commit refuses it if the lake holds another's vectors (``docframe reembed``)."""
         from docframe.pipelines.embedding import Embedder
 
-        return Embedder(self.model, self.backend.torch_device, self.settings.embed_batch)
+        device, batch = self.backend.torch_device, self.settings.embed_batch
+        requested = self.settings.embed_backend
+        recorded = self.store.embedder if requested == "auto" else None
+        if recorded is not None:
+            return Embedder.for_identity(recorded, device, batch)
+        return Embedder(self.model, device, batch, backend=requested)
+
+    def query_encoder(self, snapshot: Snapshot | None = None) -> Embedder:
+        """What encodes a question against ``snapshot``'s vectors (default: the newest):
+        the ONNX form of the embedder that made them, so a search imports no torch
+        (:meth:`Embedder.for_queries`). One per identity, kept for the process."""
+        from docframe.pipelines.embedding import Embedder
+
+        identity = (snapshot or self.snapshot()).embedder
+        if identity is None:  # no vectors yet: nothing to compare a question with
+            return self.embedder.for_queries()
+        found = self._query_encoders.get(identity)
+        if found is None:
+            base = Embedder.for_identity(identity, self.backend.torch_device)
+            found = self._query_encoders[identity] = base.for_queries()
+        return found
+
+    @cached_property
+    def _query_encoders(self) -> dict[str, Embedder]:
+        return {}
 
     # -- writing ---------------------------------------------------------------------
     def ingest(
@@ -169,6 +199,28 @@ class Lake:
 
         return repair(self.store, self.embedder, drop_missing=drop_missing, progress=progress)
 
+    def reembed(
+        self,
+        *,
+        embed_backend: str | None = None,
+        progress: bool = False,
+        batch_chunks: int | None = None,
+    ) -> ReembedReport:
+        """Make every vector again with the lake's model run by ``embed_backend`` (default:
+        the configured one; auto: ONNX int8 on the CPU, torch fp16 on CUDA), in committed
+        batches, then rebuild the dense index. Run again after an interruption to finish."""
+        from docframe.pipelines.embedding import Embedder
+        from docframe.pipelines.reembed import reembed
+
+        backend = embed_backend or self.settings.embed_backend
+        embedder = Embedder(
+            self.model, self.backend.torch_device, self.settings.embed_batch, backend=backend
+        )
+        report = reembed(self.store, embedder, progress=progress, batch_chunks=batch_chunks)
+        self.__dict__.pop("embedder", None)  # the lake's embedder may have changed
+        self._query_encoders.clear()
+        return report
+
     # -- reading ---------------------------------------------------------------------
     def tables(self, *, snapshot: int | Snapshot | None = None) -> Result:
         """The lake's tables: name, source, rows, columns."""
@@ -206,8 +258,9 @@ class Lake:
         """
         from docframe.query.search import search
 
+        pinned = self._pin(snapshot)
         return search(
-            self.store, self._pin(snapshot), text, k, embedder=self.embedder, mode=mode,
+            self.store, pinned, text, k, embedder=self.query_encoder(pinned), mode=mode,
             where=where, weights=weights, allowed_ids=allowed_ids,
         )  # fmt: skip
 
@@ -217,7 +270,7 @@ class Lake:
         from docframe.query.search import prepare
 
         if modes - {"keyword"}:
-            self.embedder.encode(["warm up"])
+            self.query_encoder(snapshot).encode(["warm up"])
         prepare(self.store, snapshot, modes)
 
     def sql(self, query: str, *, snapshot: int | Snapshot | None = None) -> Result:
@@ -225,7 +278,8 @@ class Lake:
         ``tables``, ``pdf_tables`` and every lake table, with the search functions."""
         from docframe.query.sql import run_sql
 
-        return run_sql(self._pin(snapshot), query, store=self.store, embedder=self.embedder)
+        pinned = self._pin(snapshot)
+        return run_sql(pinned, query, store=self.store, embedder=self.query_encoder(pinned))
 
     def sources(self) -> Result:
         from docframe.query.result import Result
@@ -246,7 +300,8 @@ class Lake:
         """recall@k of the dense index against exact search, and its latency."""
         from docframe.index.maintenance import check
 
-        return check(self.store, k=k, n_queries=n_queries, texts=texts, embedder=self.embedder)
+        encoder = self.query_encoder() if texts else None
+        return check(self.store, k=k, n_queries=n_queries, texts=texts, embedder=encoder)
 
     def index_tune(
         self,
@@ -261,14 +316,14 @@ class Lake:
 
         return tune(
             self.store, target=target, k=k, n_queries=n_queries, texts=texts,
-            embedder=self.embedder,
+            embedder=self.query_encoder() if texts else None,
         )  # fmt: skip
 
     def evaluate(self, queries: str | Path, qrels: str | Path, **options: Any) -> dict[str, Any]:
         """Score search on judged queries (BEIR files): nDCG, recall, MRR (``docframe eval``)."""
         from docframe.query.evaluation import evaluate_lake
 
-        return evaluate_lake(self.store, self.embedder, queries, qrels, **options)
+        return evaluate_lake(self.store, self.query_encoder(), queries, qrels, **options)
 
     def _pin(self, snapshot: int | Snapshot | None) -> Snapshot:
         return snapshot if isinstance(snapshot, Snapshot) else self.snapshot(snapshot)

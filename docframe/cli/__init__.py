@@ -6,7 +6,7 @@ code (:mod:`docframe.cli.app` does that once, for every command).
 
 The commands live by what they do: :mod:`~docframe.cli.ingest` (init, ingest, run),
 :mod:`~docframe.cli.reading` (search, sources, tables, describe), :mod:`~docframe.cli.sql`,
-:mod:`~docframe.cli.upkeep` (gc, verify, repair), :mod:`~docframe.cli.indexes` (index
+:mod:`~docframe.cli.upkeep` (gc, verify, repair, reembed), :mod:`~docframe.cli.indexes` (index
 build, check, tune) and :mod:`~docframe.cli.checks` (eval, doctor); ``serve`` and
 ``tools`` come from the MCP server (:mod:`docframe.mcp.cli`). They are registered here,
 in the order ``docframe --help`` lists them.
@@ -28,6 +28,7 @@ for _command in (
     upkeep.gc,
     upkeep.verify,
     upkeep.repair,
+    upkeep.reembed,
 ):
     app.command()(_command)
 app.command("eval")(checks.eval_)

@@ -1,5 +1,6 @@
 """Lake upkeep: ``gc`` (remove unreferenced files), ``verify`` (check segments against
-their hashes) and ``repair`` (re-ingest what damaged segments held)."""
+their hashes), ``repair`` (re-ingest what damaged segments held) and ``reembed``
+(make every vector again with another embedding backend)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,29 @@ def repair(
     out.print(report.summary(), markup=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def reembed(
+    ctx: typer.Context,
+    embed_backend: Annotated[
+        str | None,
+        typer.Option(
+            help="torch | onnx | onnx-int8: the backend the lake's model runs with from now "
+            "on (default: the configured one)."
+        ),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+) -> None:
+    """Re-embed every chunk with another embedding backend, in committed batches.
+
+    A lake holds one embedder's vectors (model, backend, precision), and ingest refuses
+    another's. This makes them all again with the chosen backend and rebuilds the dense
+    index. Interrupted (Ctrl-C, a crash), it keeps what it committed: run it again to
+    finish the rest. Older snapshots keep their own vectors.
+    """
+    lake = open_lake(ctx)
+    report = lake.reembed(embed_backend=embed_backend, progress=progress and err.is_terminal)
+    out.print(report.summary(), markup=False)
+    if report.index:
+        out.print(f"index: {report.index}", markup=False)
+    err.print(f"[dim]time: {report.seconds:.1f} s[/dim]")

@@ -161,6 +161,15 @@ class LakeStore:
         finally:
             con.close()
 
+    @property
+    def embedder(self) -> str | None:
+        """The identity of the embedder whose vectors the lake holds (None: no vectors yet)."""
+        con = self.connect()
+        try:
+            return catalog.lake_embedder(catalog.read_meta(con))
+        finally:
+            con.close()
+
     def snapshot(self, snapshot_id: int | None = None) -> Snapshot:
         """Pin the newest committed snapshot (or an older one) for reading."""
         con = self.connect()

@@ -212,12 +212,12 @@ class LakeTools:
 
     def _warm_model(self) -> None:
         """Load the embedding model (and run it once) before the first search is timed,
-        once, not once per concurrent first caller: ``Lake.embedder`` loads lazily."""
+        once, not once per concurrent first caller: ``Lake.query_encoder`` loads lazily."""
         if self._model_ready:
             return
         with self._model_lock:
             if not self._model_ready:
-                self.lake.embedder.encode(["warm up"])
+                self.lake.query_encoder().encode(["warm up"])
                 self._model_ready = True
 
     # -- context -------------------------------------------------------------------------

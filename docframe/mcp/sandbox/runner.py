@@ -143,7 +143,9 @@ class Sandbox:
                     call.allowed_ids = self.chunk_ids(snapshot, call.where)
             relations = within_time_limit(
                 self._remaining(start),
-                lambda: tf.run_calls(lake.store, snapshot, calls, embedder=lake.embedder),
+                lambda: tf.run_calls(
+                    lake.store, snapshot, calls, embedder=lake.query_encoder(snapshot)
+                ),
             )
         limits = self._remaining(start)  # searches and statement share one time limit
         (answer,) = self._submit(snapshot, [(statement, None, None)], relations, limits=limits)

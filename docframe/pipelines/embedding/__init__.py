@@ -50,10 +50,33 @@ class Embedder:
         self._batch_size = batch_size or None
 
     @classmethod
-    def for_identity(cls, identity: str, device: str = "cpu") -> Embedder:
+    def for_identity(
+        cls, identity: str, device: str = "cpu", batch_size: int | None = None
+    ) -> Embedder:
         """The embedder that makes ``identity``'s vectors (what a lake recorded)."""
         model, at, variant = identity.rpartition("@")
-        return cls(model if at else identity, device, backend=variant if at else "torch-fp32")
+        return cls(
+            model if at else identity, device, batch_size, backend=variant if at else "torch-fp32"
+        )
+
+    def for_queries(self) -> Embedder:
+        """The encoder for questions against this embedder's vectors, without torch where
+        it can: itself when it runs on ONNX or on a CUDA device; for torch on the CPU, the
+        same model's ONNX fp32 export, whose vectors match torch fp32 to a cosine of
+        0.9999 (``benchmarks/embed.py``), so a query process never imports torch. A
+        question's vector is never stored, so this mixes nothing in the lake. Itself
+        when the ONNX backend cannot run the model."""
+        from docframe.pipelines.embedding.choice import onnx_spec
+
+        if self.requested in ("auto", "onnx", "onnx-fp32", "onnx-int8"):
+            return self  # auto decides by itself; ONNX is already torch-free
+        if self.device.startswith("cuda"):
+            return self
+        try:
+            onnx_spec(self.name)
+        except DocframeError:
+            return self
+        return Embedder(self.name, self.device, backend="onnx-fp32")
 
     # -- what runs -----------------------------------------------------------------
     @cached_property
