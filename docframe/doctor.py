@@ -100,7 +100,33 @@ def _embedding_row(lake: Path, engine: str | None) -> str:
     try:
         settings = load_settings(lake if lake.is_dir() else None)
         device = backend.resolve(engine).torch_device
+        recorded = _lake_embedder(lake) if settings.embed_backend == "auto" else None
+        if recorded is not None:
+            return _recorded_row(recorded, device)
         chosen = choose(settings.model, device, settings.embed_backend, build=False)
     except DocframeError as exc:
         return f"[red]{exc}[/red]"
     return f"{chosen.variant}: {chosen.reason}"
+
+
+def _lake_embedder(lake: Path) -> str | None:
+    """The identity of the vectors the lake at ``lake`` holds; None when there is no lake
+    there, or no vectors yet (doctor never creates a lake)."""
+    from docframe.lake.catalog import CATALOG_FILE
+    from docframe.lake.store import LakeStore
+
+    if not (lake / CATALOG_FILE).is_file():
+        return None
+    return LakeStore.open(lake, create=False).embedder
+
+
+def _recorded_row(identity: str, device: str) -> str:
+    from docframe.pipelines.embedding import Embedder
+
+    variant = identity.rpartition("@")[2]
+    query = Embedder.for_identity(identity, device).for_queries().choice.variant
+    asked = "" if query == variant else f"; questions encoded by {query}, the same vectors"
+    return (
+        f"{variant}: auto keeps the embedder of the vectors this lake holds{asked} "
+        "(docframe reembed changes it)"
+    )

@@ -144,3 +144,11 @@ def test_the_query_encoder_of_a_torch_lake_matches_torch(torch_lake):
     got = lake.query_encoder().encode(questions)
     want = Embedder(DEFAULT_MODEL, "cpu", backend="torch").encode(questions)
     assert np.min(np.sum(got * want, axis=1)) >= 0.9999
+
+
+def test_doctor_shows_the_embedder_a_lake_keeps(torch_lake):
+    root, _ = torch_lake
+    doctor = CliRunner().invoke(app, ["--lake", str(root / "lake"), "doctor"], terminal_width=300)
+    row = " ".join(doctor.output.split())
+    assert "torch-fp32: auto keeps the embedder of the vectors this lake holds" in row
+    assert "questions encoded by onnx-fp32" in row
