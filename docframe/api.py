@@ -244,6 +244,7 @@ class Lake:
         weights: tuple[float, float] = (1.0, 1.0),
         snapshot: int | Snapshot | None = None,
         allowed_ids: np.ndarray | None = None,
+        per_document: bool = False,
     ) -> Result:
         """The ``k`` chunks best matching ``text``, best first, with provenance.
 
@@ -254,14 +255,16 @@ class Lake:
         matched, when the caller evaluated it elsewhere, e.g. in the agent sandbox).
         ``snapshot``: a snapshot number or an already pinned :class:`Snapshot`.
         ``result.info`` tells how many chunks were eligible and whether the search was
-        ``exhausted``.
+        ``exhausted``. ``per_document=True``: the best chunk of each of ``k`` distinct
+        documents instead (``k`` documents whenever ``k`` have an eligible chunk), for
+        "which documents?" questions where one long document would fill the top ``k``.
         """
         from docframe.query.search import search
 
         pinned = self._pin(snapshot)
         return search(
             self.store, pinned, text, k, embedder=self.query_encoder(pinned), mode=mode,
-            where=where, weights=weights, allowed_ids=allowed_ids,
+            where=where, weights=weights, allowed_ids=allowed_ids, per_document=per_document,
         )  # fmt: skip
 
     def prepare_search(self, snapshot: Snapshot, modes: set[str]) -> None:

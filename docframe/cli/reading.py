@@ -37,18 +37,28 @@ def search(
     weights: Annotated[
         str, typer.Option(help="Hybrid weights, dense,keyword (e.g. 1,0.5).")
     ] = "1,1",
+    per_document: Annotated[
+        bool,
+        typer.Option(
+            "--per-document",
+            help="k distinct documents, each shown by its best chunk, instead of k chunks "
+            "(one long document cannot fill the list).",
+        ),
+    ] = False,
     fmt: FormatOpt = Format.table,
     snapshot: SnapshotOpt = None,
 ) -> None:
     """Search chunks, best first, with where each hit came from.
 
     Always returns k hits when at least k chunks are eligible; when fewer are,
-    says so ("exhausted") with the true count.
+    says so ("exhausted") with the true count. With --per-document: k documents
+    whenever k documents have an eligible chunk.
 
     Examples:
       docframe search "late delivery penalties"
       docframe search "error E1234" --mode keyword
       docframe search "penalties" --mode hybrid --where "modality = 'pdf'" -k 5
+      docframe search "penalties" --per-document -k 5
     """
     try:
         pair = tuple(float(w) for w in weights.split(","))
@@ -57,7 +67,13 @@ def search(
     if len(pair) != 2:
         raise DocframeError(f"--weights {weights!r}: give two numbers, e.g. 1,0.5")
     result = open_lake(ctx).search(
-        text, k=k, mode=mode.value, where=where, weights=pair, snapshot=snapshot
+        text,
+        k=k,
+        mode=mode.value,
+        where=where,
+        weights=pair,
+        snapshot=snapshot,
+        per_document=per_document,
     )
     rows = result.to_list()
     info = result.info
@@ -65,7 +81,9 @@ def search(
         columns = ["rank", "score", "doc_key", "page", "source_uri", "text"]
         for r in rows:
             r["source_uri"] = short(r["source_uri"])
-        print_rows(rows, columns, fmt, title=f"{mode.value}: top {len(rows)} for {text!r}")
+        unit = " documents" if per_document else ""
+        title = f"{mode.value}: top {len(rows)}{unit} for {text!r}"
+        print_rows(rows, columns, fmt, title=title)
         if info.get("exhausted"):
             err.print(f"[yellow]exhausted:[/yellow] {info.get('reason', '')}")
     else:

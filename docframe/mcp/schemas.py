@@ -47,7 +47,8 @@ _SQL_DESCRIPTION = (
     "(call list_tables first). Search runs inside SQL as table functions returning "
     "(chunk_id, score, rank): search('question', k => 10, where => 'page <= 3') (dense), "
     "keyword_search('E1234', k => 10) (BM25), hybrid_search('question', k => 10, "
-    "weights => [1, 0.5]); join them to chunks USING (chunk_id). Example: SELECT c.source_uri, "
+    "weights => [1, 0.5]); per_document => true gives the best chunk of each of k "
+    "distinct documents; join them to chunks USING (chunk_id). Example: SELECT c.source_uri, "
     "c.page, s.score, left(c.text, 200) AS text FROM hybrid_search('late delivery penalty', "
     "k => 5) s JOIN chunks c USING (chunk_id) ORDER BY s.score DESC. Only SELECT, WITH, "
     "VALUES, FROM, DESCRIBE, SUMMARIZE and EXPLAIN are allowed: no writes, files, URLs, "
@@ -152,8 +153,11 @@ def tool_specs(*, allow_ingest: bool = False, limits: Limits | None = None) -> l
             "citation string. mode: 'hybrid' (default; meaning and exact words fused), "
             "'dense' (meaning) or 'keyword' (BM25 exact terms: codes, names, numbers). "
             "Filters are applied inside the index, so you get k hits whenever k chunks match; "
-            "info.exhausted is true (with info.reason) when fewer exist. Use get_context on a "
-            "chunk_id to read around a hit." + _UNTRUSTED,
+            "info.exhausted is true (with info.reason) when fewer exist. Set per_document to "
+            "true when the question is which documents (papers, reports, files) are about "
+            "something: you then get k distinct documents, each by its best chunk, instead "
+            "of several chunks of one long document. Use get_context on a chunk_id to read "
+            "around a hit." + _UNTRUSTED,
             {
                 "type": "object",
                 "properties": {
@@ -164,9 +168,16 @@ def tool_specs(*, allow_ingest: bool = False, limits: Limits | None = None) -> l
                         "minimum": 1,
                         "maximum": MAX_TOOL_K,
                         "default": 10,
-                        "description": "How many chunks to return.",
+                        "description": "How many chunks (with per_document: documents) to return.",
                     },
                     "filters": filters,
+                    "per_document": {
+                        "type": "boolean",
+                        "default": False,
+                        "description": "true: k distinct documents, each shown by its best "
+                        "matching chunk (to list or compare documents); false: the k best "
+                        "chunks, several possibly from one document (to find passages).",
+                    },
                 },
                 "required": ["text"],
                 "additionalProperties": False,

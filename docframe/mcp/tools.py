@@ -159,9 +159,12 @@ class LakeTools:
         mode: str = "hybrid",
         k: int = 10,
         filters: Mapping[str, Any] | None = None,
+        per_document: bool = False,
     ) -> dict[str, Any]:
         """The k best chunks for ``text`` with provenance and citations; ``info`` says
-        how many chunks were eligible and whether the search was exhausted."""
+        how many chunks were eligible and whether the search was exhausted.
+        ``per_document``: the best chunk of each of k distinct documents, so an agent
+        asking "which documents?" gets k of them, not one document's chunks k times."""
         if not text.strip():
             raise ToolArgumentError("search: text is empty", help="give a question or keywords")
         check_search_text(text)
@@ -175,7 +178,13 @@ class LakeTools:
         result = within_time_limit(
             self.limits,
             lambda: self.lake.search(
-                text, k, mode=mode, where=where, snapshot=snap, allowed_ids=allowed
+                text,
+                k,
+                mode=mode,
+                where=where,
+                snapshot=snap,
+                allowed_ids=allowed,
+                per_document=bool(per_document),
             ),
         )
         hits = []
@@ -190,6 +199,7 @@ class LakeTools:
                 "mode": mode,
                 "k": k,
                 "filters": dict(filters or {}),
+                "per_document": bool(per_document),
                 "returned": len(hits),
                 "candidates": info.get("candidates"),
                 "exhausted": bool(info.get("exhausted")),

@@ -88,7 +88,8 @@ def _explain(
     rows = []
     for i, call in enumerate(calls, 1):
         info = call.info
-        parts = [f"{call.function}({call.text!r}, k => {call.k})", f"mode {call.mode}"]
+        grouped = ", per_document => true" if call.per_document else ""
+        parts = [f"{call.function}({call.text!r}, k => {call.k}{grouped})", f"mode {call.mode}"]
         for key in ("index", "keyword_index"):
             if key in info:
                 parts.append(info[key])
@@ -99,7 +100,8 @@ def _explain(
             matched = info.get("matched", 0)
             share = f"{matched / total:.2%}" if total else "n/a"
             parts.append(f"where {call.where!r}: {matched} of {total} chunks match ({share})")
-        parts.append(f"{call.rows} hits as {call.relation}")
+        unit = "documents' best chunks" if call.per_document else "hits"
+        parts.append(f"{call.rows} {unit} as {call.relation}")
         parts.append(
             f"exhausted: {info.get('reason')}" if info.get("exhausted") else "not exhausted"
         )

@@ -16,8 +16,11 @@ search call are never rewritten: they reach DuckDB as typed.
 
 Arguments: the question (a string literal) first; then by name (``k => 10`` or
 ``k := 10``) or position: ``k`` (default 10), ``where`` (a predicate on ``chunks``
-columns, pushed into the index as a filter), and for ``hybrid_search``
-``weights`` (``[dense, keyword]``).
+columns, pushed into the index as a filter), for ``hybrid_search`` ``weights``
+(``[dense, keyword]``), and last ``per_document`` (``true``: the best chunk of each
+of ``k`` distinct documents, as ``Lake.search(per_document=True)``; the relation keeps
+its columns, and ``JOIN chunks USING (chunk_id)`` gives each hit's ``doc_id``). It is a
+boolean named like the Python, CLI and agent-tool option, so one name serves them all.
 """
 
 from __future__ import annotations
@@ -39,12 +42,12 @@ if TYPE_CHECKING:
 
 FUNCTIONS = {"search": "dense", "keyword_search": "keyword", "hybrid_search": "hybrid"}
 PARAMETERS = {
-    "dense": ("k", "where"),
-    "keyword": ("k", "where"),
-    "hybrid": ("k", "where", "weights"),
+    "dense": ("k", "where", "per_document"),
+    "keyword": ("k", "where", "per_document"),
+    "hybrid": ("k", "where", "weights", "per_document"),
 }
 USAGE = {
-    "search": "search('question', k => 10, where => 'page < 5')",
+    "search": "search('question', k => 10, where => 'page < 5', per_document => true)",
     "keyword_search": "keyword_search('E1234', k => 10)",
     "hybrid_search": "hybrid_search('question', k => 10, weights => [1, 0.5])",
 }
@@ -60,6 +63,7 @@ class SearchCall:
     k: int = 10
     where: str | None = None
     weights: tuple[float, float] = (1.0, 1.0)
+    per_document: bool = False
     relation: str = ""  # the name it was replaced by
     node: Any = field(default=None, repr=False)
     allowed_ids: Any = field(default=None, repr=False)  # ``where`` already evaluated (sandbox)
@@ -183,6 +187,8 @@ def _parse_call(name: str, func: exp.Func) -> SearchCall:
                 help="e.g. weights => [1, 0.5]",
             )
         call.weights = tuple(_literal(name, "weights", v, float) for v in values)  # type: ignore[assignment]
+    if "per_document" in named:
+        call.per_document = _literal(name, "per_document", named["per_document"], bool)
     return call
 
 
@@ -190,6 +196,8 @@ def _literal(function: str, what: str, node: Any, kind: type) -> Any:
     """The Python value of a literal argument; anything else is a clear error."""
     from sqlglot import exp
 
+    if kind is bool and isinstance(node, exp.Boolean):
+        return bool(node.this)
     negative = isinstance(node, exp.Neg)
     inner = node.this if negative else node
     if isinstance(inner, exp.Literal):
@@ -202,7 +210,12 @@ def _literal(function: str, what: str, node: Any, kind: type) -> Any:
                 value = None
             if value is not None:
                 return -value if negative else value
-    expected = {str: "a string literal", int: "an integer", float: "a number"}[kind]
+    expected = {
+        str: "a string literal",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+    }[kind]
     raise QueryError(
         f"{function}(): {what} must be {expected}, got {node.sql('duckdb')}",
         help=f"e.g. {USAGE[function]}",
@@ -243,6 +256,7 @@ def run_calls(
                 weights=call.weights,
                 provenance=False,
                 allowed_ids=call.allowed_ids,
+                per_document=call.per_document,
             )
         except QueryError as exc:
             raise QueryError(f"{call.function}(): {exc.message}", help=exc.help) from None

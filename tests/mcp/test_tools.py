@@ -53,7 +53,11 @@ def test_tool_schemas_are_valid_and_name_the_issue_arguments():
     assert specs["sql"].input_schema["required"] == ["query"]
     assert specs["get_context"].input_schema["required"] == ["chunk_id"]
     search = specs["search"].input_schema["properties"]
-    assert {"text", "mode", "k", "filters"} <= set(search)
+    assert {"text", "mode", "k", "filters", "per_document"} <= set(search)
+    assert (
+        search["per_document"]["type"] == "boolean" and search["per_document"]["default"] is False
+    )
+    assert "which documents" in specs["search"].description  # when an agent should use it
     assert search["mode"]["enum"] == ["dense", "keyword", "hybrid"]
     assert set(search["filters"]["properties"]) >= {
         "modality", "source", "page_from", "page_to", "time_from_s", "time_to_s", "metadata"
@@ -148,7 +152,10 @@ def test_defaults_are_filled_in():
         "text": "x",
         "k": 5.0,
         "mode": "hybrid",
+        "per_document": False,
     }
+    with pytest.raises(ToolArgumentError, match="per_document must be boolean, got 1"):
+        check_arguments(spec, {"text": "x", "per_document": 1})
 
 
 # -- catalog tools -------------------------------------------------------------------------
@@ -267,6 +274,19 @@ def test_search_filters_are_applied_inside_the_index(tools):
     assert text["info"]["returned"] == 6 and not text["info"]["exhausted"]
     keyword = tools.call("search", {"text": "tiltmeters", "mode": "keyword", "k": 3})
     assert keyword["hits"][0]["doc_key"] == "report.pdf" and keyword["info"]["exhausted"]
+
+
+def test_search_per_document_returns_distinct_documents(tools):
+    """per_document: k distinct documents (each by its best chunk), inside the filters."""
+    answer = tools.call(
+        "search",
+        {"text": "volcano eruption", "k": 3, "per_document": True, "filters": {"modality": "text"}},
+    )
+    doc_keys = [h["doc_key"] for h in answer["hits"]]
+    assert len(set(doc_keys)) == len(doc_keys) == 3 and answer["info"]["per_document"]
+    assert {h["modality"] for h in answer["hits"]} == {"text"}
+    assert [h["rank"] for h in answer["hits"]] == [1, 2, 3]
+    assert "volcanoes.html" in doc_keys and not answer["info"]["exhausted"]
 
 
 def test_filters_become_quoted_predicates():

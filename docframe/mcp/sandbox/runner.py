@@ -257,6 +257,7 @@ def _search_info(call: Any) -> dict[str, Any]:
         "text": call.text,
         "k": call.k,
         "where": call.where,
+        "per_document": call.per_document,
         "returned": call.rows,
         "candidates": info.get("candidates"),
         "exhausted": bool(info.get("exhausted")),
