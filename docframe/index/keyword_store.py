@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 ROWS_FILE = "rows.parquet"
 INDEX_SUBDIR = "bm25"
-FORMAT_VERSION = 2  # 2: rows.parquet holds each chunk's doc_id (hybrid fuses by document)
+FORMAT_VERSION = 2  # 2: rows.parquet holds each chunk's doc_id (fusion by document)
 TEXTS = """
 SELECT c.chunk_id, c.doc_id, coalesce(d.title || chr(10), '') || c.text AS text
 FROM chunks c LEFT JOIN documents d USING (doc_id)
@@ -81,9 +81,10 @@ class KeywordView:
         return np.sort(found[found >= 0]).astype(np.int64)
 
     def documents_of(self, chunk_ids: Any) -> dict[str, str]:
-        """``{chunk_id: doc_id}`` for the given (live) chunk ids: what hybrid search
-        groups its rankings by. The view holds every live chunk of its snapshot, so the
-        dense index's hits are found here too; an unknown id is left out."""
+        """``{chunk_id: doc_id}`` for the given (live) chunk ids: what a hybrid search for
+        distinct documents groups its rankings by (``rrf(groups=)``). The view holds
+        every live chunk of its snapshot, so the dense index's hits are found here too;
+        an unknown id is left out."""
         ids = np.asarray(list(chunk_ids), dtype=object)
         found = self.lookup().get_indexer(ids)
         keep = found >= 0
