@@ -102,18 +102,28 @@ def test_the_view_maps_chunks_to_their_documents(lake):
     assert view.documents_of([*truth, "no-such-chunk"]) == truth
 
 
-def test_hybrid_ranks_chunks_by_their_document(lake):
+def test_fusing_a_real_hybrid_by_document_groups_its_chunks(lake):
+    from docframe.query.fusion import rrf
+
     rows = lake.sql("SELECT doc_key, count(*) AS n FROM chunks GROUP BY doc_key").to_list()
     chunks = {r["doc_key"]: r["n"] for r in rows}
     assert chunks["paper-a"] > 1 and chunks["paper-b"] > 1  # long papers are split
-    result = lake.search("coral reefs bleach in warm water", 12, mode="hybrid").to_list()
-    found = [r["doc_key"] for r in result]
+    q = "coral reefs bleach in warm water"
+    lists = [
+        [r["chunk_id"] for r in lake.search(q, 20, mode=mode).to_list()]
+        for mode in ("dense", "keyword")
+    ]
+    view = keyword_store.ensure_keyword_index(lake.store, lake.snapshot())
+    groups = view.documents_of({c for r in lists for c in r})
+    fused = rrf(lists, groups=groups)
+    docs = [groups[c] for c, _ in fused]
     # every chunk carries its document's fused score, and a document's chunks are adjacent
-    by_doc: dict[str, set[float]] = {}
-    for r in result:
-        by_doc.setdefault(r["doc_key"], set()).add(r["score"])
-    assert all(len(scores) == 1 for scores in by_doc.values())
-    for doc in by_doc:
-        first, n = found.index(doc), found.count(doc)
-        assert found[first : first + n] == [doc] * n
-    assert found[0] == "paper-a"
+    for doc in set(docs):
+        first, n = docs.index(doc), docs.count(doc)
+        assert docs[first : first + n] == [doc] * n
+        assert len({s for c, s in fused if groups[c] == doc}) == 1
+    key_of = {
+        r["chunk_id"]: r["doc_key"]
+        for r in lake.sql("SELECT chunk_id, doc_key FROM chunks").to_list()
+    }
+    assert key_of[fused[0][0]] == "paper-a"
