@@ -4,13 +4,13 @@ Every figure here comes from SciFact's **train** judgements (``qrels/train.tsv``
 queries); the test split is never read, so the defaults chosen from these numbers are
 not tuned on the data the README reports. The script refuses any other qrels file.
 
-For each chunking (``--chunks 200/32,256/32,...``) a lake of SciFact (all 5,183
+For each chunking (``--chunks 200/32,256/32,...``; default 200/32) a lake of SciFact (all 5,183
 documents unless ``--docs``) is ingested once with the default embedder and cached in
 ``benchmarks/.cache/retrieval-<docs>-<tokens>-<overlap>``. Then, cheaply, on that
 lake's chunks:
 
 - dense: the lake's own vector index (``ensure_index``), questions encoded with the
-  lake's query encoder, ``--depth`` chunks deep;
+  lake's query encoder, fetched 50, 100 and 200 deep as search fetches them;
 - keyword: ``KeywordIndex`` built in this process over the lake's chunk texts with each
   analyzer variant (token pattern, stemmer, stopwords, k1/b, with or without the title);
 - hybrid: reciprocal rank fusion of the two, at chunk level (fuse chunk ids, then a
