@@ -9,9 +9,9 @@ filters with a per-document ``weight_mask``. It needs numpy only (plus PyStemmer
 stemming); its optional jax/numba/torch extras are not used.
 
 Text is case- and accent-folded (``casefold`` + NFKD without combining marks, so
-"Café", "CAFE" and "café" are one token), split with bm25s' word pattern, stripped
-of stopwords and stemmed with Snowball (PyStemmer). Everything needed ships inside
-the two packages: tokenizing never downloads anything.
+"Café", "CAFE" and "café" are one token), split into words (one-character ones such
+as "5" included), stripped of stopwords and stemmed with Snowball (PyStemmer).
+Everything needed ships inside the two packages: tokenizing never downloads anything.
 
 Like the vector indexes (``docframe.index.base``), documents are labelled with
 caller-chosen int64 ids and results are padded with id -1 / score -inf. Unlike
@@ -44,8 +44,15 @@ FORMAT_VERSION = 1
 IDS_FILE = "ids.npy"
 BM25S_DIR = "bm25s"
 
-# bm25s' own token pattern (scikit-learn's): words of two or more word characters.
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+# Words of one or more word characters. bm25s' own pattern (scikit-learn's,
+# ``(?u)\b\w\w+\b``, used until docframe 0.x) drops one-character tokens, so "5",
+# "x" or "C" (vitamin C) could never be searched for and a filtered keyword search for
+# a number came back short; keeping them is also better on SciFact train (see
+# benchmarks/retrieval_experiments.py). An index records the pattern it was built with
+# and keeps tokenizing its queries with it.
+TOKEN_PATTERN = r"(?u)\b\w+\b"
+TWO_CHAR_PATTERN = r"(?u)\b\w\w+\b"
+TOKEN_PATTERNS = (TOKEN_PATTERN, TWO_CHAR_PATTERN)
 
 # Scoring variants (bm25s' names) whose per-term weights are never negative and are
 # zero only where a term is absent (or, for robertson and atire, so common that its
@@ -156,7 +163,12 @@ class KeywordIndex:
         method: str = "lucene",
         stemmer: str | None = "english",
         stopwords: str | None = "english",
+        token_pattern: str = TOKEN_PATTERN,
     ) -> None:
+        if token_pattern not in TOKEN_PATTERNS:
+            raise ValueError(
+                f"unknown token pattern {token_pattern!r}; valid: {', '.join(TOKEN_PATTERNS)}"
+            )
         if not (np.isfinite(k1) and k1 >= 0):
             raise ValueError(f"k1 must be a finite number >= 0, got {k1!r}")
         if not (np.isfinite(b) and 0 <= b <= 1):
@@ -170,7 +182,7 @@ class KeywordIndex:
             "method": method,
             "stemmer": _resolve_language(stemmer, "stemmer", algorithms),
             "stopwords": _resolve_language(stopwords, "stopwords", tuple(_STOPWORD_LISTS)),
-            "token_pattern": TOKEN_PATTERN,
+            "token_pattern": token_pattern,
             "folding": "casefold+nfkd-strip-marks",
         }
         self._ids = np.empty(0, dtype=np.int64)
@@ -194,7 +206,10 @@ class KeywordIndex:
 
     @property
     def params(self) -> dict[str, Any]:
-        """k1, b, method, stemmer and stopwords language (None = off), token pattern, folding."""
+        """k1, b, method, stemmer and stopwords language (None = off), token pattern, folding.
+
+        ``docframe.index.keyword_store`` compares them with today's defaults: an index
+        built with other parameters is stale and is rebuilt, never searched."""
         return dict(self._params)
 
     @functools.cached_property
@@ -347,7 +362,7 @@ class KeywordIndex:
                 f"this docframe reads {FORMAT_VERSION}"
             )
         params = manifest["params"]
-        if params.get("token_pattern") != TOKEN_PATTERN:
+        if params.get("token_pattern") not in TOKEN_PATTERNS:
             raise ValueError(
                 f"{directory}: built with token pattern {params.get('token_pattern')!r}"
             )
@@ -357,6 +372,7 @@ class KeywordIndex:
             method=params["method"],
             stemmer=params["stemmer"],
             stopwords=params["stopwords"],
+            token_pattern=params["token_pattern"],
         )
         ids = np.load(directory / IDS_FILE, allow_pickle=False)
         if ids.dtype != np.int64 or ids.shape != (manifest["count"],):

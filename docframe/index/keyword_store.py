@@ -17,6 +17,7 @@ snapshot's commit time so that a diverged copy of the lake never loads it.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import threading
@@ -45,9 +46,9 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 ROWS_FILE = "rows.parquet"
 INDEX_SUBDIR = "bm25"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rows.parquet holds each chunk's doc_id (fusion by document)
 TEXTS = """
-SELECT c.chunk_id, coalesce(d.title || chr(10), '') || c.text AS text
+SELECT c.chunk_id, c.doc_id, coalesce(d.title || chr(10), '') || c.text AS text
 FROM chunks c LEFT JOIN documents d USING (doc_id)
 ORDER BY c.chunk_id
 """
@@ -60,6 +61,7 @@ _LOCK = threading.Lock()
 class KeywordView:
     index: KeywordIndex
     chunk_ids: np.ndarray  # position -> chunk_id
+    doc_ids: np.ndarray  # position -> doc_id of the chunk
     snapshot_id: int
     built_seconds: float = 0.0
     _lookup: Any = field(default=None, repr=False)
@@ -78,6 +80,16 @@ class KeywordView:
         found = self.lookup().get_indexer(np.asarray(chunk_ids, dtype=object))
         return np.sort(found[found >= 0]).astype(np.int64)
 
+    def documents_of(self, chunk_ids: Any) -> dict[str, str]:
+        """``{chunk_id: doc_id}`` for the given (live) chunk ids: what a hybrid search for
+        distinct documents groups its rankings by (``rrf(groups=)``). The view holds
+        every live chunk of its snapshot, so the dense index's hits are found here too;
+        an unknown id is left out."""
+        ids = np.asarray(list(chunk_ids), dtype=object)
+        found = self.lookup().get_indexer(ids)
+        keep = found >= 0
+        return dict(zip(ids[keep].tolist(), self.doc_ids[found[keep]].tolist(), strict=True))
+
     def search(
         self, texts: list[str], k: int, *, allowed: np.ndarray | None = None
     ) -> list[list[tuple[str, float]]]:
@@ -87,6 +99,16 @@ class KeywordView:
             [(str(self.chunk_ids[i]), float(s)) for i, s in zip(r_ids, r_s, strict=True) if i >= 0]
             for r_ids, r_s in zip(ids, scores, strict=True)
         ]
+
+
+@functools.cache
+def default_params() -> dict[str, Any]:
+    """The parameters a keyword index is built with today. An index saved with others
+    (an older docframe's analyzer, say one that dropped "5") would tokenize questions
+    and score chunks unlike a fresh one, so it is treated as stale and rebuilt."""
+    from docframe.index.keyword import KeywordIndex
+
+    return KeywordIndex().params
 
 
 def keyword_dir(root: Path, snapshot_id: int) -> Path:
@@ -104,9 +126,11 @@ def _build(con: Any, snapshot: Snapshot) -> KeywordView:
     start = time.perf_counter()
     table = con.execute(TEXTS).to_arrow_table()
     chunk_ids = table.column("chunk_id").to_numpy(zero_copy_only=False)
+    doc_ids = table.column("doc_id").to_numpy(zero_copy_only=False)
     index = KeywordIndex()
     index.build(table.column("text").to_pylist(), np.arange(len(chunk_ids), dtype=np.int64))
-    return KeywordView(index, chunk_ids, snapshot.snapshot_id, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return KeywordView(index, chunk_ids, doc_ids, snapshot.snapshot_id, seconds)
 
 
 def _save(view: KeywordView, directory: Path, stamp: float | None) -> None:
@@ -114,9 +138,11 @@ def _save(view: KeywordView, directory: Path, stamp: float | None) -> None:
     (tmp / INDEX_SUBDIR).mkdir(parents=True)
     try:
         view.index.save(tmp / INDEX_SUBDIR)
-        pq.write_table(
-            pa.table({"chunk_id": pa.array(view.chunk_ids, pa.string())}), tmp / ROWS_FILE
-        )
+        rows = {
+            "chunk_id": pa.array(view.chunk_ids, pa.string()),
+            "doc_id": pa.array(view.doc_ids, pa.string()),
+        }
+        pq.write_table(pa.table(rows), tmp / ROWS_FILE)
         manifest = {
             "format_version": FORMAT_VERSION,
             "snapshot_id": view.snapshot_id,
@@ -148,17 +174,20 @@ def _load(directory: Path, snapshot: Snapshot) -> KeywordView | None:
         if manifest.get("snapshot_created_at", stamp) != stamp:
             return None  # built for another history of this lake (a diverged copy)
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise ValueError("old format")
+            return None  # another docframe's layout: stale, rebuilt (no damage to report)
+        if manifest.get("params") != default_params():
+            return None  # built with another analyzer or BM25 parameters: stale, rebuilt
         for name, digest in manifest["files"].items():
             if _sha256(directory / name) != digest:
                 raise ValueError(f"checksum mismatch in {name}")
-        ids = pq.read_table(directory / ROWS_FILE).column("chunk_id")
+        rows = pq.read_table(directory / ROWS_FILE)
         index = KeywordIndex.load(directory / INDEX_SUBDIR)
-        if len(ids) != len(index):
+        if rows.num_rows != len(index):
             raise ValueError("row and index counts differ")
         return KeywordView(
             index,
-            ids.to_numpy(zero_copy_only=False),
+            rows.column("chunk_id").to_numpy(zero_copy_only=False),
+            rows.column("doc_id").to_numpy(zero_copy_only=False),
             snapshot.snapshot_id,
             float(manifest.get("build_seconds", 0.0)),
         )

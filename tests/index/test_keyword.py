@@ -70,7 +70,7 @@ def test_params_change_the_scores_as_the_formula_says():
         "method": "lucene",
         "stemmer": None,
         "stopwords": None,
-        "token_pattern": r"(?u)\b\w\w+\b",
+        "token_pattern": r"(?u)\b\w+\b",
         "folding": "casefold+nfkd-strip-marks",
     }
 
@@ -283,6 +283,34 @@ def test_stopwords_are_removed_unless_turned_off():
     assert without.search(["to be"], 2)[0][0].tolist() == [0, -1]
 
 
+def test_numbers_and_one_character_tokens_are_kept():
+    # "5", "C" and "x" are words of their own; an analyzer that drops one-character
+    # tokens could never find the chunk about 5 mg of vitamin C.
+    index = KeywordIndex()
+    texts = ["Take 5 mg of vitamin C daily", "Take 50 mg of vitamin D daily", "x marks it"]
+    index.build(texts, [10, 20, 30])
+    assert index.tokenize(["Take 5 mg of vitamin C"]) == [["take", "5", "mg", "vitamin", "c"]]
+    assert index.search(["5"], 3)[0].tolist() == [[10, -1, -1]]
+    assert index.search(["vitamin c"], 1)[0].tolist() == [[10]]
+    assert index.search(["X"], 3)[0].tolist() == [[30, -1, -1]]
+    assert index.search(["a"], 3)[0].tolist() == [[-1, -1, -1]]  # "a" is a stopword
+
+
+def test_the_two_character_pattern_is_still_available_and_recorded(tmp_path: Path):
+    from docframe.index.keyword import TWO_CHAR_PATTERN
+
+    old = KeywordIndex(token_pattern=TWO_CHAR_PATTERN)
+    old.build(["Take 5 mg of vitamin C daily", "vitamin D"], [1, 2])
+    assert old.tokenize(["5 mg vitamin C"]) == [["mg", "vitamin"]]
+    assert (old.search(["5"], 2)[0] == -1).all()
+    old.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")  # queries keep the build's tokenization
+    assert loaded.params == old.params
+    assert loaded.params["token_pattern"] == TWO_CHAR_PATTERN
+    assert loaded.tokenize(["5 mg"]) == [["mg"]]
+    assert KeywordIndex().params["token_pattern"] != TWO_CHAR_PATTERN
+
+
 def test_case_and_accents_are_folded():
     assert fold("Ångström CAFÉ Straße ﬁsh naïve") == "angstrom cafe strasse fish naive"
     index = KeywordIndex()
@@ -434,6 +462,8 @@ def test_bad_params_are_named():
         KeywordIndex(b=1.5)
     with pytest.raises(ValueError, match="k1 must be"):
         KeywordIndex(k1=-1)
+    with pytest.raises(ValueError, match="unknown token pattern 'words'"):
+        KeywordIndex(token_pattern="words")
 
 
 @pytest.mark.parametrize("method", ["robertson", "atire"])

@@ -104,3 +104,65 @@ def test_bad_inputs_are_named():
         rrf([["a"]], k_rrf=-1)
     with pytest.raises(ValueError, match="limit must be None or an integer >= 0, got -2"):
         rrf([["a"]], limit=-2)
+
+
+# --- fusion by group (chunks of one document) -----------------------------------------------
+
+DOC = {"a1": "A", "a2": "A", "b1": "B", "b2": "B", "c1": "C"}
+
+
+def test_groups_fuse_documents_found_through_different_chunks():
+    dense, keyword = ["a1", "c1", "b1"], ["a2", "c1", "b2"]
+    # Chunk by chunk (k_rrf=1): c1 = 1/3 + 1/3 = 2/3 beats a1 = a2 = 1/2: document C
+    # first, although both retrievers put document A first (through different chunks).
+    assert rrf([dense, keyword], k_rrf=1) == [
+        ("c1", 2 / 3),
+        ("a1", 1 / 2),
+        ("a2", 1 / 2),
+        ("b1", 1 / 4),
+        ("b2", 1 / 4),
+    ]
+    # By document: both lists read A, C, B, so A = 1/2 + 1/2 = 1, C = 2/3, B = 1/2;
+    # every chunk carries its document's score, A's chunks a1, a2 tied (rank 1 each) by id.
+    assert rrf([dense, keyword], k_rrf=1, groups=DOC) == [
+        ("a1", 1.0),
+        ("a2", 1.0),
+        ("c1", 2 / 3),
+        ("b1", 1 / 2),
+        ("b2", 1 / 2),
+    ]
+
+
+def test_groups_order_chunks_within_a_document_by_their_own_fused_score():
+    dense, keyword = ["a1", "b1", "a2"], ["b2", "a2", "c1"]
+    # Documents (k_rrf=0): dense A, B; keyword B, A, C. A = 1 + 1/2, B = 1/2 + 1, C = 1/3.
+    # A and B tie on score and best rank (1): by group, A first.
+    # Within A: a1 = 1 (dense 1st), a2 = 1/3 + 1/2 = 5/6. Within B: b2 = 1, b1 = 1/2.
+    assert rrf([dense, keyword], k_rrf=0, groups=DOC) == [
+        ("a1", 1.5),
+        ("a2", 1.5),
+        ("b2", 1.5),
+        ("b1", 1.5),
+        ("c1", 1 / 3),
+    ]
+    # limit counts chunks, not documents
+    assert [c for c, _ in rrf([dense, keyword], k_rrf=0, groups=DOC, limit=3)] == [
+        "a1",
+        "a2",
+        "b2",
+    ]
+
+
+def test_groups_with_weights_and_singleton_groups():
+    # Weights 2:1 (k_rrf=0): dense A, C; keyword C, A. A = 2/1 + 1/2 = 2.5, C = 2/2 + 1 = 2.
+    fused = rrf([["a2", "c1"], ["c1", "a1"]], k_rrf=0, weights=[2.0, 1.0], groups=DOC)
+    assert fused == [("a2", 2.5), ("a1", 2.5), ("c1", 2.0)]
+    # every id its own group: the same as no groups
+    rankings = [["p", "q", "z", "s"], ["m", "n", "o", "s"]]
+    own = {x: x for r in rankings for x in r}
+    assert rrf(rankings, k_rrf=0, groups=own) == rrf(rankings, k_rrf=0)
+
+
+def test_an_id_without_a_group_is_named():
+    with pytest.raises(ValueError, match=r"rankings\[1\]: id 'zz' has no group"):
+        rrf([["a1"], ["a2", "zz"]], groups=DOC)
