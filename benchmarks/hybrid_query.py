@@ -14,10 +14,10 @@ By hand, the same work with the raw libraries on the same data: the query
 embedded with the same sentence-transformers model, ``faiss.IndexFlatIP`` over the
 lake's chunk vectors (the kind docframe picks at this size), ``bm25s`` over the
 same texts (title + text, the same stemmer and stopwords), both 100 deep,
-reciprocal rank fusion (k=60) in Python, the filter as a DuckDB query whose chunk
-ids become a faiss ``IDSelectorBatch`` and a bm25s weight mask, and the join as a
-DuckDB query over the lake's Parquet files with the hits registered as an Arrow
-table. Index building and connections are set up once, outside the timings.
+reciprocal rank fusion (k=20, docframe's constant) in Python, the filter as a
+DuckDB query whose chunk ids become a faiss ``IDSelectorBatch`` and a bm25s weight
+mask, and the join as a DuckDB query over the lake's Parquet files with the hits
+registered as an Arrow table. Index building and connections are set up once, outside the timings.
 
 The two run query by query, interleaved (the order alternates), over ``--queries``
 SciFact questions, unfiltered and with a filter that keeps about 10 % of the
@@ -60,7 +60,7 @@ FROM hits s JOIN chunks c USING (chunk_id) JOIN documents d USING (doc_id)
 ORDER BY s.score DESC LIMIT 10
 """
 DEPTH = 100
-RRF_K = 60
+RRF_K = 20  # docframe.query.search.RRF_K: both fuse alike
 
 
 def build_lake(docs: int) -> Path:

@@ -155,11 +155,11 @@ def search(
             found, fetched = _deepen(snapshot, ranker, depth, candidates, doc_of)
             chunk_rankings.append(found)
             info.setdefault("fetched", {})[name] = fetched
-        doc_rankings = [best_chunk_per_document(r, doc_of) for r in chunk_rankings]
         if mode == "hybrid":
-            hits = fuse_documents(doc_rankings, chunk_rankings, doc_of, weights=weights, limit=k)
+            hits = fuse_documents(chunk_rankings, doc_of, weights=weights, limit=k)
         else:
-            hits = [(chunk, score) for _, chunk, score in doc_rankings[0][:k]]
+            best = best_chunk_per_document(chunk_rankings[0], doc_of)
+            hits = [(chunk, score) for _, chunk, score in best[:k]]
         info["documents"] = len(hits)
     else:
         chunk_rankings = [ranker(depth) for _, ranker, _ in rankers]
@@ -242,31 +242,33 @@ def best_chunk_per_document(
 
 
 def fuse_documents(
-    doc_rankings: Sequence[Sequence[tuple[str, str, float]]],
     chunk_rankings: Sequence[Sequence[tuple[str, float]]],
     doc_of: dict[str, str],
     *,
     weights: Sequence[float],
     limit: int,
 ) -> list[tuple[str, float]]:
-    """Hybrid per document: RRF over the document rankings, each document shown by its chunk
-    that fuses best. ``[(chunk_id, document score)]``, best first.
+    """Hybrid per document: RRF over the rankings collapsed to documents (``rrf(groups=)``),
+    each document shown by its chunk that fuses best. ``[(chunk_id, document score)]``,
+    best first, ``limit`` documents.
 
     Fusing after collapsing gives each document one place per retriever, so two
     retrievers agreeing on a document counts once, however its chunks are split; fusing
     chunks first would let a document's many chunks crowd the fused list. The chunk
-    shown is the document's best by chunk-level RRF of the same rankings, the passage
-    both retrievers support most.
+    shown is the passage both retrievers support most.
     """
     from docframe.query.fusion import rrf
 
-    fused = rrf(
-        [[d for d, _, _ in r] for r in doc_rankings], weights=weights, k_rrf=RRF_K, limit=limit
-    )
-    shown: dict[str, str] = {}
-    for chunk_id, _ in rrf([[c for c, _ in r] for r in chunk_rankings], weights=weights):
-        shown.setdefault(doc_of[chunk_id], chunk_id)
-    return [(shown[doc_id], score) for doc_id, score in fused]
+    lists = [[c for c, _ in r] for r in chunk_rankings]
+    out: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for chunk_id, score in rrf(lists, weights=weights, k_rrf=RRF_K, groups=doc_of):
+        if doc_of[chunk_id] not in seen:  # a document's chunks come together, best first
+            seen.add(doc_of[chunk_id])
+            out.append((chunk_id, score))
+            if len(out) == limit:
+                break
+    return out
 
 
 def _documents_of(snapshot: Snapshot, chunk_ids: list[str], doc_of: dict[str, str]) -> None:
