@@ -18,17 +18,19 @@ mask), the next search folds them in: a new base is built at ``S`` and saved
 after its own: every row live at a later snapshot in a segment the base covered
 was live when it was built, because versions never come back to life.
 
-A base folder holds ``rows.parquet`` (position -> ``chunk_id``, ``version_id``),
-``manifest.json`` (the snapshot, model and embedder identity, kind, parameters,
-covered segment files in build order and the SHA-256 of every file) and, where the
-kind needs one, the index itself (``index/``, written by the implementation's
-``save``). The raw vectors (exact re-scoring for filters, the ground truth of
+A base folder holds ``manifest.json`` (the snapshot, model and embedder identity,
+kind, parameters, covered segment files in build order and the SHA-256 of every
+file), and, where the kind needs one, the index itself (``index/``, written by the
+implementation's ``save``) with ``rows.parquet`` (position -> ``chunk_id``,
+``version_id``). The raw vectors (exact re-scoring for filters, the ground truth of
 ``docframe index check``) are stored once, and the manifest's ``vectors`` says where:
 
-- ``segments``: a flat index *is* its vectors, so it saves no index file at all; a
-  load reads the covered segments' ``embedding`` column (the lake's own copy) and
-  rebuilds the flat index in memory, which costs about what reading and hashing
-  ``index.faiss`` and ``vectors.npy`` did (format 2 stored the vectors three times);
+- ``segments``: a flat index *is* its vectors, so it saves no index file at all, only
+  ``versions.npy`` (the source versions live at its snapshot); a load reads those
+  versions' rows from the covered segments (ids and the ``embedding`` column, the
+  lake's own copy) and rebuilds the flat index in memory, which costs about what
+  reading and hashing ``index.faiss`` and ``vectors.npy`` did (format 2 stored the
+  vectors three times);
 - ``index``: the index keeps the raw vectors itself (HNSW storage, IVF-PQ's
   re-ranking copy), and the base uses them (``vectors_by_id``);
 - ``file``: other kinds (cuVS, IVF-PQ without re-ranking): ``vectors.npy``,
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 ROWS_FILE = "rows.parquet"
 VECTORS_FILE = "vectors.npy"
+VERSIONS_FILE = "versions.npy"  # a segments base: the versions whose rows it holds
 INDEX_SUBDIR = "index"
 TUNING_FILE = "tuning.json"  # per family: search parameters chosen by `docframe index tune`
 FORMAT_VERSION = 3  # 3: vectors stored once (manifest "vectors"); 2 still loads
@@ -286,16 +289,18 @@ def save_base(base: Base) -> None:
     tmp.mkdir(parents=True)
     home = vector_home(base)
     try:
-        if home != "segments":
+        if home == "segments":  # its rows are those of these versions in its segments
+            np.save(tmp / VERSIONS_FILE, np.unique(base.versions))
+        else:
             (tmp / INDEX_SUBDIR).mkdir()
             base.index.save(tmp / INDEX_SUBDIR)
-        rows = pa.table(
-            {
-                "chunk_id": pa.array(base.chunk_ids, pa.string()),
-                "version_id": pa.array(base.versions, pa.int64()),
-            }
-        )
-        pq.write_table(rows, tmp / ROWS_FILE)
+            rows = pa.table(
+                {
+                    "chunk_id": pa.array(base.chunk_ids, pa.string()),
+                    "version_id": pa.array(base.versions, pa.int64()),
+                }
+            )
+            pq.write_table(rows, tmp / ROWS_FILE)
         if home == "file":
             np.save(tmp / VECTORS_FILE, np.asarray(base.vectors, dtype=np.float32))
         manifest = {
@@ -367,18 +372,19 @@ def _load_base(
         for name, digest in manifest["files"].items():
             if _sha256(directory / name) != digest:
                 raise ValueError(f"checksum mismatch in {name}")
-        rows = pq.read_table(directory / ROWS_FILE)
-        chunk_ids = rows.column("chunk_id").to_numpy(zero_copy_only=False)
-        versions = rows.column("version_id").to_numpy()
         order = tuple(manifest.get("segment_order", ()))
         home = manifest.get("vectors", "file")  # format 2: index/ and vectors.npy
         lake_root = Path(root) if root is not None else directory.resolve().parents[2]
         if home == "segments":
             index = make_index_kind(manifest["kind"], int(manifest["dim"]), **manifest["params"])
-            vectors = _segment_vectors(lake_root, order, chunk_ids, versions, index.dim)
+            live = np.load(directory / VERSIONS_FILE)
+            chunk_ids, versions, vectors = _segment_rows(lake_root, order, live, index.dim)
             index.build(vectors, np.arange(len(vectors), dtype=np.int64))
             vectors = _stored_vectors(index)
         else:
+            rows = pq.read_table(directory / ROWS_FILE)
+            chunk_ids = rows.column("chunk_id").to_numpy(zero_copy_only=False)
+            versions = rows.column("version_id").to_numpy()
             index = load_index(directory / INDEX_SUBDIR)
             if home == "index":
                 vectors = _stored_vectors(index)
@@ -388,7 +394,7 @@ def _load_base(
                 raise ValueError(f"unknown vectors location {home!r}")
         if vectors is None:
             raise ValueError(f"its {manifest['kind']} index holds no vectors")
-        if not len(rows) == len(index) == len(vectors) == manifest["count"]:
+        if not len(chunk_ids) == len(index) == len(vectors) == manifest["count"]:
             raise ValueError("row, index and vector counts differ")
         return Base(
             directory=directory,
@@ -411,22 +417,23 @@ def _load_base(
         return None
 
 
-def _segment_vectors(
-    root: Path, order: tuple[str, ...], chunk_ids: np.ndarray, versions: np.ndarray, dim: int
-) -> np.ndarray:
-    """The vectors of a ``segments`` base, read back from the lake's chunk segments.
+def _segment_rows(
+    root: Path, order: tuple[str, ...], live: np.ndarray, dim: int
+) -> tuple[np.ndarray, ...]:
+    """(chunk_ids, versions, vectors) of a ``segments`` base, read from the lake's segments.
 
     The base's rows are the rows of its segments (in ``order``) whose version was
-    live at its snapshot, which are exactly the versions it lists; the chunk ids
-    and versions read must be the ones saved, or the base is not this lake's.
+    live at its snapshot (``live``, from ``versions.npy``), so they need no list of
+    their own (``rows.parquet`` would repeat the segments' ``chunk_id`` column). Every
+    one of those versions must still be found, or the base is not this lake's.
     """
     if not order:
         raise ValueError("its manifest lists no segment files")
     files = [str(root / SEGMENTS_DIR / name) for name in order]
-    ids, got_versions, vectors = _read_rows(files, np.unique(versions), dim)
-    if not (np.array_equal(ids, chunk_ids) and np.array_equal(got_versions, versions)):
+    chunk_ids, versions, vectors = _read_rows(files, live, dim)
+    if not np.array_equal(np.unique(versions), live):
         raise ValueError(f"the segments under {root} no longer hold the rows it was built from")
-    return vectors
+    return chunk_ids, versions, vectors
 
 
 def _base_at_or_before(store: LakeStore, snapshot: Snapshot) -> Base | None:

@@ -139,7 +139,7 @@ def test_a_large_delta_is_folded_into_a_new_base(two_commits, monkeypatch):
 @pytest.mark.parametrize(
     ("kind", "damaged"),
     [
-        ("faiss-flat", store.ROWS_FILE),  # no index file: the vectors are the segments'
+        ("faiss-flat", store.VERSIONS_FILE),  # no index file: the rows are the segments'
         ("faiss-hnsw", f"{store.INDEX_SUBDIR}/index.faiss"),
     ],
 )

@@ -1,9 +1,10 @@
 """How a dense base is laid out on disk: every vector stored once, old layouts still read.
 
 Format 3 keeps no second copy of the vectors beside the index: a flat base saves no
-index file (it is rebuilt from the chunk segments on load), HNSW and IVF-PQ bases use
-the raw vectors their index keeps. A format-2 base (``index/`` plus ``vectors.npy``)
-must still load as it is, and one that cannot be read is rebuilt, never an error.
+index file and no row list (both are rebuilt from the chunk segments on load), HNSW
+and IVF-PQ bases use the raw vectors their index keeps. A format-2 base (``index/``
+plus ``vectors.npy``) must still load as it is, and one that cannot be read is
+rebuilt, never an error.
 Ground truth is numpy over the embeddings read back with SQL (``test_store.truth``).
 """
 
@@ -51,7 +52,7 @@ def _lake(tmp_path, source, kind: str = "auto"):
 @pytest.mark.parametrize(
     ("kind", "home", "vector_files"),
     [
-        ("faiss-flat", "segments", []),
+        ("faiss-flat", "segments", ["versions.npy"]),
         ("faiss-hnsw", "index", ["index/index.faiss"]),
         ("faiss-ivfpq", "index", ["index/ids.npy", "index/index.faiss", "index/vectors.npy"]),
     ],
@@ -65,6 +66,8 @@ def test_each_kind_stores_its_vectors_once(tmp_path, source, kind, home, vector_
     assert manifest["kind"] == kind
     holding = [f for f in _files(folder) if f.endswith((".faiss", ".npy"))]
     assert holding == vector_files  # no vectors.npy beside an index that keeps them
+    # a flat base lists no rows either: they are its versions' rows in its segments
+    assert (folder / store.ROWS_FILE).exists() == (kind != "faiss-flat")
 
     _fresh()
     with warnings.catch_warnings():
