@@ -348,8 +348,9 @@ def _load_base(
     """The base saved in ``directory``; None (with a warning) when it is unusable.
 
     None without a warning when it was built for another history of the lake (its
-    snapshot's commit time is not ``stamp``: a copy that diverged) or from another
-    ``embedder``'s vectors (re-embedded since; no identity recorded: torch fp32).
+    snapshot's commit time is not ``stamp``: a copy that diverged), from another
+    ``embedder``'s vectors (re-embedded since; no identity recorded: torch fp32), or,
+    for a ``segments`` base, from a segment file that is gone.
     ``root`` is the lake whose segments hold the vectors of a ``segments`` base
     (default: the lake that holds ``directory``, ``<root>/indexes/dense-<family>/<id>``).
     """
@@ -376,6 +377,12 @@ def _load_base(
         home = manifest.get("vectors", "file")  # format 2: index/ and vectors.npy
         lake_root = Path(root) if root is not None else directory.resolve().parents[2]
         if home == "segments":
+            segments = lake_root / SEGMENTS_DIR
+            if not all((segments / name).is_file() for name in order):
+                # a segment it was built from is gone (lost, then repaired): the base is
+                # sound but of rows no snapshot it could serve reads; `verify` reports
+                # the segment, the base is simply built again
+                return None
             index = make_index_kind(manifest["kind"], int(manifest["dim"]), **manifest["params"])
             live = np.load(directory / VERSIONS_FILE)
             chunk_ids, versions, vectors = _segment_rows(lake_root, order, live, index.dim)
