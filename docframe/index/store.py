@@ -325,16 +325,29 @@ def save_base(base: Base) -> None:
             existing = _load_base(
                 directory, base.model, base.embedder, base.stamp, root=base.lake_root
             )
-            if existing is not None and existing.kind == base.kind:  # another process saved it
+            if (
+                existing is not None
+                and existing.kind == base.kind
+                and _format_of(directory) == FORMAT_VERSION
+            ):  # another process saved it
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
-            # damaged (its readers fail the checksums anyway) or another kind (index build)
+            # damaged (its readers fail the checksums anyway), another kind (index build)
+            # or an older layout (index build rewrites it in this one)
             shutil.rmtree(directory)
         tmp.rename(directory)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         if not (directory / MANIFEST).exists():  # lost a race to an equal index: fine
             raise
+
+
+def _format_of(directory: Path) -> int | None:
+    """The ``format_version`` of the base saved in ``directory`` (None if unreadable)."""
+    try:
+        return json.loads((directory / MANIFEST).read_text()).get("format_version")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _load_base(

@@ -140,6 +140,12 @@ def test_a_base_in_the_old_layout_still_loads(tmp_path, source):
     assert _files(base.directory) == old_files  # nothing rewritten
     assert after == before == truth(again, QUESTION, 5)
     assert filtered == truth(again, QUESTION, 3, WHERE)
+    # `docframe index build` rewrites it in the new layout
+    rebuilt = store.ensure_index(again.store, again.snapshot(), rebuild=True).base
+    assert rebuilt.directory == base.directory
+    assert _files(base.directory) == ["manifest.json", store.VERSIONS_FILE]
+    _fresh()
+    assert hit_ids(docframe.open(tmp_path / "lake").search(QUESTION, 5)) == before
 
 
 def test_a_base_of_an_unknown_format_is_rebuilt_in_the_new_layout(tmp_path, source):
