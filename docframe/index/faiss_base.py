@@ -144,6 +144,18 @@ class FaissIndexBase:
         """Remove ``ids`` (all present) from faiss and from ``self._ids``."""
         raise NotImplementedError
 
+    def vectors_by_id(self) -> np.ndarray | None:
+        """The raw vectors the index itself stores, row ``i`` holding id ``i``, or None.
+
+        A lake base labels its rows 0..n-1, so when the index keeps the raw vectors
+        (flat and HNSW storage, IVF-PQ's re-ranking copy) they double as the base's
+        vectors for exact re-scoring, and no second copy is saved beside the index.
+        None when the kind keeps no raw vectors or the ids are not exactly 0..n-1
+        (rows removed, other labels). The array may be a view into faiss memory: it
+        is valid while the index is alive and unchanged.
+        """
+        return None
+
     def _manifest_extra(self) -> dict[str, Any]:
         """Extra ``index.json`` fields (what was actually trained, tombstones)."""
         return {}
@@ -388,6 +400,11 @@ class FaissIDMapIndex(FaissIndexBase):
             return np.empty((0, self.dim), np.float32)
         storage = self._flat_storage()
         return faiss.rev_swig_ptr(storage.get_xb(), n * self.dim).reshape(n, self.dim)
+
+    def vectors_by_id(self) -> np.ndarray | None:
+        if not self._identity or self._dead:
+            return None
+        return self._vectors()
 
     def _rows_total(self) -> int:
         return self._n_rows

@@ -173,6 +173,17 @@ class FaissIVFPQIndex(FaissIndexBase):
     def _vectors(self) -> np.ndarray | None:
         return self._raw if self._keeps_raw() else None
 
+    def vectors_by_id(self) -> np.ndarray | None:
+        if not self._keeps_raw():
+            return None
+        lookup, n = self._lookup, len(self._raw)
+        identity = np.arange(n, dtype=np.int64)
+        if len(lookup) != n or not (
+            np.array_equal(lookup.ids, identity) and np.array_equal(lookup.rows, identity)
+        ):
+            return None
+        return self._raw
+
     # --- search -----------------------------------------------------------------------------
     def _candidates(self, k: int) -> int:
         rf = int(self.params["refine_factor"])

@@ -18,14 +18,28 @@ mask), the next search folds them in: a new base is built at ``S`` and saved
 after its own: every row live at a later snapshot in a segment the base covered
 was live when it was built, because versions never come back to life.
 
-A base folder holds the index (``index/``, written by the implementation's
-``save``), ``rows.parquet`` (position -> ``chunk_id``, ``version_id``),
-``vectors.npy`` (the raw vectors, memory-mapped: exact re-scoring for filters
-and the ground truth of ``docframe index check``) and ``manifest.json`` with the
-snapshot, model and embedder identity, kind, parameters, covered segment files and
-SHA-256 of every file. faiss loads a corrupted file without complaint, which is why
-the checksums are ours: a base that fails them is rebuilt from the segments. A base
-of another embedder's vectors (the lake was re-embedded since) is passed over.
+A base folder holds ``manifest.json`` (the snapshot, model and embedder identity,
+kind, parameters, covered segment files in build order and the SHA-256 of every
+file), and, where the kind needs one, the index itself (``index/``, written by the
+implementation's ``save``) with ``rows.parquet`` (position -> ``chunk_id``,
+``version_id``). The raw vectors (exact re-scoring for filters, the ground truth of
+``docframe index check``) are stored once, and the manifest's ``vectors`` says where:
+
+- ``segments``: a flat index *is* its vectors, so it saves no index file at all, only
+  ``versions.npy`` (the source versions live at its snapshot); a load reads those
+  versions' rows from the covered segments (ids and the ``embedding`` column, the
+  lake's own copy) and rebuilds the flat index in memory, which costs about what
+  reading and hashing ``index.faiss`` and ``vectors.npy`` did (format 2 stored the
+  vectors three times);
+- ``index``: the index keeps the raw vectors itself (HNSW storage, IVF-PQ's
+  re-ranking copy), and the base uses them (``vectors_by_id``);
+- ``file``: other kinds (cuVS, IVF-PQ without re-ranking): ``vectors.npy``,
+  memory-mapped, as every base of format 2 had.
+
+faiss loads a corrupted file without complaint, which is why the checksums are
+ours: a base that fails them, or whose segments no longer give the rows it was
+built from, is rebuilt from the segments. A base of format 2 still loads as it is.
+A base of another embedder's vectors (the lake was re-embedded since) is passed over.
 
 On a read-only lake (a read-only mount, another user's files) nothing is
 written into ``indexes/``: a reader that must build an index saves it in a
@@ -63,6 +77,7 @@ from docframe.errors import DocframeWarning, QueryError
 from docframe.index.topk import exact_top_k, row_top_k
 from docframe.lake import embedders
 from docframe.lake.cache import SnapshotCache
+from docframe.lake.segments import SEGMENTS_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,9 +89,13 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 ROWS_FILE = "rows.parquet"
 VECTORS_FILE = "vectors.npy"
+VERSIONS_FILE = "versions.npy"  # a segments base: the versions whose rows it holds
 INDEX_SUBDIR = "index"
 TUNING_FILE = "tuning.json"  # per family: search parameters chosen by `docframe index tune`
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: vectors stored once (manifest "vectors"); 2 still loads
+READABLE_FORMATS = (2, 3)
+# kinds whose index is nothing but the vectors: saved as none, rebuilt from the segments
+REBUILT_FROM_SEGMENTS = frozenset({"faiss-flat"})
 
 DELTA_REBUILD_MIN = 4096  # a delta or mask smaller than this never triggers a rebuild
 REBUILD_SHARE = 0.10  # ... and one larger than this share of the base does
@@ -144,10 +163,12 @@ class Base:
     chunk_ids: np.ndarray  # position -> chunk_id (object array of str)
     versions: np.ndarray  # position -> version_id (int64)
     files: frozenset[str]  # segment file names whose rows it holds
-    vectors: np.ndarray  # (n, dim) float32, memory-mapped from vectors.npy
+    vectors: np.ndarray  # (n, dim) float32: the index's own, or memory-mapped vectors.npy
     built_seconds: float = 0.0
     stamp: float | None = None  # when its snapshot was committed (Snapshot.committed_at)
     embedder: str | None = None  # the identity of the embedder of its vectors
+    segment_order: tuple[str, ...] = ()  # covered segment file names, in row order
+    lake_root: Path | None = None  # where its segments are (the base may sit in a cache)
 
     @property
     def kind(self) -> str:
@@ -226,6 +247,9 @@ def build_base(store: LakeStore, snapshot: Snapshot, *, kind: str | None = None)
         raise QueryError(f"index kind {kind!r}: {exc}", help="see docframe index --help") from None
     _apply_tuning(store.root, family, index)
     index.build(vectors, np.arange(len(chunk_ids), dtype=np.int64))
+    stored = _stored_vectors(index)
+    if stored is not None:  # the index's own copy serves: one copy in memory, not two
+        vectors = stored
     save_root = index_roots(store, snapshot)[-1]
     return Base(
         directory=save_root / f"dense-{family}" / str(snapshot.snapshot_id),
@@ -239,24 +263,46 @@ def build_base(store: LakeStore, snapshot: Snapshot, *, kind: str | None = None)
         built_seconds=time.perf_counter() - start,
         stamp=snapshot.committed_at(),
         embedder=snapshot.embedder,
+        segment_order=tuple(Path(f).name for f in snapshot.chunk_files),
+        lake_root=store.root,
     )
+
+
+def _stored_vectors(index: VectorIndex) -> np.ndarray | None:
+    """The raw vectors ``index`` keeps itself, by id (``vectors_by_id``), if any."""
+    method = getattr(index, "vectors_by_id", None)
+    return method() if method is not None else None
+
+
+def vector_home(base: Base) -> str:
+    """Where ``save_base`` puts the base's vectors: ``segments``, ``index`` or ``file``
+    (see the module docstring)."""
+    if base.kind in REBUILT_FROM_SEGMENTS and base.segment_order and base.lake_root:
+        return "segments"
+    return "index" if _stored_vectors(base.index) is not None else "file"
 
 
 def save_base(base: Base) -> None:
     """Write ``base`` to its folder atomically (temp folder, fsync'd files, rename)."""
     directory = base.directory
     tmp = directory.parent / f".tmp-{uuid.uuid4().hex}"
-    (tmp / INDEX_SUBDIR).mkdir(parents=True)
+    tmp.mkdir(parents=True)
+    home = vector_home(base)
     try:
-        base.index.save(tmp / INDEX_SUBDIR)
-        rows = pa.table(
-            {
-                "chunk_id": pa.array(base.chunk_ids, pa.string()),
-                "version_id": pa.array(base.versions, pa.int64()),
-            }
-        )
-        pq.write_table(rows, tmp / ROWS_FILE)
-        np.save(tmp / VECTORS_FILE, np.asarray(base.vectors, dtype=np.float32))
+        if home == "segments":  # its rows are those of these versions in its segments
+            np.save(tmp / VERSIONS_FILE, np.unique(base.versions))
+        else:
+            (tmp / INDEX_SUBDIR).mkdir()
+            base.index.save(tmp / INDEX_SUBDIR)
+            rows = pa.table(
+                {
+                    "chunk_id": pa.array(base.chunk_ids, pa.string()),
+                    "version_id": pa.array(base.versions, pa.int64()),
+                }
+            )
+            pq.write_table(rows, tmp / ROWS_FILE)
+        if home == "file":
+            np.save(tmp / VECTORS_FILE, np.asarray(base.vectors, dtype=np.float32))
         manifest = {
             "format_version": FORMAT_VERSION,
             "snapshot_id": base.snapshot_id,
@@ -264,20 +310,30 @@ def save_base(base: Base) -> None:
             "model": base.model,
             "embedder": base.embedder,
             "kind": base.kind,
+            "dim": int(base.index.dim),
             "params": base.index.params,
             "count": len(base),
             "segment_files": sorted(base.files),
+            "segment_order": list(base.segment_order),
+            "vectors": home,
             "built_at": time.time(),
             "build_seconds": round(base.built_seconds, 3),
             "files": _digests(tmp),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if directory.exists():
-            existing = _load_base(directory, base.model, base.embedder, base.stamp)
-            if existing is not None and existing.kind == base.kind:  # another process saved it
+            existing = _load_base(
+                directory, base.model, base.embedder, base.stamp, root=base.lake_root
+            )
+            if (
+                existing is not None
+                and existing.kind == base.kind
+                and _format_of(directory) == FORMAT_VERSION
+            ):  # another process saved it
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
-            # damaged (its readers fail the checksums anyway) or another kind (index build)
+            # damaged (its readers fail the checksums anyway), another kind (index build)
+            # or an older layout (index build rewrites it in this one)
             shutil.rmtree(directory)
         tmp.rename(directory)
     except OSError:
@@ -286,16 +342,32 @@ def save_base(base: Base) -> None:
             raise
 
 
+def _format_of(directory: Path) -> int | None:
+    """The ``format_version`` of the base saved in ``directory`` (None if unreadable)."""
+    try:
+        return json.loads((directory / MANIFEST).read_text()).get("format_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _load_base(
-    directory: Path, model: str, embedder: str | None, stamp: float | None = None
+    directory: Path,
+    model: str,
+    embedder: str | None,
+    stamp: float | None = None,
+    *,
+    root: Path | None = None,
 ) -> Base | None:
     """The base saved in ``directory``; None (with a warning) when it is unusable.
 
     None without a warning when it was built for another history of the lake (its
-    snapshot's commit time is not ``stamp``: a copy that diverged) or from another
-    ``embedder``'s vectors (re-embedded since; no identity recorded: torch fp32).
+    snapshot's commit time is not ``stamp``: a copy that diverged), from another
+    ``embedder``'s vectors (re-embedded since; no identity recorded: torch fp32), or,
+    for a ``segments`` base, from a segment file that is gone.
+    ``root`` is the lake whose segments hold the vectors of a ``segments`` base
+    (default: the lake that holds ``directory``, ``<root>/indexes/dense-<family>/<id>``).
     """
-    from docframe.index import load_index
+    from docframe.index import load_index, make_index_kind
 
     manifest_path = directory / MANIFEST
     if not manifest_path.exists():
@@ -304,7 +376,7 @@ def _load_base(
         manifest = json.loads(manifest_path.read_text())
         if stamp is not None and manifest.get("snapshot_created_at", stamp) != stamp:
             return None
-        if manifest.get("format_version") != FORMAT_VERSION:
+        if manifest.get("format_version") not in READABLE_FORMATS:
             raise ValueError(f"format {manifest.get('format_version')}, not {FORMAT_VERSION}")
         if manifest["model"] != model:
             raise ValueError(f"built with model {manifest['model']!r}, the lake uses {model!r}")
@@ -314,28 +386,74 @@ def _load_base(
         for name, digest in manifest["files"].items():
             if _sha256(directory / name) != digest:
                 raise ValueError(f"checksum mismatch in {name}")
-        rows = pq.read_table(directory / ROWS_FILE)
-        index = load_index(directory / INDEX_SUBDIR)
-        vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
-        if not len(rows) == len(index) == len(vectors) == manifest["count"]:
+        order = tuple(manifest.get("segment_order", ()))
+        home = manifest.get("vectors", "file")  # format 2: index/ and vectors.npy
+        lake_root = Path(root) if root is not None else directory.resolve().parents[2]
+        if home == "segments":
+            segments = lake_root / SEGMENTS_DIR
+            if not all((segments / name).is_file() for name in order):
+                # a segment it was built from is gone (lost, then repaired): the base is
+                # sound but of rows no snapshot it could serve reads; `verify` reports
+                # the segment, the base is simply built again
+                return None
+            index = make_index_kind(manifest["kind"], int(manifest["dim"]), **manifest["params"])
+            live = np.load(directory / VERSIONS_FILE)
+            chunk_ids, versions, vectors = _segment_rows(lake_root, order, live, index.dim)
+            index.build(vectors, np.arange(len(vectors), dtype=np.int64))
+            vectors = _stored_vectors(index)
+        else:
+            rows = pq.read_table(directory / ROWS_FILE)
+            chunk_ids = rows.column("chunk_id").to_numpy(zero_copy_only=False)
+            versions = rows.column("version_id").to_numpy()
+            index = load_index(directory / INDEX_SUBDIR)
+            if home == "index":
+                vectors = _stored_vectors(index)
+            elif home == "file":
+                vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")
+            else:
+                raise ValueError(f"unknown vectors location {home!r}")
+        if vectors is None:
+            raise ValueError(f"its {manifest['kind']} index holds no vectors")
+        if not len(chunk_ids) == len(index) == len(vectors) == manifest["count"]:
             raise ValueError("row, index and vector counts differ")
         return Base(
             directory=directory,
             snapshot_id=int(manifest["snapshot_id"]),
             model=model,
             index=index,
-            chunk_ids=rows.column("chunk_id").to_numpy(zero_copy_only=False),
-            versions=rows.column("version_id").to_numpy(),
+            chunk_ids=chunk_ids,
+            versions=versions,
             files=frozenset(manifest["segment_files"]),
             vectors=vectors,
             built_seconds=float(manifest.get("build_seconds", 0.0)),
             stamp=manifest.get("snapshot_created_at"),
             embedder=built_by,
+            segment_order=order,
+            lake_root=lake_root,
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         message = f"index {directory} is unusable ({exc}); rebuilding it from the segments"
         warnings.warn(DocframeWarning(message), stacklevel=2)
         return None
+
+
+def _segment_rows(
+    root: Path, order: tuple[str, ...], live: np.ndarray, dim: int
+) -> tuple[np.ndarray, ...]:
+    """(chunk_ids, versions, vectors) of a ``segments`` base, read from the lake's segments.
+
+    The base's rows are the rows of its segments (in ``order``) whose version was
+    live at its snapshot (``live``, from ``versions.npy``), so they need no list of
+    their own (``rows.parquet`` would repeat the segments' ``chunk_id`` column). Every
+    one of those versions must still be found, or the base is not this lake's.
+    """
+    if not order:
+        raise ValueError("its manifest lists no segment files")
+    files = [str(root / SEGMENTS_DIR / name) for name in order]
+    chunk_ids, versions, vectors = _read_rows(files, live, dim)
+    if not np.array_equal(np.unique(versions), live):
+        raise ValueError(f"the segments under {root} no longer hold the rows it was built from")
+    return chunk_ids, versions, vectors
 
 
 def _base_at_or_before(store: LakeStore, snapshot: Snapshot) -> Base | None:
@@ -356,7 +474,7 @@ def _base_at_or_before(store: LakeStore, snapshot: Snapshot) -> Base | None:
         embedder = snapshot.embedder
         if cached is not None and cached.model == snapshot.model and cached.embedder == embedder:
             return cached
-        base = _load_base(directory, snapshot.model, embedder, stamp)
+        base = _load_base(directory, snapshot.model, embedder, stamp, root=store.root)
         if base is not None:
             _apply_tuning(store.root, family, base.index)
             return _BASES.put(key, base)

@@ -7,6 +7,10 @@ crash leaves at most an unreferenced file, never a referenced partial one.
 The SHA-256 of the bytes is taken as they are written (no second read), and the
 catalog records it with the segment: ``docframe verify`` compares every byte
 against it later, so a disk that flips a bit cannot change an answer unnoticed.
+
+The chunk segments are the only copy of the lake's vectors on disk (a flat dense
+index is rebuilt from them on load), so how they are encoded is most of the lake's
+size: see :func:`writer_options`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ import pyarrow.parquet as pq
 SEGMENTS_DIR = "segments"
 ROW_GROUP_ROWS = 1 << 20  # pyarrow's default row group size
 ROW_GROUP_BYTES = 128 << 20  # a cap for wide rows (long text), so memory stays bounded
+# zstd level of the chunk and document segments' columns other than vectors (text, ids)
+TEXT_ZSTD_LEVEL = 9
+_LEVELLED_KINDS = frozenset({"chunks", "documents"})
 
 
 def chunk_schema(dim: int) -> pa.Schema:
@@ -66,6 +73,47 @@ DOCUMENT_SCHEMA = pa.schema(
         ("version_id", pa.int64()),
     ]
 )
+
+
+def _vector_columns(schema: pa.Schema) -> list[str]:
+    """Top-level columns holding float32 vectors (``embedding``): lists of float32."""
+    listed = (pa.types.is_fixed_size_list, pa.types.is_list, pa.types.is_large_list)
+    return [
+        f.name
+        for f in schema
+        if any(test(f.type) for test in listed) and pa.types.is_float32(f.type.value_type)
+    ]
+
+
+def writer_options(kind: str, schema: pa.Schema) -> dict:
+    """``pq.ParquetWriter`` options for a segment of ``kind``: why each one.
+
+    - Vector columns are written without dictionary encoding and with
+      BYTE_STREAM_SPLIT (the 4 bytes of each float in 4 separate streams, so zstd
+      finds the runs in the exponent bytes). pyarrow's default tries a dictionary
+      first, which for 384 distinct floats a row only adds a dictionary page and a
+      fallback: measured on 2,255 SciFact chunks, the embedding column took 3.82 MB
+      that way (more than the 3.46 MB of raw floats) and 2.93 MB this way, and the
+      segment wrote faster. The column's type is unchanged (a fixed-size list of
+      float32); DuckDB, pyarrow and Dask read the encoding as they read any other.
+    - Chunk and document segments compress their other columns at zstd level
+      :data:`TEXT_ZSTD_LEVEL` (text 557 kB -> 444 kB on the same chunks, ~40 ms more
+      per 2,000 chunks, nothing next to embedding them). Table segments keep zstd's
+      default level: an ETL job may write gigabytes and is bound by the write.
+    """
+    options: dict = {"compression": "zstd"}
+    vectors = _vector_columns(schema)
+    if vectors:
+        others = [f.name for f in schema if f.name not in vectors]
+        nested = [f.name for f in schema if f.name in others and pa.types.is_nested(f.type)]
+        # a list's leaf is named "<column>.list.element" in the Parquet schema
+        options["use_dictionary"] = [
+            f"{name}.list.element" if name in nested else name for name in others
+        ]
+        options["use_byte_stream_split"] = [f"{name}.list.element" for name in vectors]
+    if kind in _LEVELLED_KINDS:
+        options["compression_level"] = TEXT_ZSTD_LEVEL
+    return options
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -167,7 +215,7 @@ def write_segment_batches(
     try:
         with open(tmp, "wb") as fh:
             sink = _HashingWriter(fh)
-            with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+            with pq.ParquetWriter(sink, schema, **writer_options(kind, schema)) as writer:
                 for group in _row_groups(batches):
                     table = pa.Table.from_batches(group, schema=schema)
                     attempted += table.nbytes

@@ -136,15 +136,22 @@ def test_a_large_delta_is_folded_into_a_new_base(two_commits, monkeypatch):
     assert (store.family_dir(lake.root, "faiss") / str(snap.snapshot_id) / store.MANIFEST).exists()
 
 
-def test_a_damaged_base_is_rebuilt_from_the_segments(tmp_path):
+@pytest.mark.parametrize(
+    ("kind", "damaged"),
+    [
+        ("faiss-flat", store.VERSIONS_FILE),  # no index file: the rows are the segments'
+        ("faiss-hnsw", f"{store.INDEX_SUBDIR}/index.faiss"),
+    ],
+)
+def test_a_damaged_base_is_rebuilt_from_the_segments(tmp_path, kind, damaged):
     src = tmp_path / "src"
     src.mkdir()
     beir_docs(src / "docs.jsonl", 40)
-    lake = docframe.open(tmp_path / "lake")
+    lake = docframe.open(tmp_path / "lake", index_kind=kind)
     lake.ingest(src)
     before = hit_ids(lake.search("violins and a symphony", 5))
     folder = store.family_dir(lake.root, "faiss") / "1"
-    index_file = next((folder / store.INDEX_SUBDIR).glob("*.faiss"))
+    index_file = folder / damaged
     data = bytearray(index_file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     index_file.write_bytes(bytes(data))
