@@ -230,7 +230,8 @@ def _assert_same(state: dict, expected: dict, uris: set[str] | None = None) -> N
     got, want = part(state["chunks"]), part(expected["chunks"])
     cols = ["chunk_id", "doc_id", "source_uri", "ordinal", "text"]
     assert got[cols].equals(want[cols])
-    assert np.allclose(np.stack(got.embedding), np.stack(want.embedding), atol=1e-5)
+    if len(got):  # a kill before the first chunk commit leaves none (tables may be there)
+        assert np.allclose(np.stack(got.embedding), np.stack(want.embedding), atol=1e-5)
     assert part(state["documents"]).equals(part(expected["documents"]))
     want_sources = {u: r for u, r in expected["sources"].items() if uris is None or u in uris}
     assert {u: r for u, r in state["sources"].items() if r[0] == "ok"} == want_sources
