@@ -358,14 +358,16 @@ def child(system: str, work: Path) -> int:
                 qid: to_documents(adapter.search(text, spec["depth"], mode))
                 for qid, text in spec["queries"].items()
             }
-            counts, inside = [], True
+            counts, distinct, inside = [], [], True
             for text in list(spec["queries"].values())[: spec["filter_queries"]]:
                 ids = adapter.filtered(text, spec["k"], mode, allow)
                 counts.append(len(ids))
-                inside = inside and all(i in set(allow) for i in ids)
+                distinct.append(len(set(ids)))  # docframe returns chunks: documents differ
+                inside = inside and set(ids) <= set(allow)
             filtered[mode] = {
                 "mean": sum(counts) / len(counts),
                 "min": min(counts),
+                "docs_mean": sum(distinct) / len(distinct),
                 "inside": inside,
             }
         result = {
@@ -548,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
                 "recall100": round(scores["recall@100"], 4),
                 "filtered_k_mean": round(f["mean"], 2),
                 "filtered_k_min": f["min"],
+                "filtered_docs_mean": round(f["docs_mean"], 2),
                 "filtered_inside": f["inside"],
             }
         figures[system] = sysfig
@@ -557,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for system, fig in figures.items():
         for mode, m in fig["modes"].items():
-            filt = f"{m['filtered_k_mean']:.1f} (min {m['filtered_k_min']})"
+            filt = f"{m['filtered_k_mean']:.1f} (min {m['filtered_k_min']}"
+            filt += f", {m['filtered_docs_mean']:.1f} docs)"
             filt += "" if m["filtered_inside"] else " OUTSIDE"
             rows.append((system, mode, f"{fig['ingest_docs_s']:.1f}", f"{m['p50_ms']:.1f}",
                          f"{m['p95_ms']:.1f}", f"{m['ndcg10']:.4f}", f"{m['recall100']:.4f}",
