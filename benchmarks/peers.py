@@ -60,6 +60,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # Chroma's telemetry (no network here)
+# LanceDB's Rust log warns on every query that a future release will stop adding _distance /
+# _score to a select(); the ranking is read from the row order, so that warning is noise here
+os.environ.setdefault("LANCEDB_LOG", "error")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ingest_search import (  # noqa: E402  (the shared benchmark helpers)
