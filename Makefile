@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .DEFAULT_GOAL := help
-.PHONY: help install ocr media-tools demo test lint format gpu-check bench bench-tables bench-pdf bench-media clean
+.PHONY: help install ocr media-tools demo test lint format gpu-check bench bench-tables bench-pdf bench-media bench-peers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,21 @@ bench-pdf: install  ## PDF extraction: docframe vs raw PyMuPDF page.get_text() (
 
 bench-media: install  ## audio ingest: docframe vs raw faster-whisper transcribe() (shared corpus)
 	$(BIN)/python benchmarks/media.py
+
+# The peers (LanceDB, txtai, Chroma) live in their own venv so docframe's stays lean; pins
+# in benchmarks/requirements-peers.txt (torch: the CPU build from pip's find-links).
+PEERS_PYTHON ?= python3.11
+PEERS_VENV   ?= .venv-peers
+PEERS_ARGS   ?=
+
+$(PEERS_VENV)/.installed: benchmarks/requirements-peers.txt pyproject.toml setup.py
+	$(PEERS_PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-peers.txt -e .
+	touch $@
+
+bench-peers: $(PEERS_VENV)/.installed  ## docframe vs LanceDB, txtai, Chroma on SciFact (venv .venv-peers; PEERS_ARGS=...)
+	$(PEERS_VENV)/bin/python benchmarks/peers.py $(PEERS_ARGS)
 
 clean:  ## remove the demo lake and caches (keeps the venvs)
 	rm -rf $(DEMO_LAKE) .pytest_cache .ruff_cache
