@@ -11,9 +11,8 @@ package, offline) and ingests the same file:
 
 - docframe: ``docframe.open(dir).ingest(corpus.jsonl.gz)`` with its defaults (chunks with
   the title prefixed, its default embedding backend, faiss + BM25 indexes); modes dense,
-  keyword, hybrid. It returns chunks: a document scores as its best chunk
-  (``docframe.query.evaluation.to_documents``) among ``--depth`` chunks, as
-  ``docframe eval`` does.
+  keyword, hybrid, searched by document (``per_document=True``: the best chunk of each
+  of k distinct documents), so it returns k documents as the peers do.
 - LanceDB: a table with the ``sentence-transformers`` embedding function of the registry
   (``title\\ntext`` per document), a native FTS index, hybrid with ``RRFReranker``.
 - txtai: ``Embeddings(path=<model folder>, content=True, hybrid=True)``, saved to disk;
@@ -178,13 +177,15 @@ class Docframe:
         return {"chunks": n, "embedder": self.lake.snapshot().embedder}
 
     def search(self, q: str, k: int, mode: str) -> list[tuple[str, float]]:
-        t = self.lake.search(q, k=k, mode=mode).to_arrow()
+        t = self.lake.search(q, k=k, mode=mode, per_document=True).to_arrow()
         return list(
             zip(t.column("doc_key").to_pylist(), t.column("score").to_pylist(), strict=True)
         )
 
     def filtered(self, q: str, k: int, mode: str, allow: list[str]) -> list[str]:
-        t = self.lake.search(q, k=k, mode=mode, where=f"doc_key IN ({sql_in(allow)})")
+        t = self.lake.search(
+            q, k=k, mode=mode, where=f"doc_key IN ({sql_in(allow)})", per_document=True
+        )
         return t.to_arrow().column("doc_key").to_pylist()
 
 
