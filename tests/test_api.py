@@ -40,7 +40,7 @@ def test_a_new_lake_embeds_with_auto_s_choice_int8_on_the_cpu(tmp_path):
     assert lake.embedder.identity == INT8
     assert lake.ingest(files).ok
     assert lake.snapshot().embedder == INT8
-    assert lake.query_encoder().identity == INT8  # already torch-free: the same encoder
+    assert lake.query_encoder().identity == FP32  # full-precision questions, no torch
 
 
 def test_auto_follows_the_embedder_the_lake_holds(torch_lake, monkeypatch):
@@ -78,7 +78,7 @@ def test_reembed_through_the_facade_changes_the_lake_s_embedder(tmp_path):
     assert (report.previous, report.embedder) == (TORCH, INT8)
     assert report.versions == 2 and report.chunks > 0
     assert lake.snapshot().embedder == INT8
-    assert lake.query_encoder().identity == INT8  # questions follow the vectors
+    assert lake.query_encoder().identity == FP32  # questions follow the model, in fp32
     assert [h["chunk_id"] for h in lake.search(question, k=2).to_list()] == before
     # this handle asked for torch by name, so its ingest is refused now; a default one
     # follows the lake's new embedder and needs no flag
