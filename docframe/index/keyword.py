@@ -430,9 +430,15 @@ def _arrow(values: np.ndarray) -> Any:
     return pa.array(values)
 
 
-def _write(path: Path, columns: dict[str, Any], *, delta: Sequence[str] = ()) -> None:
-    """One zstd Parquet file; ``delta`` columns (sorted ints) delta-encoded, the others
-    dictionary-encoded where that is smaller (Parquet falls back by itself)."""
+def _write(
+    path: Path,
+    columns: dict[str, Any],
+    *,
+    delta: Sequence[str] = (),
+    dictionary: Sequence[str] = (),
+) -> None:
+    """One zstd Parquet file; ``delta`` columns (sorted ints) delta-encoded,
+    ``dictionary`` ones dictionary-encoded (values that repeat), the rest plain."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -441,7 +447,7 @@ def _write(path: Path, columns: dict[str, Any], *, delta: Sequence[str] = ()) ->
         path,
         compression="zstd",
         compression_level=ZSTD_LEVEL,
-        use_dictionary=[c for c in columns if c not in delta],
+        use_dictionary=list(dictionary),
         column_encoding={c: "DELTA_BINARY_PACKED" for c in delta} or None,
     )
 
@@ -475,6 +481,7 @@ def _save_matrix(bm25: Any, directory: Path) -> dict[str, Any]:
     _write(
         directory / POSTINGS_FILE,
         {"doc_gap": _arrow(gaps.astype(gap_dtype)), "score": _arrow(data)},
+        dictionary=("score",),
     )
     _write(directory / TERMS_FILE, {"term": _arrow(np.array(terms, dtype=object)),
                                     "postings": _arrow(postings)})  # fmt: skip

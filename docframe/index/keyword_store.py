@@ -154,8 +154,12 @@ def _rows(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
     """(chunk_ids, doc_ids) of the snapshot's chunks in index position order."""
     from docframe.lake.reader import reader
 
-    with reader(snapshot).cursor() as con:
-        table = con.execute(ROWS).to_arrow_table()
+    table = reader(snapshot).hit_rows()  # the search's hit rows are in this order too
+    if table is not None:
+        table = table.table
+    else:
+        with reader(snapshot).cursor() as con:
+            table = con.execute(ROWS).to_arrow_table()
     return (
         table.column("chunk_id").to_numpy(zero_copy_only=False),
         table.column("doc_id").to_numpy(zero_copy_only=False),
