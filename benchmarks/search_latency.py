@@ -32,6 +32,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,8 +78,12 @@ def cold(root: Path, question: str, runs: int) -> dict[str, float]:
     for _ in range(runs):
         out = subprocess.run(
             [sys.executable, "-c", COLD, str(root), question],
-            capture_output=True, text=True, check=True, env=env,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=tempfile.gettempdir(),
+        )  # fmt: skip (not the repo as cwd: it would shadow PYTHONPATH's docframe)
         found.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {
         "cold_keyword_index_ms": round(statistics.median(f["index_ms"] for f in found), 2),

@@ -438,7 +438,8 @@ def _write(
     dictionary: Sequence[str] = (),
 ) -> None:
     """One zstd Parquet file; ``delta`` columns (sorted ints) delta-encoded,
-    ``dictionary`` ones dictionary-encoded (values that repeat), the rest plain."""
+    ``dictionary`` ones dictionary-encoded (values that repeat), the rest plain (a
+    vocabulary: unique strings)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -481,7 +482,7 @@ def _save_matrix(bm25: Any, directory: Path) -> dict[str, Any]:
     _write(
         directory / POSTINGS_FILE,
         {"doc_gap": _arrow(gaps.astype(gap_dtype)), "score": _arrow(data)},
-        dictionary=("score",),
+        dictionary=("doc_gap", "score"),  # both repeat: 13 KB smaller on SciFact-1000
     )
     _write(directory / TERMS_FILE, {"term": _arrow(np.array(terms, dtype=object)),
                                     "postings": _arrow(postings)})  # fmt: skip

@@ -55,7 +55,10 @@ class HitRows:
         ``chunk_ids`` that were found). An unknown id (not a chunk of the snapshot) is
         left out, as a join would."""
         found = [(i, r) for i, c in enumerate(chunk_ids) if (r := self.row_of.get(c)) is not None]
-        return self.table.take([r for _, r in found]), [i for i, _ in found]
+        import pyarrow as pa
+
+        rows = pa.array([r for _, r in found], pa.int64())  # typed: [] would be null
+        return self.table.take(rows), [i for i, _ in found]
 
 
 class SnapshotReader:

@@ -380,7 +380,7 @@ def _result(
     if hit_rows is not None:  # the common case: take the <= k rows from memory
         rows, found = hit_rows.take(table.column("chunk_id").to_pylist())
         if len(found) < len(hits):  # a chunk the snapshot does not hold: left out, as a join
-            table = table.take(found)
+            table = table.take(pa.array(found, pa.int64()))
         columns = [table.column("rank"), table.column("score"), *rows.columns]
         names = ["rank", "score", *rows.column_names]
         return Result(pa.Table.from_arrays(columns, names=names), info=info)
