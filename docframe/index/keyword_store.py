@@ -10,6 +10,14 @@ is cheap next to embedding: bm25s indexes SciFact's ~12k chunks in about 1.3 s.
 Each chunk is indexed as its document title and its text, so a query naming a
 paper's title finds its chunks even when the chunk text does not repeat it.
 
+The folder holds the index (``bm25/``, compact: see :meth:`KeywordIndex.save`) and a
+checksummed ``manifest.json``. Which chunk each index position is comes from the
+snapshot itself: positions are the snapshot's chunks in ``chunk_id`` order, read from
+its segments on load (two columns), so no ``rows.parquet`` repeats the segments' ids;
+the manifest keeps their count and digest, and an index whose snapshot no longer gives
+those rows is rebuilt. Folders of an older layout (format 2: bm25s' raw ``.npy`` files
+and ``rows.parquet``) are stale: rebuilt in this one on first use, never an error.
+
 On a read-only lake it is saved in the per-user cache instead, next to the dense
 index (:func:`docframe.index.store.index_roots`), and like it records its
 snapshot's commit time so that a diverged copy of the lake never loads it.
@@ -18,6 +26,7 @@ snapshot's commit time so that a diverged copy of the lake never loads it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import shutil
 import threading
@@ -29,8 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from docframe.errors import DocframeWarning
 from docframe.index.store import _digests, _sha256, index_roots
@@ -44,9 +51,10 @@ if TYPE_CHECKING:
     from docframe.lake.store import LakeStore
 
 MANIFEST = "manifest.json"
-ROWS_FILE = "rows.parquet"
 INDEX_SUBDIR = "bm25"
-FORMAT_VERSION = 2  # 2: rows.parquet holds each chunk's doc_id (fusion by document)
+# 3: compact bm25/ and rows read from the snapshot; 2: rows.parquet (chunk_id, doc_id)
+FORMAT_VERSION = 3
+ROWS = "SELECT chunk_id, doc_id FROM chunks ORDER BY chunk_id"  # TEXTS' order
 TEXTS = """
 SELECT c.chunk_id, c.doc_id, coalesce(d.title || chr(10), '') || c.text AS text
 FROM chunks c LEFT JOIN documents d USING (doc_id)
@@ -133,21 +141,42 @@ def _build(con: Any, snapshot: Snapshot) -> KeywordView:
     return KeywordView(index, chunk_ids, doc_ids, snapshot.snapshot_id, seconds)
 
 
+def _rows_digest(chunk_ids: np.ndarray, doc_ids: np.ndarray) -> str:
+    """SHA-256 of the (chunk_id, doc_id) rows in position order: what a saved index
+    checks the snapshot's rows against before it trusts its positions."""
+    digest = hashlib.sha256("\n".join(map(str, chunk_ids.tolist())).encode())
+    digest.update(b"\0")
+    digest.update("\n".join(map(str, doc_ids.tolist())).encode())
+    return digest.hexdigest()
+
+
+def _rows(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """(chunk_ids, doc_ids) of the snapshot's chunks in index position order."""
+    from docframe.lake.reader import reader
+
+    table = reader(snapshot).hit_rows()  # the search's hit rows are in this order too
+    if table is not None:
+        table = table.table
+    else:
+        with reader(snapshot).cursor() as con:
+            table = con.execute(ROWS).to_arrow_table()
+    return (
+        table.column("chunk_id").to_numpy(zero_copy_only=False),
+        table.column("doc_id").to_numpy(zero_copy_only=False),
+    )
+
+
 def _save(view: KeywordView, directory: Path, stamp: float | None) -> None:
     tmp = directory.parent / f".tmp-{uuid.uuid4().hex}"
     (tmp / INDEX_SUBDIR).mkdir(parents=True)
     try:
         view.index.save(tmp / INDEX_SUBDIR)
-        rows = {
-            "chunk_id": pa.array(view.chunk_ids, pa.string()),
-            "doc_id": pa.array(view.doc_ids, pa.string()),
-        }
-        pq.write_table(pa.table(rows), tmp / ROWS_FILE)
         manifest = {
             "format_version": FORMAT_VERSION,
             "snapshot_id": view.snapshot_id,
             "snapshot_created_at": stamp,
             "count": len(view.chunk_ids),
+            "rows_sha256": _rows_digest(view.chunk_ids, view.doc_ids),
             "params": view.index.params,
             "build_seconds": round(view.built_seconds, 3),
             "files": _digests(tmp),
@@ -180,14 +209,19 @@ def _load(directory: Path, snapshot: Snapshot) -> KeywordView | None:
         for name, digest in manifest["files"].items():
             if _sha256(directory / name) != digest:
                 raise ValueError(f"checksum mismatch in {name}")
-        rows = pq.read_table(directory / ROWS_FILE)
         index = KeywordIndex.load(directory / INDEX_SUBDIR)
-        if rows.num_rows != len(index):
-            raise ValueError("row and index counts differ")
+        chunk_ids, doc_ids = _rows(snapshot)
+        if not len(chunk_ids) == len(index) == manifest["count"]:
+            raise ValueError(
+                f"the snapshot has {len(chunk_ids)} chunks, the index {len(index)}, "
+                f"its manifest says {manifest['count']}"
+            )
+        if _rows_digest(chunk_ids, doc_ids) != manifest["rows_sha256"]:
+            raise ValueError("the snapshot's chunks are not the ones it was built over")
         return KeywordView(
             index,
-            rows.column("chunk_id").to_numpy(zero_copy_only=False),
-            rows.column("doc_id").to_numpy(zero_copy_only=False),
+            chunk_ids,
+            doc_ids,
             snapshot.snapshot_id,
             float(manifest.get("build_seconds", 0.0)),
         )

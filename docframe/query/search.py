@@ -56,6 +56,8 @@ HYBRID_FETCH = 100  # each ranking hybrid fuses is this deep (at least k)
 RRF_K = 20
 PER_DOCUMENT_FETCH = 3  # per_document: the first round fetches this many chunks per document
 
+# a snapshot too large to keep its hit rows in memory (docframe.lake.reader.HitRows)
+# joins its hits to them in DuckDB; both give these columns in this order
 HITS = """
 SELECT h.rank, h.score, c.chunk_id, c.doc_key, c.source_uri, c.title, c.modality,
        c.page, c.bbox, c.start_s, c.end_s, c.char_start, c.char_end, c.text, c.doc_id
@@ -272,17 +274,25 @@ def fuse_documents(
 
 
 def _documents_of(snapshot: Snapshot, chunk_ids: list[str], doc_of: dict[str, str]) -> None:
-    """Add the ``doc_id`` of each of ``chunk_ids`` not yet in ``doc_of`` (one join)."""
+    """Add the ``doc_id`` of each of ``chunk_ids`` not yet in ``doc_of`` (from the hit
+    rows in memory, or one join)."""
     missing = [c for c in chunk_ids if c not in doc_of]
     if not missing:
         return
-    ids = pa.table({"chunk_id": pa.array(missing, pa.string())})
-    with reader(snapshot).cursor(hit_rows=True) as con:
-        con.register("_chunk_ids", ids)
-        rows = con.execute(
-            "SELECT i.chunk_id, c.doc_id FROM _chunk_ids i JOIN _hit_rows c USING (chunk_id)"
-        ).fetchall()
-    doc_of.update(rows)
+    hit_rows = reader(snapshot).hit_rows()
+    if hit_rows is not None:
+        rows, found = hit_rows.take(missing)
+        doc_of.update(
+            zip([missing[i] for i in found], rows.column("doc_id").to_pylist(), strict=True)
+        )
+    else:
+        ids = pa.table({"chunk_id": pa.array(missing, pa.string())})
+        with reader(snapshot).cursor(hit_rows=True) as con:
+            con.register("_chunk_ids", ids)
+            joined = (
+                "SELECT i.chunk_id, c.doc_id FROM _chunk_ids i JOIN _hit_rows c USING (chunk_id)"
+            )
+            doc_of.update(con.execute(joined).fetchall())
     for chunk_id in missing:  # not in chunks (cannot happen in a sound lake): its own document
         doc_of.setdefault(chunk_id, chunk_id)
 
@@ -294,8 +304,9 @@ def prepare(store: LakeStore, snapshot: Snapshot, modes: set[str]) -> None:
     snapshot.require("chunks", "documents")  # a damaged segment: its one line, not a trace
     if snapshot.is_empty:
         return
-    with reader(snapshot).cursor(hit_rows=True):
-        pass
+    if reader(snapshot).hit_rows() is None:  # too many chunks to keep: the view
+        with reader(snapshot).cursor(hit_rows=True):
+            pass
     if modes & {"dense", "hybrid"}:
         from docframe.index.store import ensure_index
 
@@ -365,6 +376,14 @@ def _result(
     )
     if not provenance:
         return Result(table, info=info)
+    hit_rows = reader(snapshot).hit_rows()
+    if hit_rows is not None:  # the common case: take the <= k rows from memory
+        rows, found = hit_rows.take(table.column("chunk_id").to_pylist())
+        if len(found) < len(hits):  # a chunk the snapshot does not hold: left out, as a join
+            table = table.take(pa.array(found, pa.int64()))
+        columns = [table.column("rank"), table.column("score"), *rows.columns]
+        names = ["rank", "score", *rows.column_names]
+        return Result(pa.Table.from_arrays(columns, names=names), info=info)
     with reader(snapshot).cursor(hit_rows=True) as con:
         con.register("_hits", table)
         return Result(con.execute(HITS).to_arrow_table(), info=info)

@@ -412,12 +412,61 @@ def test_load_refuses_other_directories(tmp_path: Path):
 
 
 def test_load_detects_mismatched_files(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     index = KeywordIndex()
     index.build(["one document", "two documents"], [0, 1])
     index.save(tmp_path / "kw")
-    np.save(tmp_path / "kw" / "ids.npy", np.arange(3, dtype=np.int64))
-    with pytest.raises(ValueError, match="ids.npy"):
+    pq.write_table(
+        pa.table({"id": pa.array(range(3), pa.int64())}), tmp_path / "kw" / "ids.parquet"
+    )
+    with pytest.raises(ValueError, match="ids.parquet"):
         KeywordIndex.load(tmp_path / "kw")
+    index.save(tmp_path / "kw")
+    post = pq.read_table(tmp_path / "kw" / "postings.parquet")
+    pq.write_table(post.slice(1), tmp_path / "kw" / "postings.parquet")
+    with pytest.raises(ValueError, match="postings"):
+        KeywordIndex.load(tmp_path / "kw")
+
+
+def test_saved_matrix_is_bm25s_matrix_exactly(tmp_path: Path, random_corpus):
+    # The compact files must give back bm25s' CSC arrays bit for bit (float32 weights,
+    # not float16): rankings and scores of a loaded index are those of the built one.
+    index = random_corpus[0]
+    index.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    for name in ("data", "indices", "indptr"):
+        want, got = index._bm25.scores[name], loaded._bm25.scores[name]
+        assert got.dtype == want.dtype, name
+        np.testing.assert_array_equal(got, want)
+    assert loaded._bm25.vocab_dict == index._bm25.vocab_dict
+    assert sorted(p.name for p in (tmp_path / "kw").iterdir()) == [
+        "ids.parquet", "index.json", "postings.parquet", "terms.parquet"
+    ]  # fmt: skip
+
+
+def save_format_1(index: KeywordIndex, directory: Path) -> None:
+    """What docframe wrote before the compact layout: bm25s' own files, ids.npy."""
+    directory.mkdir(parents=True)
+    np.save(directory / "ids.npy", index._ids, allow_pickle=False)
+    index._bm25.save(directory / "bm25s", show_progress=False)
+    manifest = {"kind": "bm25", "count": len(index), "format_version": 1,
+                "params": index.params, "has_terms": True, "bm25s_version": "0.3.16"}  # fmt: skip
+    (directory / "index.json").write_text(json.dumps(manifest))
+
+
+def test_an_index_saved_in_format_1_still_loads(tmp_path: Path, random_corpus):
+    index, _, ids, queries = random_corpus
+    save_format_1(index, tmp_path / "old")
+    loaded = KeywordIndex.load(tmp_path / "old")
+    for allowed in (None, ids[::3]):
+        want, got = (
+            index.search(queries, 7, allowed=allowed),
+            loaded.search(queries, 7, allowed=allowed),
+        )
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
 
 
 # --- input checks ---------------------------------------------------------------------------

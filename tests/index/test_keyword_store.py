@@ -4,11 +4,14 @@ and hybrid search fuses chunks by document (the view maps chunks to documents)."
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 
+import numpy as np
 import pytest
 
 import docframe
+from docframe.errors import DocframeWarning
 from docframe.index import keyword_store
 from docframe.index.keyword import TWO_CHAR_PATTERN, KeywordIndex
 
@@ -127,3 +130,73 @@ def test_fusing_a_real_hybrid_by_document_groups_its_chunks(lake):
         for r in lake.sql("SELECT chunk_id, doc_key FROM chunks").to_list()
     }
     assert key_of[fused[0][0]] == "paper-a"
+
+
+def test_an_index_saved_in_the_old_layout_is_rebuilt_in_the_compact_one(lake, tmp_path):
+    # What docframe wrote before: bm25s' raw .npy files, ids.npy and rows.parquet,
+    # store format 2. It must never fail a search: it is rebuilt, quietly, compactly.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from docframe.index.store import _digests
+
+    snapshot = lake.snapshot()
+    view = keyword_store.ensure_keyword_index(lake.store, snapshot)
+    directory = keyword_store.keyword_dir(lake.root, snapshot.snapshot_id)
+    want = keys(lake.search("aspirin 5", 3, mode="keyword"))
+    old = tmp_path / "old"
+    (old / "bm25").mkdir(parents=True)
+    index = view.index
+    np.save(old / "bm25" / "ids.npy", index._ids, allow_pickle=False)
+    index._bm25.save(old / "bm25" / "bm25s", show_progress=False)
+    inner = {"kind": "bm25", "count": len(index), "format_version": 1,
+             "params": index.params, "has_terms": True}  # fmt: skip
+    (old / "bm25" / "index.json").write_text(json.dumps(inner))
+    rows = {"chunk_id": pa.array(view.chunk_ids, pa.string()),
+            "doc_id": pa.array(view.doc_ids, pa.string())}  # fmt: skip
+    pq.write_table(pa.table(rows), old / "rows.parquet")
+    manifest = {"format_version": 2, "snapshot_id": snapshot.snapshot_id,
+                "snapshot_created_at": snapshot.committed_at(), "count": len(view.chunk_ids),
+                "params": index.params, "files": _digests(old)}  # fmt: skip
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    shutil.rmtree(directory)
+    shutil.copytree(old, directory)
+    keyword_store._VIEWS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an older layout is not damage
+        assert keys(lake.search("aspirin 5", 3, mode="keyword")) == want
+    saved = json.loads((directory / "manifest.json").read_text())
+    assert saved["format_version"] == keyword_store.FORMAT_VERSION
+    assert not (directory / "rows.parquet").exists()
+    assert not (directory / "bm25" / "bm25s").exists()
+
+
+def test_the_compact_index_loads_its_rows_from_the_snapshot(lake):
+    snapshot = lake.snapshot()
+    built = keyword_store.ensure_keyword_index(lake.store, snapshot, rebuild=True)
+    directory = keyword_store.keyword_dir(lake.root, snapshot.snapshot_id)
+    assert not (directory / "rows.parquet").exists()
+    keyword_store._VIEWS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = keyword_store.ensure_keyword_index(lake.store, snapshot)
+    assert loaded is not built
+    np.testing.assert_array_equal(loaded.chunk_ids, built.chunk_ids)
+    np.testing.assert_array_equal(loaded.doc_ids, built.doc_ids)
+    q = ["coral reefs bleach", "give 7 tablets"]
+    assert loaded.search(q, 5) == built.search(q, 5)
+
+
+def test_an_index_whose_rows_differ_from_the_snapshot_is_rebuilt(lake):
+    snapshot = lake.snapshot()
+    keyword_store.ensure_keyword_index(lake.store, snapshot)
+    manifest = keyword_store.keyword_dir(lake.root, snapshot.snapshot_id) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["rows_sha256"] = "0" * 64  # built over other chunks than the snapshot now gives
+    manifest.write_text(json.dumps(data))
+    keyword_store._VIEWS.clear()
+    with pytest.warns(DocframeWarning, match="not the ones it was built over"):
+        view = keyword_store.ensure_keyword_index(lake.store, snapshot)
+    assert keys(lake.search("5", 3, mode="keyword")) == ["dose-5"]
+    assert json.loads(manifest.read_text())["rows_sha256"] != "0" * 64
+    assert len(view.chunk_ids) == data["count"]

@@ -126,3 +126,22 @@ def test_cli_eval_scores_a_small_beir_collection(lake, tmp_path):
         app, ["--lake", str(lake.root), "eval", "--queries", str(queries), "--qrels", str(qrels)]
     )
     assert out.exit_code == 2 and "same collection" in out.stderr
+
+
+def test_hit_rows_in_memory_and_the_duckdb_join_give_the_same_results(lake, monkeypatch):
+    # A snapshot over MATERIALISE_MAX_CHUNKS joins its hits in DuckDB; a smaller one takes
+    # them from its HitRows in memory. Both must give the same table, column for column.
+    from docframe.lake import reader as reader_module
+
+    questions = ["ERR-4411 error code", "coral reefs", "no such words zzzq"]
+    cases = [(q, m, d, w) for q in questions for m in ("dense", "keyword", "hybrid")
+             for d in (False, True) for w in (None, "char_start >= 0")]  # fmt: skip
+    fast = [lake.search(q, 5, mode=m, per_document=d, where=w).to_arrow() for q, m, d, w in cases]
+    reader_module.READERS.clear()
+    monkeypatch.setattr(reader_module, "MATERIALISE_MAX_CHUNKS", 0)
+    assert reader_module.reader(lake.snapshot()).hit_rows() is None
+    slow = [lake.search(q, 5, mode=m, per_document=d, where=w).to_arrow() for q, m, d, w in cases]
+    reader_module.READERS.clear()
+    for case, a, b in zip(cases, fast, slow, strict=True):
+        assert a.equals(b, check_metadata=True), case
+    assert any(t.num_rows for t in fast)
