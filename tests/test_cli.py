@@ -230,7 +230,10 @@ def test_a_damaged_index_warns_in_one_line_not_as_python(cli_lake, tmp_path):
 
     lake = tmp_path / "lake"
     shutil.copytree(cli_lake, lake)
-    damaged = sorted((lake / "indexes").glob("dense-*/*/index/*.faiss"))
+    # a flat base keeps its rows' versions (its vectors are the segments'); other kinds a .faiss
+    damaged = sorted((lake / "indexes").glob("dense-*/*/versions.npy")) + sorted(
+        (lake / "indexes").glob("dense-*/*/index/*.faiss")
+    )
     assert damaged, "the ingest saved a dense index"
     data = bytearray(damaged[0].read_bytes())
     data[len(data) // 2] ^= 0xFF

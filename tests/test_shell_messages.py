@@ -50,7 +50,10 @@ def test_the_cli_prints_a_warning_like_an_error(capsys):
 def test_the_shell_shows_a_damaged_index_as_a_warning_then_the_result(sample_lake, tmp_path):
     root = tmp_path / "lake"
     shutil.copytree(sample_lake.root, root)
-    damaged = sorted((root / "indexes").glob("dense-*/*/index/*.faiss"))
+    # a flat base keeps its rows' versions (its vectors are the segments'); other kinds a .faiss
+    damaged = sorted((root / "indexes").glob("dense-*/*/versions.npy")) + sorted(
+        (root / "indexes").glob("dense-*/*/index/*.faiss")
+    )
     assert damaged, "the ingest saved a dense index"
     data = bytearray(damaged[0].read_bytes())
     data[len(data) // 2] ^= 0xFF

@@ -42,7 +42,7 @@ def truth(lake, text: str, k: int, where: str = "true") -> list[str]:
     rows = lake.sql(f"SELECT chunk_id, embedding FROM chunks WHERE {where}").to_arrow()
     ids = rows.column("chunk_id").to_pylist()
     vectors = np.array(rows.column("embedding").to_pylist(), dtype=np.float32)
-    query = lake.embedder.encode([text])[0]
+    query = lake.query_encoder().encode([text])[0]  # what search encodes the question with
     scores = vectors @ query
     order = sorted(range(len(ids)), key=lambda i: (-round(float(scores[i]), 5), ids[i]))
     return [ids[i] for i in order[:k]]
@@ -60,7 +60,7 @@ def scores_close(lake, result, text: str, expected: list[str]) -> None:
     vec = dict(
         zip(rows.column("chunk_id").to_pylist(), rows.column("embedding").to_pylist(), strict=True)
     )
-    q = lake.embedder.encode([text])[0]
+    q = lake.query_encoder().encode([text])[0]
     got_s = sorted(round(float(np.dot(vec[c], q)), 4) for c in got)
     exp_s = sorted(round(float(np.dot(vec[c], q)), 4) for c in expected)
     assert got_s == exp_s
