@@ -451,6 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depth", type=int, default=100, help="results per scored search")
     ap.add_argument("--filter-queries", type=int, default=20, help="questions for the filter check")
     ap.add_argument("--workdir", type=Path, help="keep the stores here (default: a temp dir)")
+    ap.add_argument(
+        "--per-query",
+        type=Path,
+        help="write every system's and mode's document rankings per question to this JSON "
+        "file (--depth deep and the timed k-result searches), for paired comparisons",
+    )
     ap.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -652,6 +658,14 @@ def main(argv: list[str] | None = None) -> int:
                 "keyword_p50_ratio_vs_lancedb_fts", "store_ratio_vs_lancedb"):  # fmt: skip
         if key in summary:
             print(f"{key}: {summary[key]}")
+    if args.per_query:
+        dump = {
+            f"{s}/{m}": {"depth": results[s]["runs"][m], "k": k_runs[(s, m)]}
+            for s in figures
+            for m in MODES[s]
+        }
+        args.per_query.write_text(json.dumps({"qrels": qrels, "k": args.k, "runs": dump}))
+        summary["per_query_file"] = str(args.per_query)
     print(json.dumps(summary))
     return 0
 

@@ -14,9 +14,16 @@ lake's chunks:
 - keyword: ``KeywordIndex`` built in this process over the lake's chunk texts with each
   analyzer variant (token pattern, stemmer, stopwords, k1/b, with or without the title);
 - hybrid: reciprocal rank fusion of the two, at chunk level (fuse chunk ids, then a
-  document scores as its best chunk: what ``search`` did until now) or at document
-  level (each ranking collapsed to documents by its best chunk, then fused), for
-  several RRF constants, depths and weights.
+  document scores as its best chunk) or at document level (each ranking collapsed to
+  documents by its best chunk, then fused), for several RRF constants, depths and
+  weights; and score fusion (``docframe.query.fusion.zscore``: each ranking's scores
+  standardised, summed; or min-max scaled, a convex combination with weight alpha on
+  dense), at both levels, with a k1/b grid for the keyword side.
+
+With ``--peers FILE`` (``peers.py --docs all --queries all --per-query FILE`` on the
+same documents) the real ``lake.search(q, k=10, per_document=True)`` of every train
+question is scored beside LanceDB's (``hybrid`` vs its RRF hybrid, ``keyword`` vs its
+FTS), with the paired per-query difference and its standard error.
 
 Scoring is docframe's own (``docframe.query.evaluation``: a document ranks by its
 best chunk, nDCG@10 as trec_eval, recall@100). The row of today's defaults is checked
@@ -177,16 +184,64 @@ def fuse(
     k_rrf: int,
     depth: int,
     weights: tuple[float, float],
+    method: str = "rrf",
     limit: int = 100,
 ) -> list[str]:
     """The fused document ranking of one question (search's fusion, then the rollup)."""
-    from docframe.query.fusion import rrf
+    from docframe.query.fusion import rrf, zscore
 
+    if method == "zscore":
+        scored = [dense[:depth], keyword[:depth]]
+        groups = doc_of if level == "document" else None
+        return documents_of(zscore(scored, weights=weights, groups=groups), doc_of)
+    if method == "minmax":  # alpha = weights[0] on dense, 1 - alpha on keyword
+        return minmax(dense[:depth], keyword[:depth], doc_of, weights[0], level)
     lists = [[c for c, _ in dense[:depth]], [c for c, _ in keyword[:depth]]]
     if level == "chunk":
         return documents_of(rrf(lists, weights=weights, k_rrf=k_rrf, limit=limit), doc_of)
     fused = rrf(lists, weights=weights, k_rrf=k_rrf, limit=limit, groups=doc_of)
     return documents_of(fused, doc_of)
+
+
+def minmax(dense: Hits, keyword: Hits, doc_of: dict[str, str], alpha: float, level: str):
+    """Convex combination of min-max scaled scores (an id a ranking lacks scores 0 there),
+    the other common score fusion, for comparison with z-score."""
+
+    def scaled(hits: Hits) -> dict[str, float]:
+        best: dict[str, float] = {}
+        for c, s in hits:
+            best.setdefault(doc_of[c] if level == "document" else c, float(s))
+        if not best:
+            return {}
+        lo, hi = min(best.values()), max(best.values())
+        return {k: (v - lo) / (hi - lo) if hi > lo else 0.0 for k, v in best.items()}
+
+    d, w = scaled(dense), scaled(keyword)
+    fused = {k: alpha * d.get(k, 0.0) + (1 - alpha) * w.get(k, 0.0) for k in {*d, *w}}
+    order = sorted(fused, key=lambda k: -fused[k])
+    return order if level == "document" else documents_of([(c, fused[c]) for c in order], doc_of)
+
+
+def search_runs(lake, texts: list[str], mode: str) -> list[list[str]]:
+    """Documents of the real ``lake.search(q, k=10, mode, per_document=True)``."""
+    return [
+        lake.search(t, k=10, mode=mode, per_document=True).to_arrow().column("doc_key").to_pylist()
+        for t in texts
+    ]
+
+
+def peer_runs(path: Path, qids: list[str]) -> dict[str, list[list[str]]]:
+    """LanceDB's k-result rankings from a peers.py --per-query file, in ``qids`` order."""
+    runs = json.loads(path.read_text())["runs"]
+    out = {}
+    for key in ("lancedb/hybrid", "lancedb/fts", "lancedb/dense"):
+        if key in runs:
+            missing = [q for q in qids if q not in runs[key]["k"]]
+            if missing:
+                raise SystemExit(f"{path}: {key} lacks {len(missing)} train queries, e.g. "
+                                 f"{missing[0]}; run peers.py --queries all")  # fmt: skip
+            out[key] = [runs[key]["k"][q] for q in qids]
+    return out
 
 
 def scores(run: Sequence[list[str]], qids: list[str], qrels) -> dict[str, np.ndarray]:
@@ -289,10 +344,10 @@ class Study:
         return self.keyword[name]
 
     def hybrid(self, name: str, keyword: str, **fusion) -> dict[str, np.ndarray]:
-        f = {**TODAY_FUSION, **fusion}
+        f = {"method": "rrf", **TODAY_FUSION, **fusion}
         run = [
             fuse(d, w, self.doc_of, level=f["level"], k_rrf=f["k_rrf"], depth=f["depth"],
-                 weights=f["weights"])
+                 weights=f["weights"], method=f["method"])
             for d, w in zip(self.dense[f["depth"]], self.keyword[keyword], strict=True)
         ]  # fmt: skip
         return self.record(f"[{self.tag}] hybrid {name}", run)
@@ -311,12 +366,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile keyword search")
     parser.add_argument(
         "--chosen",
-        default="level=chunk,k_rrf=20,depth=100,weights=1:1",
+        default="level=document,method=zscore,depth=100,weights=1:1",
         help="the fusion to compare with today's defaults (paired difference)",
     )
     parser.add_argument(
-        "--chosen-keyword", default="one-char tokens", help="the analyzer variant chosen"
+        "--chosen-keyword", default="one-char, k1 0.9 b .4", help="the analyzer variant chosen"
     )
+    parser.add_argument("--peers", type=Path, help="peers.py --per-query file (same docs)")
     args = parser.parse_args(argv)
 
     qids, queries, qrels = train_split(args.queries)
@@ -356,6 +412,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in variants:
             study.hybrid(f"document RRF k60 depth100, keyword {name}", name, level="document")
             study.hybrid(f"chunk RRF k20 depth100, keyword {name}", name, k_rrf=20)
+            study.hybrid(f"document RRF k20 depth100, keyword {name}", name, level="document",
+                         k_rrf=20)  # fmt: skip
+            for level in ("document", "chunk"):
+                study.hybrid(f"{level} zscore depth100 1:1, keyword {name}", name, level=level,
+                             method="zscore")  # fmt: skip
+        if is_today:
+            for level in ("document", "chunk"):
+                for depth in (50, 100, 200):
+                    study.hybrid(f"{level} zscore depth{depth} 1:1, keyword one-char tokens",
+                                 "one-char tokens", level=level, depth=depth,
+                                 method="zscore")  # fmt: skip
+                for w in ((1.0, 0.8), (0.8, 1.0), (1.0, 0.6), (0.6, 1.0)):
+                    study.hybrid(f"{level} zscore depth100 {w[0]}:{w[1]}, keyword one-char, k1 "
+                                 "0.9 b .4", "one-char, k1 0.9 b .4", level=level,
+                                 method="zscore", weights=w)  # fmt: skip
+                for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
+                    study.hybrid(f"{level} minmax depth100 alpha {alpha}, keyword one-char "
+                                 "tokens", "one-char tokens", level=level, method="minmax",
+                                 weights=(alpha, 1 - alpha))  # fmt: skip
         if is_today:
             study.record("[documents] keyword over whole documents (title + text)",
                          document_bm25(args.docs, texts))  # fmt: skip
@@ -373,6 +448,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             compare["chunk k20, keyword one-char k1 1.2"] = study.per_query[
                 f"[{tag}] hybrid chunk RRF k20 depth100, keyword one-char, k1 1.2 b .75"
             ]
+            previous = study.per_query[
+                f"[{tag}] hybrid document RRF k20 depth100, keyword one-char tokens"
+            ]  # search's per-document hybrid before z-score fusion
+            compare["previous default (document RRF k20)"] = previous
+            compare["zscore only (keyword one-char)"] = study.per_query[
+                f"[{tag}] hybrid document zscore depth100 1:1, keyword one-char tokens"
+            ]
+            report["paired_vs_previous"] = {m: paired(mine[m], previous[m]) for m in mine}
+            print(f"  paired vs previous default [{tag}]: {report['paired_vs_previous']}")
         report.setdefault("paired_vs_today", {})[tag] = {
             name: {m: paired(run[m], today[m]) for m in run} for name, run in compare.items()
         }
@@ -390,17 +474,35 @@ def main(argv: Sequence[str] | None = None) -> None:
                 report["lake_evaluate_hybrid"] = checked
                 print(f"Lake.evaluate(mode='hybrid') on this lake (search's defaults, to match "
                       f"the 'chosen' row): {checked}", flush=True)  # fmt: skip
+            if args.peers:
+                report["vs_lancedb"] = versus_lancedb(study, lake, args.peers)
             report["keyword_latency"] = keyword_latency(lake, texts[:200], args.profile)
             print(f"keyword search (k=10): {report['keyword_latency']}", flush=True)
     report["variants"] = {r["variant"]: [r["ndcg@10"], r["recall@100"]] for r in study.table}
     print(json.dumps(report))
 
 
+def versus_lancedb(study: Study, lake, peers: Path) -> dict:
+    """Real per-document searches (k=10) against LanceDB's, paired per question."""
+    lance = peer_runs(peers, study.qids)
+    out = {}
+    for mode, peer in (("hybrid", "lancedb/hybrid"), ("keyword", "lancedb/fts"),
+                       ("dense", "lancedb/dense")):  # fmt: skip
+        if peer not in lance:
+            continue
+        mine = study.record(f"search(per_document, k=10) {mode}", search_runs(lake, study.texts,
+                                                                              mode))  # fmt: skip
+        theirs = study.record(f"LanceDB {peer.split('/')[1]} (k=10)", lance[peer])
+        out[mode] = {m: paired(mine[m], theirs[m]) for m in ("ndcg@10",)}
+        print(f"  docframe {mode} minus LanceDB {peer}: {out[mode]}", flush=True)
+    return out
+
+
 def _parse_fusion(spec: str) -> dict:
     out: dict = {}
     for part in spec.split(","):
         key, value = part.split("=")
-        if key == "level":
+        if key in ("level", "method"):
             out[key] = value
         elif key == "weights":
             a, b = value.split(":")
@@ -424,10 +526,15 @@ def _analyzers(full_set: bool) -> dict[str, dict]:
         "k1 1.5 b .9": {"b": 0.9},
         "one-char, k1 1.2 b .75": {"pattern": ONE_CHAR, "k1": 1.2},
         "one-char, k1 0.9 b .4": {"pattern": ONE_CHAR, "k1": 0.9, "b": 0.4},
+        **{
+            f"one-char, k1 {k1} b {b}": {"pattern": ONE_CHAR, "k1": k1, "b": b}
+            for k1 in (0.6, 0.9, 1.2)
+            for b in (0.3, 0.5, 0.6)
+        },
     }
     if full_set:
         return full
-    return {k: full[k] for k in ("one-char tokens", "one-char, k1 1.2 b .75")}
+    return {k: full[k] for k in ("one-char tokens", "one-char, k1 0.9 b .4")}
 
 
 if __name__ == "__main__":

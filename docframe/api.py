@@ -249,7 +249,7 @@ class Lake:
         """The ``k`` chunks best matching ``text``, best first, with provenance.
 
         ``mode``: ``dense`` (embeddings), ``keyword`` (BM25) or ``hybrid`` (both,
-        fused by reciprocal rank with ``weights`` = (dense, keyword)). ``where``: a
+        fused by standardised score with ``weights`` = (dense, keyword)). ``where``: a
         SQL predicate on ``chunks`` columns, applied inside the index, so ``k``
         hits come back whenever ``k`` chunks match (``allowed_ids``: the chunk ids it
         matched, when the caller evaluated it elsewhere, e.g. in the agent sandbox).

@@ -23,7 +23,7 @@ def search(
         Mode,
         typer.Option(
             help="dense: embeddings (meaning); keyword: BM25 (exact words, codes, names); "
-            "hybrid: both, fused by reciprocal rank."
+            "hybrid: both, fused by standardised (z) score."
         ),
     ] = Mode.dense,
     where: Annotated[

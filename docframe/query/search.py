@@ -12,9 +12,9 @@ table functions:
    of them dropped".
 2. ``dense`` embeds the question and searches the vector index; ``keyword``
    searches BM25 (only chunks sharing a term with the question score);
-   ``hybrid`` runs both, ``fetch`` deep, and fuses the two rankings with
-   reciprocal rank fusion (``docframe.query.fusion.rrf``; ``weights`` = dense,
-   keyword).
+   ``hybrid`` runs both, ``fetch`` deep, and fuses the two rankings by standardised
+   score (``docframe.query.fusion.zscore``; ``weights`` = dense, keyword), which on
+   SciFact train ranks better than reciprocal rank fusion at any k.
 3. The hits are joined to their provenance in DuckDB, and the result carries
    ``info``: mode, k, hits returned, how many chunks were eligible, and
    ``exhausted`` (True when fewer than ``k`` could be returned, with the reason).
@@ -51,9 +51,6 @@ if TYPE_CHECKING:
 
 MODES = ("dense", "keyword", "hybrid")
 HYBRID_FETCH = 100  # each ranking hybrid fuses is this deep (at least k)
-# 60 is the RRF paper's constant; on SciFact train (809 queries) 10-20 rank better (chunk
-# fusion, 100 deep): benchmarks/retrieval_experiments.py.
-RRF_K = 20
 PER_DOCUMENT_FETCH = 3  # per_document: the first round fetches this many chunks per document
 
 # a snapshot too large to keep its hit rows in memory (docframe.lake.reader.HitRows)
@@ -166,10 +163,9 @@ def search(
     else:
         chunk_rankings = [ranker(depth) for _, ranker, _ in rankers]
         if mode == "hybrid":
-            from docframe.query.fusion import rrf
+            from docframe.query.fusion import zscore
 
-            rankings = [[c for c, _ in r] for r in chunk_rankings]
-            hits = rrf(rankings, weights=weights, k_rrf=RRF_K, limit=k)
+            hits = zscore(chunk_rankings, weights=weights, limit=k)
         else:
             hits = chunk_rankings[0][:k]
     if keyword is not None:
@@ -250,21 +246,20 @@ def fuse_documents(
     weights: Sequence[float],
     limit: int,
 ) -> list[tuple[str, float]]:
-    """Hybrid per document: RRF over the rankings collapsed to documents (``rrf(groups=)``),
-    each document shown by its chunk that fuses best. ``[(chunk_id, document score)]``,
-    best first, ``limit`` documents.
+    """Hybrid per document: z-score fusion of the rankings collapsed to documents
+    (``zscore(groups=)``), each document shown by its chunk that fuses best.
+    ``[(chunk_id, document score)]``, best first, ``limit`` documents.
 
     Fusing after collapsing gives each document one place per retriever, so two
     retrievers agreeing on a document counts once, however its chunks are split; fusing
     chunks first would let a document's many chunks crowd the fused list. The chunk
     shown is the passage both retrievers support most.
     """
-    from docframe.query.fusion import rrf
+    from docframe.query.fusion import zscore
 
-    lists = [[c for c, _ in r] for r in chunk_rankings]
     out: list[tuple[str, float]] = []
     seen: set[str] = set()
-    for chunk_id, score in rrf(lists, weights=weights, k_rrf=RRF_K, groups=doc_of):
+    for chunk_id, score in zscore(chunk_rankings, weights=weights, groups=doc_of):
         if doc_of[chunk_id] not in seen:  # a document's chunks come together, best first
             seen.add(doc_of[chunk_id])
             out.append((chunk_id, score))

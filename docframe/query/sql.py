@@ -94,7 +94,7 @@ def _explain(
             if key in info:
                 parts.append(info[key])
         if call.mode == "hybrid":
-            parts.append(f"rrf weights dense={call.weights[0]} keyword={call.weights[1]}")
+            parts.append(f"zscore weights dense={call.weights[0]} keyword={call.weights[1]}")
         total = info.get("chunks", 0)
         if call.where is not None:
             matched = info.get("matched", 0)

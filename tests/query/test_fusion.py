@@ -1,13 +1,17 @@
-"""Reciprocal rank fusion against scores worked out by hand from the definition
+"""Reciprocal rank fusion and z-score fusion against scores worked out by hand from
+their definitions:
 
-score(d) = sum_i w_i / (k_rrf + rank_i(d)),  rank from 1.
+rrf: score(d) = sum_i w_i / (k_rrf + rank_i(d)),  rank from 1.
+zscore: score(d) = sum_i w_i * z_i(d), z over each ranking's scores (see below).
 """
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from docframe.query.fusion import rrf
+from docframe.query.fusion import rrf, zscore
 
 
 def test_two_rankings_default_k():
@@ -166,3 +170,75 @@ def test_groups_with_weights_and_singleton_groups():
 def test_an_id_without_a_group_is_named():
     with pytest.raises(ValueError, match=r"rankings\[1\]: id 'zz' has no group"):
         rrf([["a1"], ["a2", "zz"]], groups=DOC)
+
+
+# --- z-score fusion: z = (s - mean) / sd over a ranking's distinct ids (population sd);
+# an id a ranking lacks counts at that ranking's lowest z; fused = sum_i w_i * z_i.
+
+SQRT2 = math.sqrt(2)
+
+
+def test_zscore_two_rankings_by_hand():
+    # first: a 3, b 1 -> mean 2, sd 1: a +1, b -1 (floor -1)
+    # second: b 10, c 4, d 4 -> mean 6, sd sqrt(8): b +sqrt(2), c = d = -1/sqrt(2) (floor)
+    fused = zscore([[("a", 3.0), ("b", 1.0)], [("b", 10.0), ("c", 4.0), ("d", 4.0)]])
+    assert [i for i, _ in fused] == ["b", "a", "c", "d"]  # c, d tied: c had rank 2, d rank 3
+    got = dict(fused)
+    assert got["b"] == pytest.approx(-1 + SQRT2, abs=1e-12)
+    assert got["a"] == pytest.approx(1 - 1 / SQRT2, abs=1e-12)
+    assert got["c"] == pytest.approx(-1 - 1 / SQRT2, abs=1e-12)
+    assert got["d"] == got["c"]
+
+
+def test_zscore_uses_score_gaps_that_rrf_ignores():
+    # The same two orders, a ahead in one and b in the other: RRF ties them (then best
+    # rank, then id: a). By score, b's lead in the second list is the larger one.
+    first = [("a", 0.80), ("b", 0.79), ("c", 0.10)]
+    second = [("b", 30.0), ("a", 2.0), ("c", 1.0)]
+    assert [i for i, _ in rrf([[i for i, _ in first], [i for i, _ in second]])][0] == "a"
+    assert zscore([first, second])[0][0] == "b"
+
+
+def test_zscore_weights_and_limit():
+    fused = zscore([[("a", 3.0), ("b", 1.0)], [("b", 5.0), ("a", 1.0)]], weights=[2.0, 1.0])
+    # a: 2 * 1 + 1 * -1 = 1; b: 2 * -1 + 1 * 1 = -1
+    assert fused == [("a", 1.0), ("b", -1.0)]
+    assert zscore([[("a", 3.0), ("b", 1.0)], [("b", 5.0), ("a", 1.0)]], limit=1) == [("a", 0.0)]
+    # weight 0: the second ranking's ids stay, at the first ranking's floor, unmoved by it
+    fused = zscore([[("a", 3.0), ("b", 1.0)], [("q", 9.0)]], weights=[1.0, 0.0])
+    # b and q tie at -1; b was ranked by a weighted ranking, q only by the weight-0 one
+    assert fused == [("a", 1.0), ("b", -1.0), ("q", -1.0)]
+    # a tie inside the weighted ranking keeps that ranking's order, whatever the other says
+    fused = zscore([[("x", 1.0), ("y", 1.0)], [("y", 5.0), ("x", 1.0)]], weights=[1.0, 0.0])
+    assert fused == [("x", 0.0), ("y", 0.0)]
+
+
+def test_zscore_degenerate_rankings():
+    assert zscore([]) == []
+    assert zscore([[], []]) == []
+    # one id, or all equal: sd 0, every z 0; an empty ranking adds nothing
+    assert zscore([[("a", 7.0)]]) == [("a", 0.0)]
+    assert zscore([[], [("a", 1.0), ("b", 0.0)]]) == [("a", 1.0), ("b", -1.0)]
+    # a repeated id counts once, at its first (best) place: a 2, b 1 -> +1, -1
+    assert zscore([[("a", 2.0), ("b", 1.0), ("a", 0.0)]]) == [("a", 1.0), ("b", -1.0)]
+
+
+def test_zscore_groups_fuse_documents_by_their_best_chunk():
+    doc = {"a1": "A", "a2": "A", "b1": "B"}
+    first = [("a1", 3.0), ("b1", 2.0), ("a2", 1.0)]  # documents: A 3, B 2 -> A +1, B -1
+    second = [("b1", 4.0), ("a2", 2.0)]  # documents: B 4, A 2 -> B +1, A -1
+    fused = zscore([first, second], weights=[1.0, 0.5], groups=doc)
+    # A: 1 - 0.5 = 0.5, B: -1 + 0.5 = -0.5. Within A by the chunks' own fused z:
+    # first (mean 2, sd sqrt(2/3)): a1 +1.2247, a2 -1.2247; second (mean 3, sd 1): a2 -1,
+    # floor -1 -> a1 1.2247 - 0.5, a2 -1.2247 - 0.5: a1 first.
+    assert fused == [("a1", 0.5), ("a2", 0.5), ("b1", -0.5)]
+    assert zscore([first, second], weights=[1.0, 0.5], groups=doc, limit=1) == [("a1", 0.5)]
+
+
+def test_zscore_rejects_bad_input_naming_it():
+    with pytest.raises(ValueError, match="'x' has no group"):
+        zscore([[("x", 1.0)]], groups={})
+    with pytest.raises(ValueError, match=r"rankings\[0\]\[1\]: score of 'b' is nan"):
+        zscore([[("a", 1.0), ("b", float("nan"))]])
+    with pytest.raises(ValueError, match="2 weights for 1 rankings"):
+        zscore([[("a", 1.0)]], weights=[1.0, 1.0])
