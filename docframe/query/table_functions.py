@@ -20,7 +20,8 @@ columns, pushed into the index as a filter), for ``hybrid_search`` ``weights``
 (``[dense, keyword]``), and last ``per_document`` (``true``: the best chunk of each
 of ``k`` distinct documents, as ``Lake.search(per_document=True)``; the relation keeps
 its columns, and ``JOIN chunks USING (chunk_id)`` gives each hit's ``doc_id``). It is a
-boolean named like the Python, CLI and agent-tool option, so one name serves them all.
+boolean named like the Python, CLI and agent-tool option, so one name serves them all;
+``group_by => 'document'`` (by name only) says the same in SQL's own words.
 """
 
 from __future__ import annotations
@@ -147,10 +148,10 @@ def _parse_call(name: str, func: exp.Func) -> SearchCall:
     for arg in func.iter_expressions():
         if isinstance(arg, (exp.Kwarg, exp.PropertyEQ)):
             key = str(arg.this.name).lower()
-            if key not in allowed:
+            if key not in allowed and key != "group_by":
                 raise QueryError(
                     f"{name}(): unknown argument {key!r}",
-                    help=f"arguments: question, {', '.join(allowed)}; e.g. {USAGE[name]}",
+                    help=f"arguments: question, {', '.join(allowed)}, group_by; e.g. {USAGE[name]}",
                 )
             named[key] = arg.expression
         else:
@@ -189,6 +190,15 @@ def _parse_call(name: str, func: exp.Func) -> SearchCall:
         call.weights = tuple(_literal(name, "weights", v, float) for v in values)  # type: ignore[assignment]
     if "per_document" in named:
         call.per_document = _literal(name, "per_document", named["per_document"], bool)
+    if "group_by" in named:
+        unit = _literal(name, "group_by", named["group_by"], str)
+        if unit not in ("document", "chunk") or "per_document" in named:
+            raise QueryError(
+                f"{name}(): group_by must be 'document' or 'chunk' (and not given with "
+                f"per_document), got {unit!r}",
+                help=f"e.g. {name}('question', k => 10, group_by => 'document')",
+            )
+        call.per_document = unit == "document"
     return call
 
 

@@ -180,6 +180,23 @@ def test_sql_per_document_argument(lake):
     assert "\n" not in info.value.message
 
 
+def test_sql_group_by_document_is_per_document(lake):
+    """The issue's spelling: ``group_by => 'document'`` is ``per_document => true``."""
+    grouped = lake.sql(
+        f"SELECT c.doc_key FROM search('{QUESTION}', k => 5, group_by => 'document') s "
+        "JOIN chunks c USING (chunk_id) ORDER BY s.rank"
+    ).to_list()
+    assert [r["doc_key"] for r in grouped] == keys(lake.search(QUESTION, 5, per_document=True))
+    chunks = lake.sql(
+        f"SELECT count(DISTINCT c.doc_id) AS n FROM keyword_search('{QUESTION}', k => 4, "
+        "group_by => 'chunk') s JOIN chunks c USING (chunk_id)"
+    )
+    assert chunks.to_list() == [{"n": 1}]  # the long document's chunks, as without it
+    for bad in ("'page'", "'document', per_document => true"):
+        with pytest.raises(QueryError, match="group_by must be 'document' or 'chunk'"):
+            lake.sql(f"SELECT * FROM search('{QUESTION}', group_by => {bad})")
+
+
 def test_cli_per_document(lake):
     runner = CliRunner()
     base = ["--lake", str(lake.root), "search", QUESTION, "-k", "5"]
