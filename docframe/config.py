@@ -35,6 +35,7 @@ ENV = {
     "DOCFRAME_EMBED_BATCH": "embed_batch",
     "DOCFRAME_EMBED_BACKEND": "embed_backend",
     "DOCFRAME_COMMIT_CHUNKS": "commit_chunks",
+    "DOCFRAME_COMMIT_SECONDS": "commit_seconds",
     "DOCFRAME_INDEX_KIND": "index_kind",
 }
 
@@ -48,6 +49,8 @@ class Settings:
     embed_batch: int = 0  # texts per model call; 0: the backend's own (measured) default
     embed_backend: str = "auto"  # one of EMBED_BACKENDS
     commit_chunks: int = 4096  # chunks per segment / snapshot during ingest
+    # ...or sooner, once this much work waits uncommitted: a crash loses at most this
+    commit_seconds: float = 30.0
     # dense index kind: auto picks by size (docframe.index.choose_kind), or e.g. faiss-hnsw
     index_kind: str = "auto"
 
@@ -62,6 +65,8 @@ class Settings:
             raise DocframeError("embed_batch must be at least 1 (or 0: the backend's default)")
         if self.commit_chunks < 1:
             raise DocframeError("commit_chunks must be at least 1")
+        if not self.commit_seconds > 0:
+            raise DocframeError(f"commit_seconds={self.commit_seconds} must be above 0")
         if self.embed_backend not in EMBED_BACKENDS:
             raise DocframeError(
                 f"embed_backend {self.embed_backend!r} is not one of "
@@ -81,6 +86,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         except (TypeError, ValueError):
             raise DocframeError(
                 f"setting {name} in {source} must be an integer, got {value!r}"
+            ) from None
+    if field.type == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise DocframeError(
+                f"setting {name} in {source} must be a number, got {value!r}"
             ) from None
     return str(value)
 
@@ -126,6 +138,11 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "auto, torch, onnx or onnx-int8 (`ingest --embed-backend`)",
     ),
     EnvVar("DOCFRAME_COMMIT_CHUNKS", str(_DEFAULTS.commit_chunks), "chunks per ingest commit"),
+    EnvVar(
+        "DOCFRAME_COMMIT_SECONDS",
+        str(_DEFAULTS.commit_seconds),
+        "seconds of ingest work between commits at most (commits sooner at `commit_chunks`)",
+    ),
     EnvVar("DOCFRAME_INDEX_KIND", _DEFAULTS.index_kind, "dense index kind; auto picks by size"),
     EnvVar("DOCFRAME_ALLOW_DOWNLOAD", "unset", "`1`: a hub model name may be downloaded"),
     EnvVar("DOCFRAME_HISTORY", DEFAULT_HISTORY, "the SQL shell's history file"),
