@@ -144,6 +144,11 @@ class Lake:
         unless ``follow_symlinks``; paths given in ``paths`` are always followed.
         With ``allowed_roots``, any file whose real path lies outside those
         folders is refused (a failed outcome), links included.
+
+        Called from the main thread, a first SIGINT/SIGTERM stops taking files,
+        commits the batch in hand and raises
+        :class:`docframe.pipelines.ingest.IngestInterrupted` (a ``SystemExit`` with
+        code 130/143 holding the ``report``): calling again skips what was committed.
         """
         from docframe.connectors.tables import TableOptions
         from docframe.pipelines.ingest import IngestJob

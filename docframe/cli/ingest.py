@@ -143,6 +143,8 @@ def ingest(
     (.csv .tsv .parquet .json .jsonl records .xlsx .sqlite) become lake tables
     queryable with `docframe sql`. Files that fail are recorded (see
     `docframe sources`) and the rest go on; the exit code is 1 if any failed.
+    Ctrl-C (SIGINT) or SIGTERM commits the files in hand and exits 130/143 (a second
+    signal aborts at once); the same command again skips what was committed.
     A symbolic link met while walking a folder is skipped and reported unless
     --follow-symlinks.
     """
@@ -175,11 +177,17 @@ def ingest(
         screen_ocr=screen_ocr,
         ocr_lang=ocr_lang,
     )
+    from docframe.pipelines.ingest import IngestInterrupted
+
     lake = open_lake(ctx, create=True, model=model, embed_backend=embed_backend)
-    report = lake.ingest(
-        paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
-        pdf_options=pdf, media_options=media, jobs=jobs, follow_symlinks=follow_symlinks,
-    )  # fmt: skip
+    try:
+        report = lake.ingest(
+            paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
+            pdf_options=pdf, media_options=media, jobs=jobs, follow_symlinks=follow_symlinks,
+        )  # fmt: skip
+    except IngestInterrupted as stopped:  # the job has said what it committed (stderr)
+        out.print(f"{stopped.report.summary()}; {stopped.report.n_chunks} new chunk(s)")
+        raise typer.Exit(stopped.code) from None
     for o in report.outcomes:
         if o.status == "skipped":
             err.print(f"[yellow]skipped[/yellow] {o.error}")

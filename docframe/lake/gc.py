@@ -45,7 +45,9 @@ def collect(
     (the index layer's clean-up, ``docframe.index.store.remove_stale``) removes derived
     files no reader of the latest snapshot needs and returns their names and bytes."""
     report = GcReport()
-    with WriterLock(store.root):
+    with WriterLock(store.root) as lock:
+        report.segments += lock.removed_orphans  # taking the lock removed these
+        report.bytes_freed += lock.orphan_bytes
         con = store.connect()
         try:
             referenced = {r[0] for r in con.execute("SELECT path FROM segments")}
@@ -68,6 +70,47 @@ def collect(
             report.indexes.extend(names)
             report.bytes_freed += freed
     return report
+
+
+def remove_orphans(root: Path, before: float) -> tuple[list[str], int]:
+    """Delete segment files (and ``.tmp-`` files) no snapshot references, last written
+    before ``before``: what a writer killed between writing and committing left.
+
+    Called by :class:`~docframe.lake.lock.WriterLock` as it takes the lock, so the next
+    writer cleans up after a ``kill -9`` without an explicit ``gc``. Holding the lock,
+    no other writer can be about to commit such a file; the time bound keeps anything
+    written after the lock was taken (this writer's own files). Returns the names and
+    the bytes freed.
+    """
+    import sqlite3
+
+    from docframe.lake.catalog import CATALOG_FILE
+
+    segdir, catalog_path = root / SEGMENTS_DIR, root / CATALOG_FILE
+    if not segdir.is_dir() or not catalog_path.is_file():
+        return [], 0
+    try:
+        con = sqlite3.connect(f"{catalog_path.as_uri()}?mode=ro", uri=True)
+        try:
+            referenced = {r[0] for r in con.execute("SELECT path FROM segments")}
+        finally:
+            con.close()
+    except sqlite3.Error:  # no segments table yet, or a damaged catalog: not ours to judge
+        return [], 0
+    removed, freed = [], 0
+    for path in sorted(segdir.iterdir()):
+        if f"{SEGMENTS_DIR}/{path.name}" in referenced:
+            continue
+        try:
+            st = path.stat()
+            if not path.is_file() or st.st_mtime >= before:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path.name)
+        freed += st.st_size
+    return removed, freed
 
 
 def _referenced_documents(root: Path, referenced: set[str]) -> set[str]:

@@ -1,7 +1,9 @@
 """One writer at a time: an advisory ``flock`` on ``<lake>/.lock``; none on a read-only lake.
 
 The kernel drops the lock when the holder dies (even by kill -9), so a crashed
-job never leaves the lake locked. Readers never take it: they work on a lake
+job never leaves the lake locked; the next writer to take it removes the segment
+files such a job wrote but never committed (:func:`docframe.lake.gc.remove_orphans`).
+Readers never take it: they work on a lake
 they may not write (a read-only mount, or another user's files), while every
 writer (ingest, gc, table jobs, index build) is refused there with one line.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from docframe.errors import LakeLockedError, LakeReadOnlyError
@@ -67,6 +70,8 @@ class WriterLock:
         self.root = root
         self.path = root / LOCK_FILE
         self._fd: int | None = None
+        self.removed_orphans: list[str] = []  # names of orphan segments taking it removed
+        self.orphan_bytes = 0
 
     def acquire(self) -> None:
         check_writable(self.root)
@@ -89,6 +94,14 @@ class WriterLock:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
         _HELD.add(self.root)
+        self.removed_orphans, self.orphan_bytes = self._remove_orphans()
+
+    def _remove_orphans(self) -> tuple[list[str], int]:
+        """Segment files a killed writer left uncommitted go now, not at the next ``gc``:
+        unreferenced and older than this lock, they can only be orphans."""
+        from docframe.lake.gc import remove_orphans
+
+        return remove_orphans(self.root, before=time.time())
 
     def release(self) -> None:
         if self._fd is not None:

@@ -1,10 +1,15 @@
 """The ingest job: discover files, extract, chunk, embed, commit — incrementally and crash-safe.
 
-Work is committed in batches of about ``commit_chunks`` chunks. Each batch
+Work is committed in batches of about ``commit_chunks`` chunks, or sooner once
+``commit_seconds`` of work wait uncommitted (so a crash loses at most that). Each batch
 writes its Parquet segments durably, then one catalog transaction adds a
 snapshot, the new source versions, and retires the versions they replace. If
 the process dies anywhere, the last committed batch is intact and the next run
 skips what is already committed (same size/mtime/hash) and finishes the rest.
+
+The first SIGINT or SIGTERM (when the job runs in the main thread) stops it
+taking new files; the batch in hand is committed and :class:`IngestInterrupted`
+carries the report out; a second signal aborts at once, as it would have.
 
 A file that fails is recorded in ``sources`` with its error and the batch goes
 on; if it had an earlier good version, that version stays searchable.
@@ -16,6 +21,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import signal
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -55,7 +63,30 @@ if TYPE_CHECKING:
     from docframe.lake.store import LakeStore
     from docframe.pipelines.embedding import Embedder
 
-__all__ = ["STATUSES", "IngestJob", "IngestReport", "Outcome"]
+__all__ = ["STATUSES", "IngestInterrupted", "IngestJob", "IngestReport", "Outcome"]
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class IngestInterrupted(SystemExit):
+    """An ingest stopped by SIGINT/SIGTERM after committing the batch in hand.
+
+    A ``SystemExit`` with the shell's code for the signal (130, 143) so that a
+    script that does not catch it ends as an interrupted program would, without a
+    traceback; ``report`` says what was committed and ``message`` how to resume.
+    """
+
+    def __init__(self, report: IngestReport, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.report = report
+        self.signum = signum
+        done = [o.input for o in report.outcomes if o.status == "ingested"]
+        self.message = (
+            f"interrupted by {signal.Signals(signum).name}: committed {len(done)} file(s) "
+            f"in snapshot {report.snapshot_id}; run the same command again: committed "
+            "files are skipped"
+        )
+
 
 _COMMIT_TABLES = 16  # table sources per commit: their rows are already on disk
 
@@ -147,6 +178,8 @@ class IngestJob:
         self._touched: list[tuple[str, float]] = []
         self._chunker: Chunker | None = None
         self._media_checked = False
+        self._stop: int | None = None  # the signal that asked the job to stop
+        self._last_commit = time.monotonic()
 
     # -- driver ------------------------------------------------------------------
     @contextmanager
@@ -168,14 +201,48 @@ class IngestJob:
                 self.con.close()
 
     def run(self) -> IngestReport:
+        """Ingest; raises :class:`IngestInterrupted` (after committing) on SIGINT/SIGTERM."""
         start = time.perf_counter()
         try:
-            with self._writing(), self.progress:
-                return self._run()
+            with self._writing(), self.progress, self._stoppable():
+                report = self._run()
         finally:
             self.report.seconds["total"] = time.perf_counter() - start
+        if self._stop is not None:
+            stopped = IngestInterrupted(report, self._stop)
+            sys.stderr.write(stopped.message + "\n")
+            raise stopped
+        return report
+
+    @contextmanager
+    def _stoppable(self) -> Iterator[None]:
+        """Turn the first SIGINT/SIGTERM into "stop taking files, commit what is in hand";
+        the handlers before it come back at once, so a second signal aborts as it would
+        have. Signal handlers can only be set from the main thread: elsewhere, no change."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        before = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+
+        def stop(signum: int, frame: Any) -> None:
+            self._stop = signum
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+            sys.stderr.write(
+                f"{signal.Signals(signum).name}: committing the work in hand, then stopping "
+                "(send it again to abort at once)\n"
+            )
+
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, stop)
+        try:
+            yield
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
 
     def _run(self) -> IngestReport:
+        self._last_commit = time.monotonic()
         found = discover(
             self.paths, self.store.root,
             follow_symlinks=self.follow_symlinks, allowed_roots=self.allowed_roots,
@@ -209,16 +276,27 @@ class IngestJob:
 
             for _ in range(2 * self.jobs):
                 submit_next()
-            while window:
+            while window and self._stop is None:
                 plan, docs = window.popleft()
                 submit_next()
                 self._accept(plan, docs)
                 self.progress.advance_file()
                 chunks = sum(len(p.rows) for p in self._pending)
                 tables = sum(len(p.tables) for p in self._pending)
-                if chunks >= self.settings.commit_chunks or tables >= _COMMIT_TABLES:
+                if (
+                    chunks >= self.settings.commit_chunks
+                    or tables >= _COMMIT_TABLES
+                    or time.monotonic() - self._last_commit >= self.settings.commit_seconds
+                ):
                     self._flush()
+            if self._stop is not None:  # stopped: files not yet taken are left for a re-run
+                for _, docs in window:
+                    if docs is not None:
+                        docs.cancel()
         self._flush()
+        if self._stop is not None:  # committed; prune and the index wait for a full run
+            self.report.snapshot_id = catalog.latest_snapshot(self.con)
+            return self.report
         if self.prune:
             self._prune({str(p) for p, _ in files})
         self.report.snapshot_id = catalog.latest_snapshot(self.con)
@@ -431,6 +509,7 @@ class IngestJob:
             outcome.tables, outcome.n_rows = [t.name for t in version.tables], version.n_rows
             outcome.notes = version.notes
             self.report.outcomes.append(outcome)
+        self._last_commit = time.monotonic()  # the time trigger counts from this commit
 
     def _embed(self, pending: list[_Pending], texts: list[str]) -> Any:
         """The batch's vectors: stored ones for texts the files' previous versions held,
