@@ -155,6 +155,16 @@ def _reembed_in_child(lake_path, failpoint: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)  # fmt: skip
 
 
+def _unreferenced(lake) -> set[str]:
+    """Segment files on disk that no snapshot references."""
+    con = sqlite3.connect(lake.root / "catalog.sqlite")
+    try:
+        referenced = {os.path.basename(r[0]) for r in con.execute("SELECT path FROM segments")}
+    finally:
+        con.close()
+    return {p.name for p in (lake.root / "segments").iterdir()} - referenced
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("failpoint", ["segments-written:2", "before-commit:2", "after-commit:2"])
 def test_killed_mid_reembed_then_run_again_finishes_the_rest(
@@ -177,9 +187,13 @@ def test_killed_mid_reembed_then_run_again_finishes_the_rest(
     assert _meta_embedder(lake) == TORCH  # the lake's embedder changes with the last batch
     assert lake.sql(ROWS).to_list() == rows  # no row lost, none live twice
     assert lake.sql(ROWS, snapshot=pinned).to_list() == rows  # a reader's pin still reads
+    # what the killed batch wrote and never committed: the next writer removes it
+    orphans = _unreferenced(lake)
+    assert len(orphans) == (0 if failpoint.startswith("after") else 2)
     # the lake's embedder still ingests meanwhile; the next run takes those chunks too
     extra = write_topics(tmp_path / "more", 25)[-1]
     assert _ingest(lake, [extra], torch_embedder).n_chunks
+    assert not _unreferenced(lake)
 
     report = reembed(lake.store, int8_embedder, batch_chunks=6)
     total = lake.sql("SELECT count(*) AS n FROM chunks").to_list()[0]["n"]
@@ -187,5 +201,4 @@ def test_killed_mid_reembed_then_run_again_finishes_the_rest(
     assert _chunk_embedders(lake) == {INT8: total}
     assert _meta_embedder(lake) == INT8
     assert [r for r in lake.sql(ROWS).to_list() if r["source_uri"] != str(extra)] == rows
-    gc = lake.gc()  # what the killed batch wrote and never committed is removed
-    assert len(gc.segments) == (0 if failpoint.startswith("after") else 2)
+    assert lake.gc().segments == []  # the ingest after the kill removed them already
