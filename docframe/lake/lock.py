@@ -2,7 +2,7 @@
 
 The kernel drops the lock when the holder dies (even by kill -9), so a crashed
 job never leaves the lake locked; the next writer to take it removes the segment
-files such a job wrote but never committed (:func:`docframe.lake.gc.remove_orphans`).
+files such a job wrote but never committed (:func:`docframe.lake.orphans.remove_orphans`).
 Readers never take it: they work on a lake
 they may not write (a read-only mount, or another user's files), while every
 writer (ingest, gc, table jobs, index build) is refused there with one line.
@@ -99,7 +99,7 @@ class WriterLock:
     def _remove_orphans(self) -> tuple[list[str], int]:
         """Segment files a killed writer left uncommitted go now, not at the next ``gc``:
         unreferenced and older than this lock, they can only be orphans."""
-        from docframe.lake.gc import remove_orphans
+        from docframe.lake.orphans import remove_orphans
 
         return remove_orphans(self.root, before=time.time())
 
