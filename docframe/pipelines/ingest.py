@@ -256,6 +256,8 @@ class IngestJob:
         self.progress.start_files(len(files))
         plans = []
         for path, explicit in files:  # cheap checks first: only changed files are read
+            if self._stop is not None:  # hashing thousands of files takes a while
+                break
             plan = self._plan(path, explicit, known.get(str(path)))
             if plan is None:
                 self.progress.advance_file()
