@@ -69,15 +69,28 @@ def rrf(
     items = _fuse(rankings, weights, k_rrf)
     if groups is None:
         return items if limit is None else items[:limit]
+    _check_groups(rankings, groups)
+    collapsed = [list(dict.fromkeys(groups[item] for item in ranking)) for ranking in rankings]
+    return _grouped(items, _fuse(collapsed, weights, k_rrf), groups, limit)
+
+
+def _check_groups(rankings: Sequence[Sequence[Hashable]], groups: Mapping[str, Hashable]) -> None:
     for i, ranking in enumerate(rankings):
         for item in ranking:
             if item not in groups:
                 raise ValueError(f"rankings[{i}]: id {item!r:.60} has no group")
-    collapsed = [list(dict.fromkeys(groups[item] for item in ranking)) for ranking in rankings]
-    fused_groups = _fuse(collapsed, weights, k_rrf)
+
+
+def _grouped(
+    items: list[tuple[Any, float]],
+    fused_groups: list[tuple[Any, float]],
+    groups: Mapping[str, Hashable],
+    limit: int | None,
+) -> list[tuple[Any, float]]:
+    """``items`` (already in within-group order) ordered by their group's fused rank, each
+    carrying its group's score; ``limit`` counts ids."""
     order = {g: (n, score) for n, (g, score) in enumerate(fused_groups)}
-    # items is already in within-group order (own score, best rank, id); sort is stable
-    out = sorted(items, key=lambda pair: order[groups[pair[0]]][0])
+    out = sorted(items, key=lambda pair: order[groups[pair[0]]][0])  # stable
     out = [(item, order[groups[item]][1]) for item, _ in out]
     return out if limit is None else out[:limit]
 
@@ -165,16 +178,9 @@ def zscore(
     items = _zfuse(rankings, weights)
     if groups is None:
         return items if limit is None else items[:limit]
-    for i, ranking in enumerate(ids):
-        for item in ranking:
-            if item not in groups:
-                raise ValueError(f"rankings[{i}]: id {item!r:.60} has no group")
+    _check_groups(ids, groups)
     collapsed = [[(groups[item], score) for item, score in ranking] for ranking in rankings]
-    fused_groups = _zfuse(collapsed, weights)
-    order = {g: (n, score) for n, (g, score) in enumerate(fused_groups)}
-    out = sorted(items, key=lambda pair: order[groups[pair[0]]][0])  # stable: keeps in-group order
-    out = [(item, order[groups[item]][1]) for item, _ in out]
-    return out if limit is None else out[:limit]
+    return _grouped(items, _zfuse(collapsed, weights), groups, limit)
 
 
 def _zfuse(
