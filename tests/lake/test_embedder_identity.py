@@ -15,22 +15,9 @@ import pytest
 import docframe
 from docframe.errors import ModelMismatchError
 from docframe.index import store as index_store
-from docframe.pipelines.embedding import DEFAULT_MODEL, Embedder
 from docframe.pipelines.ingest import IngestJob
 from docframe.pipelines.reembed import reembed
-
-TORCH = "sentence-transformers/all-MiniLM-L6-v2@torch-fp32"
-INT8 = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
-
-
-@pytest.fixture(scope="module")
-def torch_embedder() -> Embedder:
-    return Embedder(DEFAULT_MODEL, "cpu", backend="torch")
-
-
-@pytest.fixture(scope="module")
-def int8_embedder() -> Embedder:
-    return Embedder(DEFAULT_MODEL, "cpu", backend="onnx-int8")
+from tests.conftest import INT8, TORCH
 
 
 def _ingest(lake, paths, embedder):

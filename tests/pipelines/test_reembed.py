@@ -15,25 +15,12 @@ import numpy as np
 import pytest
 
 import docframe
-from docframe.pipelines.embedding import DEFAULT_MODEL, Embedder
 from docframe.pipelines.ingest import IngestJob
 from docframe.pipelines.reembed import reembed
-from tests.conftest import write_topics
+from tests.conftest import INT8, TORCH, write_topics
 from tests.lake.test_pdf_ingest import make_pdf
 
-TORCH = "sentence-transformers/all-MiniLM-L6-v2@torch-fp32"
-INT8 = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
 ROWS = "SELECT * EXCLUDE (embedding) FROM chunks ORDER BY chunk_id"
-
-
-@pytest.fixture(scope="module")
-def torch_embedder() -> Embedder:
-    return Embedder(DEFAULT_MODEL, "cpu", backend="torch")
-
-
-@pytest.fixture(scope="module")
-def int8_embedder() -> Embedder:
-    return Embedder(DEFAULT_MODEL, "cpu", backend="onnx-int8")
 
 
 def _ingest(lake, paths, embedder):
