@@ -35,9 +35,9 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _consistent(lake) -> tuple[int, set[str]]:
-    """Every committed file's chunks are fully there; nothing else is."""
-    snap = lake.snapshot()
+def chunks_by_source(lake) -> dict[str, int]:
+    """Chunks per source, asserting every committed file's chunks are fully there and
+    nothing else is."""
     by_source = (
         lake.sql("SELECT source_uri, count(*) AS n FROM chunks GROUP BY 1")
         .to_pandas()
@@ -48,8 +48,18 @@ def _consistent(lake) -> tuple[int, set[str]]:
         r["source_uri"]: r["n_chunks"] for r in lake.sources().to_list() if r["status"] == "ok"
     }
     assert by_source == expected
-    ids = set(lake.sql("SELECT chunk_id FROM chunks").to_pandas().chunk_id)
-    return snap.snapshot_id, ids
+    return by_source
+
+
+def chunk_ids(lake) -> set[str]:
+    return set(lake.sql("SELECT chunk_id FROM chunks").to_pandas().chunk_id)
+
+
+def _consistent(lake) -> tuple[int, set[str]]:
+    """Every committed file's chunks are fully there; nothing else is."""
+    snap = lake.snapshot()
+    chunks_by_source(lake)
+    return snap.snapshot_id, chunk_ids(lake)
 
 
 @pytest.fixture(scope="module")

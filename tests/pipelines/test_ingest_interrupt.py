@@ -16,6 +16,7 @@ import pytest
 
 import docframe
 from tests.conftest import SHARED_CORPUS, write_topics
+from tests.lake.test_crash_and_concurrency import chunk_ids, chunks_by_source
 
 pytestmark = pytest.mark.slow
 
@@ -60,25 +61,6 @@ def _referenced(lake: Path) -> set[str]:
         con.close()
 
 
-def _chunks_by_source(lake) -> dict[str, int]:
-    """Every committed file's chunks are all there, and nothing else (consistency)."""
-    got = (
-        lake.sql("SELECT source_uri, count(*) AS n FROM chunks GROUP BY 1")
-        .to_pandas()
-        .set_index("source_uri")
-        .n.to_dict()
-    )
-    expected = {
-        r["source_uri"]: r["n_chunks"] for r in lake.sources().to_list() if r["status"] == "ok"
-    }
-    assert got == expected
-    return got
-
-
-def _chunk_ids(lake) -> set[str]:
-    return set(lake.sql("SELECT chunk_id FROM chunks").to_pandas().chunk_id)
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """200 notes and the chunk ids one clean ingest of them gives."""
@@ -87,7 +69,7 @@ def corpus(tmp_path_factory):
     write_topics(folder, 200)
     lake = docframe.open(root / "lake")
     assert lake.ingest(folder).ok
-    return folder, _chunk_ids(lake)
+    return folder, chunk_ids(lake)
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -106,20 +88,20 @@ def test_signal_mid_ingest_commits_the_batch_in_hand_then_resume(tmp_path, corpu
     assert proc.returncode == code, stderr
     assert "run the same command again: committed files are skipped" in stderr
     lake = docframe.open(lake_path, create=False)
-    committed = _chunks_by_source(lake)
+    committed = chunks_by_source(lake)
     n = len(committed)
     assert 0 < n < 200
     assert f"committed {n} file(s)" in stderr
     assert f"{n} ingested" in stdout
-    assert _chunk_ids(lake) < expected
+    assert chunk_ids(lake) < expected
 
     again = subprocess.run(_cmd(lake_path, folder), env=_env(), capture_output=True,
                            text=True, timeout=300)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert f"{200 - n} ingested, {n} unchanged" in again.stdout
     lake = docframe.open(lake_path, create=False)
-    assert len(_chunks_by_source(lake)) == 200
-    assert _chunk_ids(lake) == expected  # the same result as one clean ingest
+    assert len(chunks_by_source(lake)) == 200
+    assert chunk_ids(lake) == expected  # the same result as one clean ingest
 
 
 def test_time_trigger_commits_before_commit_chunks(tmp_path, monkeypatch):
@@ -143,8 +125,8 @@ def test_time_trigger_commits_before_commit_chunks(tmp_path, monkeypatch):
     assert _latest(tmp_path / "lake") >= 2, "the time trigger committed nothing early"
     first = lake.sql("SELECT count(DISTINCT source_uri) AS n FROM chunks", snapshot=1)
     assert 0 < first.to_pandas().n[0] < 3  # the first commit came before the last file
-    assert _chunk_ids(lake) == _chunk_ids(clean)
-    assert len(_chunks_by_source(lake)) == 3
+    assert chunk_ids(lake) == chunk_ids(clean)
+    assert len(chunks_by_source(lake)) == 3
 
 
 def test_orphans_of_a_kill_9_are_removed_by_the_next_ingest(tmp_path):
@@ -161,5 +143,5 @@ def test_orphans_of_a_kill_9_are_removed_by_the_next_ingest(tmp_path):
     assert lake.ingest(folder).ok  # no gc
     assert not orphans & _on_disk(lake_path)
     assert _on_disk(lake_path) == _referenced(lake_path)
-    assert len(_chunks_by_source(lake)) == 24
+    assert len(chunks_by_source(lake)) == 24
     assert lake.gc().segments == []
