@@ -116,8 +116,9 @@ def writer_options(kind: str, schema: pa.Schema) -> dict:
     return options
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's entries') bytes to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -231,7 +232,7 @@ def write_segment_batches(
         if is_disk_full(exc):  # one line naming the lake and the space, not a traceback
             raise disk_full(root, f"a {kind} segment", needed=attempted) from None
         raise
-    _fsync_dir(directory)
+    fsync_path(directory)
     size = (directory / name).stat().st_size
     if size != sink.tell():  # the writer went around the sink: the checksum would be wrong
         raise OSError(f"segment {name}: wrote {sink.tell()} bytes but the file has {size}")

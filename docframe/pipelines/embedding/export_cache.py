@@ -29,6 +29,7 @@ from typing import Any
 
 from docframe import config
 from docframe.errors import DocframeError
+from docframe.lake.segments import fsync_path
 from docframe.pipelines.embedding.model_dir import ModelSpec
 
 FORMAT = 1  # bump when the export's recipe changes: old folders are then ignored
@@ -152,7 +153,7 @@ def _build(spec: ModelSpec, final: Path) -> None:
         }
         _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=1))
         for f in tmp.iterdir():
-            _fsync(f)
+            fsync_path(f)
         try:
             tmp.rename(final)  # atomic; fails when another process's export is there
         except OSError:
@@ -181,11 +182,3 @@ def _write_synced(path: Path, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
