@@ -43,6 +43,7 @@ class Lake:
 
     def __init__(self, store: LakeStore) -> None:
         self.store = store
+        self._query_encoders: dict[str, Embedder] = {}  # identity -> its question encoder
 
     @classmethod
     def open(cls, path: str | Path = "lake", **options: Any) -> Lake:
@@ -111,10 +112,6 @@ class Lake:
             base = Embedder.for_identity(identity, self.backend.torch_device)
             found = self._query_encoders[identity] = base.for_queries()
         return found
-
-    @cached_property
-    def _query_encoders(self) -> dict[str, Embedder]:
-        return {}
 
     # -- writing ---------------------------------------------------------------------
     def ingest(
