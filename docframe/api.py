@@ -126,6 +126,8 @@ class Lake:
         jobs: int | None = None,
         follow_symlinks: bool = False,
         allowed_roots: Sequence[str | Path] | None = None,
+        workers: int | None = None,
+        scheduler: str | None = None,
         **table_settings: Any,
     ) -> IngestReport:
         """Add new and changed files under ``paths``; unchanged files are skipped.
@@ -141,6 +143,12 @@ class Lake:
         unless ``follow_symlinks``; paths given in ``paths`` are always followed.
         With ``allowed_roots``, any file whose real path lies outside those
         folders is refused (a failed outcome), links included.
+
+        ``workers=N`` reads, chunks and embeds on a local Dask cluster of N processes
+        (dask-cuda's, one per GPU, on a GPU lake); ``scheduler="tcp://host:8786"`` on an
+        existing cluster whose workers reach the lake at the same path. This process
+        alone commits, so the lake is what a single-process ingest makes
+        (:mod:`docframe.pipelines.ingest_dask`).
 
         Called from the main thread, a first SIGINT/SIGTERM stops taking files,
         commits the batch in hand and raises
@@ -158,7 +166,7 @@ class Lake:
             self.store, [str(p) for p in paths], embedder=self.embedder, prune=prune,
             progress=progress, table_options=table_options, pdf_options=pdf_options,
             media_options=media_options, jobs=jobs,
-            follow_symlinks=follow_symlinks,
+            follow_symlinks=follow_symlinks, workers=workers, scheduler=scheduler,
             allowed_roots=None if allowed_roots is None else [
                 Path(r).expanduser().resolve() for r in allowed_roots
             ],

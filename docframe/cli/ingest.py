@@ -6,13 +6,16 @@ Their options become the connectors' option objects here; the work is the API's.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from docframe.cli.app import open_lake
 from docframe.cli.output import err, out
 from docframe.errors import DocframeError
+
+if TYPE_CHECKING:
+    from docframe.pipelines.report import IngestReport
 
 
 def init(
@@ -134,6 +137,30 @@ def ingest(
             "Links named as PATHS are always followed.",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Read, chunk and embed on a local Dask cluster of N worker processes "
+            "(dask-cuda's LocalCUDACluster, one worker per GPU, on a GPU lake); this "
+            "process alone commits.",
+            min=1,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Read, chunk and embed on an existing Dask cluster (tcp://host:8786); its "
+            "workers must reach the lake at the same path.",
+        ),
+    ] = None,
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write the run's report as JSON: outcomes, and per stage (and per Dask "
+            "worker) items, items/s, busy and waiting seconds, the stage that bounded it.",
+        ),
+    ] = None,
 ) -> None:
     """Add new and changed files to the lake; unchanged files are skipped.
 
@@ -184,10 +211,13 @@ def ingest(
         report = lake.ingest(
             paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
             pdf_options=pdf, media_options=media, jobs=jobs, follow_symlinks=follow_symlinks,
+            workers=workers, scheduler=scheduler,
         )  # fmt: skip
     except IngestInterrupted as stopped:  # the job has said what it committed (stderr)
         out.print(f"{stopped.report.summary()}; {stopped.report.n_chunks} new chunk(s)")
+        _write_report(stopped.report, report_file)
         raise typer.Exit(stopped.code) from None
+    _write_report(report, report_file)
     for o in report.outcomes:
         if o.status == "skipped":
             err.print(f"[yellow]skipped[/yellow] {o.error}")
@@ -202,11 +232,33 @@ def ingest(
     if vectors := report.vectors():  # embedded, reused from earlier versions, repeated
         err.print(f"[dim]{vectors}[/dim]")
     err.print(f"[dim]time: {report.timing()}[/dim]")
+    if report.n_chunks or report.workers:  # where the time went, when there was work
+        for line in report.stage_lines():
+            err.print(f"[dim]  {line}[/dim]", highlight=False)
     if not report.ok:
         err.print(
             f"{len(report.failures)} input(s) failed; details: docframe sources --status error"
         )
         raise typer.Exit(1)
+
+
+def _write_report(report: IngestReport, path: Path | None) -> None:
+    """``--report FILE.json``: the whole report, written whole or not at all."""
+    if path is None:
+        return
+    import json
+    import os
+
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise DocframeError(
+            f"--report {path}: cannot write: {exc.strerror or exc}",
+            help="name a file in a writable folder",
+        ) from None
 
 
 def _mapping_file(path: Path, option: str) -> dict[str, str]:

@@ -26,10 +26,11 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from docframe.pipelines.discovery import GLOB_CHARS, discover, fingerprint, hash
 from docframe.pipelines.packing import pieces
 from docframe.pipelines.progress import IngestProgress
 from docframe.pipelines.report import STATUSES, IngestReport, Outcome
+from docframe.pipelines.stages import StageClock
 from docframe.pipelines.table_writer import WrittenTable, write_table_segments
 from docframe.pipelines.vectors import (
     embed_batch,
@@ -124,8 +126,9 @@ class _Plan:
     previous: int | None = None  # the live version it replaces (unless being repaired)
 
 
-def _extract(plan: _Plan) -> list[Document]:
-    return list(plan.connector.extract(plan.path))
+def _extract(plan: _Plan, clock: StageClock) -> list[Document]:
+    with clock.busy("extract", items=1):
+        return list(plan.connector.extract(plan.path))
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,8 @@ class IngestJob:
         follow_symlinks: bool = False,
         allowed_roots: Sequence[Path] | None = None,
         repair: Collection[str] = (),
+        workers: int | None = None,
+        scheduler: str | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -164,6 +169,18 @@ class IngestJob:
         self.pdf_options = pdf_options or PdfOptions()
         self.media_options = media_options or MediaOptions()
         self.jobs = max(1, jobs or os.cpu_count() or 1)
+        # Dask: a local cluster of ``workers`` processes, or the cluster at ``scheduler``
+        # (docframe.pipelines.ingest_dask); neither: this process and its threads
+        if workers is not None and scheduler is not None:
+            raise DocframeError(
+                "--workers and --scheduler both given",
+                help="--workers N starts a local cluster; --scheduler ADDRESS uses yours",
+            )
+        if workers is not None and workers < 1:
+            raise DocframeError(f"--workers {workers}: needs at least 1 worker")
+        self.workers = workers
+        self.scheduler = scheduler
+        self.clock = StageClock({"extract": self.jobs})
         self.table_options = table_options or TableOptions()
         options = dataclasses.asdict(self.table_options)
         options.pop("batch_rows")  # how rows are batched does not change what is read
@@ -208,6 +225,7 @@ class IngestJob:
                 report = self._run()
         finally:
             self.report.seconds["total"] = time.perf_counter() - start
+            self.report.stages = self.clock.stages
         if self._stop is not None:
             stopped = IngestInterrupted(report, self._stop)
             sys.stderr.write(stopped.message + "\n")
@@ -243,6 +261,7 @@ class IngestJob:
 
     def _run(self) -> IngestReport:
         self._last_commit = time.monotonic()
+        discovering = time.perf_counter()
         found = discover(
             self.paths, self.store.root,
             follow_symlinks=self.follow_symlinks, allowed_roots=self.allowed_roots,
@@ -263,6 +282,17 @@ class IngestJob:
                 self.progress.advance_file()
             else:
                 plans.append(plan)
+        self.clock.add("discover", items=len(files), busy=time.perf_counter() - discovering)
+        if self.workers is not None or self.scheduler is not None:
+            from docframe.pipelines.ingest_dask import run_on_dask
+
+            run_on_dask(self, plans)
+        else:
+            self._run_here(plans)
+        return self._finish({str(p) for p, _ in files})
+
+    def _run_here(self, plans: list[_Plan]) -> None:
+        """Read, chunk, embed and commit ``plans`` in this process."""
         # Documents are extracted ahead on a thread pool (PDF parsing runs in worker
         # processes, so this is real parallelism) while this thread chunks, embeds
         # and commits in input order; at most 2 x jobs results wait in memory.
@@ -273,7 +303,7 @@ class IngestJob:
             def submit_next() -> None:
                 plan = next(queue, None)
                 if plan is not None:
-                    docs = None if plan.is_table else pool.submit(_extract, plan)
+                    docs = None if plan.is_table else pool.submit(_extract, plan, self.clock)
                     window.append((plan, docs))
 
             for _ in range(2 * self.jobs):
@@ -281,14 +311,11 @@ class IngestJob:
             while window and self._stop is None:
                 plan, docs = window.popleft()
                 submit_next()
-                self._accept(plan, docs)
+                self._accept(plan, None if docs is None else partial(self._wait, docs))
                 self.progress.advance_file()
-                chunks = sum(len(p.rows) for p in self._pending)
-                tables = sum(len(p.tables) for p in self._pending)
-                if (
-                    chunks >= self.settings.commit_chunks
-                    or tables >= _COMMIT_TABLES
-                    or time.monotonic() - self._last_commit >= self.settings.commit_seconds
+                if self._batch_full(
+                    sum(len(p.rows) for p in self._pending),
+                    sum(len(p.tables) for p in self._pending),
                 ):
                     self._flush()
             if self._stop is not None:  # stopped: files not yet taken are left for a re-run
@@ -296,11 +323,22 @@ class IngestJob:
                     if docs is not None:
                         docs.cancel()
         self._flush()
+
+    def _batch_full(self, chunks: int, tables: int) -> bool:
+        """Time to commit: enough chunks or tables wait, or work has waited long enough."""
+        return (
+            chunks >= self.settings.commit_chunks
+            or tables >= _COMMIT_TABLES
+            or time.monotonic() - self._last_commit >= self.settings.commit_seconds
+        )
+
+    def _finish(self, seen: set[str]) -> IngestReport:
+        """After the last commit: prune what is gone and refresh the index (full runs only)."""
         if self._stop is not None:  # committed; prune and the index wait for a full run
             self.report.snapshot_id = catalog.latest_snapshot(self.con)
             return self.report
         if self.prune:
-            self._prune({str(p) for p, _ in files})
+            self._prune(seen)
         self.report.snapshot_id = catalog.latest_snapshot(self.con)
         self.report.index = self._refresh_index()
         return self.report
@@ -370,19 +408,30 @@ class IngestJob:
             self.media_options = dataclasses.replace(options, device=where.device)
         self._media_checked = True
 
-    def _accept(self, plan: _Plan, docs: Future | None) -> None:
-        """Turn one read input into pending rows, or record why it failed."""
+    def _wait(self, docs: Future) -> list[Document]:
+        """A document's extraction result, counting the wait as chunking's."""
+        waited = time.perf_counter()
+        try:
+            return docs.result()
+        finally:
+            waited = time.perf_counter() - waited
+            self.report.seconds["extract_wait"] += waited
+            self.clock.add("chunk", wait=waited)  # chunking waited on extraction
+
+    def _accept(self, plan: _Plan, docs: Callable[[], list[Document]] | None) -> None:
+        """Turn one input into pending rows (``docs`` gives its documents; None: a table
+        file, read here), or record why it failed."""
         uri, st, connector = str(plan.path), plan.st, plan.connector
         try:
             if docs is None:
-                self._pending.append(self._read_tables(plan.path, st, plan.digest, connector))
+                with self.clock.busy("extract", items=1):
+                    tables = self._read_tables(plan.path, st, plan.digest, connector)
+                self._pending.append(tables)
             else:
-                waited = time.perf_counter()
-                try:
-                    documents = docs.result()
-                finally:
-                    self.report.seconds["extract_wait"] += time.perf_counter() - waited
-                pending = self._chunk(uri, st, plan.digest, connector, documents)
+                documents = docs()
+                with self.clock.busy("chunk"):
+                    pending = self._chunk(uri, st, plan.digest, connector, documents)
+                self.clock.add("chunk", items=len(pending.rows))
                 pending.previous = plan.previous
                 self._pending.append(pending)
         except ConnectorError as exc:
@@ -477,9 +526,13 @@ class IngestJob:
 
     def _record_failure(self, uri: str, st: _Stat | None, connector: str, msg: str) -> None:
         size, mtime = (st.st_size, st.st_mtime) if st else (None, None)
-        self._failed.append(Failure(uri, size, mtime, connector, msg))
-        self.report.outcomes.append(Outcome(uri, "failed", error=msg))
-        self.progress.log_failure(msg)
+        self._add_failure(Failure(uri, size, mtime, connector, msg))
+
+    def _add_failure(self, failure: Failure) -> None:
+        """Record ``failure`` with the next commit, in the report and on the terminal."""
+        self._failed.append(failure)
+        self.report.outcomes.append(Outcome(failure.uri, "failed", error=failure.message))
+        self.progress.log_failure(failure.message)
 
     # -- commit ------------------------------------------------------------------
     def _flush(self) -> None:
@@ -489,23 +542,44 @@ class IngestJob:
         touched, self._touched = self._touched, []
         if not (pending or failed or touched):
             return
-        texts = [t for p in pending for t in p.embed_texts]
-        vectors = self._embed(pending, texts) if texts else None
         ids = dict(zip((p.uri for p in pending), commits.next_version_ids(self.con, len(pending)),
                        strict=True))  # fmt: skip
+        versions, segments = self._prepare(pending, ids)
+        commits.failpoint("segments-written")
+        self._commit(versions, segments, failed, touched)
+
+    def _prepare(
+        self, pending: list[_Pending], ids: dict[str, int]
+    ) -> tuple[dict[int, SourceVersion], list[SegmentRecord]]:
+        """Embed ``pending`` and write its segments as versions ``ids`` (nothing is
+        committed: on Dask a worker does this and the driver commits)."""
+        texts = [t for p in pending for t in p.embed_texts]
+        vectors = self._embed(pending, texts) if texts else None
         segments: list[SegmentRecord] = []
         with_docs = [p for p in pending if p.rows or p.documents]
         if with_docs:
-            segments = self._write_segments(with_docs, ids, vectors)
+            with self.clock.busy("write"):
+                segments = self._write_segments(with_docs, ids, vectors)
+            self.clock.add("write", items=len(segments))
         for p in pending:
             segments += [t.segment([ids[p.uri]]) for t in p.tables]
-        versions = {ids[p.uri]: self._version(p) for p in pending}
-        commits.failpoint("segments-written")
-        commits.commit(
-            self.con, self.store.root, job="ingest", versions=versions, segments=segments,
-            failures=failed, touched=touched, dim=self.embedder.dim if texts else None,
-            embedder=self.identity if texts else None,
-        )  # fmt: skip
+        return {ids[p.uri]: self._version(p) for p in pending}, segments
+
+    def _commit(
+        self,
+        versions: dict[int, SourceVersion],
+        segments: list[SegmentRecord],
+        failed: list[Failure],
+        touched: list[tuple[str, float]],
+    ) -> None:
+        """One catalog transaction for written segments; their outcomes join the report."""
+        vectors = any(s.kind == "chunks" for s in segments)
+        with self.clock.busy("commit", items=1):
+            commits.commit(
+                self.con, self.store.root, job="ingest", versions=versions, segments=segments,
+                failures=failed, touched=touched, dim=self.embedder.dim if vectors else None,
+                embedder=self.identity if vectors else None,
+            )  # fmt: skip
         for version in versions.values():
             outcome = Outcome(version.uri, "ingested", version.n_documents, version.n_chunks)
             outcome.tables, outcome.n_rows = [t.name for t in version.tables], version.n_rows
@@ -530,6 +604,7 @@ class IngestJob:
         self.report.reused += result.reused
         self.report.repeated += result.repeated
         self.report.seconds["embed"] += time.perf_counter() - start
+        self.clock.add("embed", items=len(texts), busy=time.perf_counter() - start)
         return result.vectors
 
     def _version(self, p: _Pending) -> SourceVersion:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from docframe.pipelines.stages import StageStats, bounding, stage_table
 
 
 @dataclass
@@ -42,6 +45,40 @@ class IngestReport:
     reused: int = 0
     repeated: int = 0
 
+    # per stage (docframe.pipelines.stages): items, busy and waiting seconds; on Dask
+    # also per worker (its address -> its stages), which the run's stages sum
+    stages: dict[str, StageStats] = field(default_factory=dict)
+    workers: dict[str, dict[str, StageStats]] = field(default_factory=dict)
+
+    @property
+    def bound(self) -> str | None:
+        """The stage that bounded the run (its lanes were busy longest)."""
+        return bounding(self.stages)
+
+    def stage_lines(self) -> list[str]:
+        """The per-stage table a terminal shows at the end of a run."""
+        return stage_table(self.stages)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready: what ``docframe ingest --report FILE.json`` writes."""
+        return {
+            "snapshot_id": self.snapshot_id,
+            "summary": self.summary(),
+            "counts": {s: self.count(s) for s in STATUSES},
+            "n_chunks": self.n_chunks,
+            "vectors": {"embedded": self.embedded, "reused": self.reused,
+                        "repeated": self.repeated},
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "bound": self.bound,
+            "stages": {name: s.to_dict() for name, s in self.stages.items()},
+            "workers": {
+                addr: {name: s.to_dict() for name, s in stages.items()}
+                for addr, stages in self.workers.items()
+            },
+            "index": self.index,
+            "outcomes": [asdict(o) for o in self.outcomes],
+        }  # fmt: skip
+
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
@@ -75,14 +112,16 @@ class IngestReport:
 
     def timing(self) -> str:
         """Where the wall time went: ``12.3 s (embedding 11.9 s, waiting on extraction 0.1 s)``,
-        plus ``transcription``/``OCR`` seconds (in the workers, beside the rest) when media ran."""
+        plus ``transcription``/``OCR`` seconds (in the workers, beside the rest) when media ran.
+        On Dask, embedding is summed over the workers and the wait is the driver's."""
         s = self.seconds
         media = "".join(
             f", {label} {s[key]:.1f} s"
             for key, label in (("transcribe", "transcription"), ("ocr", "OCR"))
             if s.get(key)
         )
+        waiting = "waiting on the workers" if self.workers else "waiting on extraction"
         return (
             f"{s['total']:.1f} s (embedding {s['embed']:.1f} s, "
-            f"waiting on extraction {s['extract_wait']:.1f} s{media})"
+            f"{waiting} {s['extract_wait']:.1f} s{media})"
         )

@@ -1,0 +1,349 @@
+"""Document ingestion on Dask: workers read, chunk, embed and write; the driver commits.
+
+The driver (the process that ran ``docframe ingest --workers N`` or
+``--scheduler ADDRESS``) discovers and plans the files exactly as a
+single-process ingest does, while holding the lake's writer lock. Each planned
+file gets its version id up front; files go to the workers in small groups.
+A worker runs the same code a single process runs — extract (the PDF sandbox
+and its limits included), chunk, embed — then writes the group's immutable
+Parquet segments into the lake and returns their descriptors. Only the driver
+touches the catalog: it commits the returned segments in batches (by chunks and
+by time, as a single process does), so snapshots, incremental skips, crash
+safety and readers during writes are unchanged, and the lake holds the same
+chunk ids, texts and vectors as a single-process ingest of the same files.
+
+The lake must be on a filesystem every worker reaches at the same path: before
+any work, each worker reads a probe file the driver wrote and the job stops
+with one line naming the workers that could not.
+
+A worker that dies while it holds a group (a crash, a kill -9, the OOM killer)
+gets its group retried by the scheduler once (``allowed-failures`` is 1 on the
+clusters this starts; set ``distributed.scheduler.allowed-failures`` on your
+own); a group of several files that dies twice is split and each file tried
+alone, and a file that still kills its worker is recorded as failed. Segments a
+dead worker left half-written are not in the catalog; the next writer removes
+them (:mod:`docframe.lake.orphans`): the driver holds the writer lock for the
+whole job, so none is removed while a worker may still write it.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from docframe.backend import engine_for
+from docframe.errors import DocframeError
+from docframe.lake import commits
+from docframe.lake.commits import Failure, SegmentRecord, SourceVersion
+from docframe.pipelines.dask_exec import DASK_HINT, _require, dask_client
+from docframe.pipelines.stages import StageClock
+
+if TYPE_CHECKING:
+    from docframe.connectors.media.options import MediaOptions
+    from docframe.connectors.pdf.options import PdfOptions
+    from docframe.connectors.tables import TableOptions
+    from docframe.lake.store import LakeStore
+    from docframe.pipelines.ingest import IngestJob, _Plan
+
+GROUP_FILES = 16  # most files per task: fewer segments, while groups still spread evenly
+_PROBE = ".dask-probe"
+_WORKER_STAGES = ("extract", "chunk", "embed", "write")
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every task needs to read files as the driver would (pickled to the workers)."""
+
+    store: LakeStore
+    identity: str  # the embedder, by the identity the lake records
+    device: str
+    batch_size: int | None
+    table_options: TableOptions
+    pdf_options: PdfOptions
+    media_options: MediaOptions
+    table_owner: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Group:
+    plans: tuple[_Plan, ...]
+    ids: dict[str, int]  # input -> the version id its rows carry
+
+
+@dataclass
+class _Done:
+    """A task's result: written segments and what the driver commits and reports."""
+
+    address: str
+    uris: list[str]
+    versions: dict[int, SourceVersion]
+    segments: list[SegmentRecord]
+    failures: list[Failure]
+    clock: StageClock
+    seconds: dict[str, float]
+    embedded: int = 0
+    reused: int = 0
+    repeated: int = 0
+    chunks: int = field(init=False, default=0)
+    tables: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.chunks = sum(v.n_chunks for v in self.versions.values())
+        self.tables = sum(len(v.tables) for v in self.versions.values())
+
+
+def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
+    """Read ``plans`` on the job's Dask cluster and commit what the workers write."""
+    if not plans:
+        job._flush()  # failures and touched mtimes found while planning
+        return
+    dask = _require("dask", DASK_HINT)
+    distributed = _require("distributed", DASK_HINT)
+    settings = {  # read by the clusters started here (a cluster of yours has its own)
+        "distributed.scheduler.allowed-failures": 1,
+        # the PDF sandbox starts processes: a daemonic worker process may not
+        "distributed.worker.daemon": False,
+    }
+    # GPU lakes: dask-cuda's LocalCUDACluster, one worker per GPU, each embedding on its own
+    engine = engine_for(job.store.backend.name, distributed=True)
+    clients = dask_client(engine, workers=job.workers, scheduler=job.scheduler)
+    with dask.config.set(settings), clients as client:
+        workers = _check_workers(client, job.store.root)
+        clock = job.clock
+        for stage in _WORKER_STAGES:
+            clock.stages[stage].lanes = len(workers)
+        context = _context(job)
+        ids = commits.next_version_ids(job.con, len(plans))  # unused until committed
+        groups = _groups(plans, ids, len(workers))
+        _Driver(job, client, distributed, context).run(groups)
+
+
+def _context(job: IngestJob) -> _Context:
+    return _Context(
+        store=job.store,
+        identity=job.identity,
+        device=job.embedder.device,
+        batch_size=job.embedder._batch_size,
+        table_options=job.table_options,
+        pdf_options=job.pdf_options,
+        media_options=job.media_options,
+        table_owner=dict(job._table_owner),
+    )
+
+
+def _groups(plans: list[_Plan], ids: list[int], workers: int) -> list[_Group]:
+    """Consecutive files in groups of up to :data:`GROUP_FILES`, about four per worker
+    (so a slow group does not leave the others idle at the end)."""
+    for plan in plans:  # the terminal's media bars stay in this process
+        if hasattr(plan.connector, "progress"):
+            plan.connector.progress = None
+    size = max(1, min(GROUP_FILES, math.ceil(len(plans) / (4 * workers))))
+    by_uri = {str(p.path): i for p, i in zip(plans, ids, strict=True)}
+    groups = [plans[i : i + size] for i in range(0, len(plans), size)]
+    return [_Group(tuple(g), {str(p.path): by_uri[str(p.path)] for p in g}) for g in groups]
+
+
+class _Driver:
+    """Submits the groups, commits results as they come, handles dead workers and signals."""
+
+    def __init__(self, job: IngestJob, client: Any, distributed: Any, context: _Context) -> None:
+        self.job = job
+        self.client = client
+        self.distributed = distributed
+        self.context = context
+        self.token = secrets.token_hex(4)
+        self.versions: dict[int, SourceVersion] = {}
+        self.segments: list[SegmentRecord] = []
+        self.chunks = 0
+        self.tables = 0
+        self.tried_alone: set[str] = set()
+
+    def submit(self, group: _Group) -> Any:
+        future = self.client.submit(
+            _read_group, self.context, group, pure=False,
+            key=f"docframe-ingest-{self.token}-{secrets.token_hex(6)}",
+        )  # fmt: skip
+        future.group = group  # what to retry or record when its worker dies
+        return future
+
+    def run(self, groups: list[_Group]) -> None:
+        job = self.job
+        pending = self.distributed.as_completed([self.submit(g) for g in groups])
+        waited = time.perf_counter()
+        for future in pending:
+            idle = time.perf_counter() - waited
+            job.clock.add("commit", wait=idle)  # the driver waited on the workers
+            job.report.seconds["extract_wait"] += idle
+            self.take(future, pending)
+            if job._stop is not None:  # groups still running or queued: left for a re-run
+                for left in list(pending.futures):
+                    left.cancel()
+                break
+            if job._batch_full(self.chunks, self.tables):
+                self.commit()
+            waited = time.perf_counter()
+        self.commit()
+
+    def take(self, future: Any, pending: Any) -> None:
+        """One finished task: keep its segments for the next commit, or handle its death."""
+        job = self.job
+        try:
+            done: _Done = future.result()
+        except self.distributed.KilledWorker as exc:
+            self.died(future.group, exc, pending)
+            return
+        for failure in done.failures:
+            job._add_failure(failure)
+        self.versions.update(done.versions)
+        self.segments += done.segments
+        self.chunks += done.chunks
+        self.tables += done.tables
+        job.report.embedded += done.embedded
+        job.report.reused += done.reused
+        job.report.repeated += done.repeated
+        for stage, seconds in done.seconds.items():
+            job.report.seconds[stage] += seconds
+        job.clock.merge(done.clock)
+        mine = job.report.workers.setdefault(done.address, StageClock().stages)
+        for name, s in done.clock.stages.items():
+            mine[name].items += s.items
+            mine[name].busy_s += s.busy_s
+            mine[name].wait_s += s.wait_s
+        for _ in done.uris:
+            job.progress.advance_file()
+
+    def died(self, group: _Group, exc: Exception, pending: Any) -> None:
+        """A group whose worker died twice: its files alone, once each; then failed."""
+        job = self.job
+        if len(group.plans) > 1:
+            for plan in group.plans:
+                uri = str(plan.path)
+                self.tried_alone.add(uri)
+                pending.add(self.submit(_Group((plan,), {uri: group.ids[uri]})))
+            return
+        plan = group.plans[0]
+        uri = str(plan.path)
+        job._add_failure(
+            Failure(
+                uri, plan.st.st_size, plan.st.st_mtime, plan.connector.name,
+                f"{uri}: a Dask worker died while reading it, twice (it was retried once); "
+                f"the worker's log says why (e.g. out of memory): {exc}".splitlines()[0],
+            )
+        )  # fmt: skip
+        job.progress.advance_file()
+
+    def commit(self) -> None:
+        job = self.job
+        failed, job._failed = job._failed, []
+        touched, job._touched = job._touched, []
+        if not (self.versions or failed or touched):
+            return
+        commits.failpoint("segments-written")
+        job._commit(self.versions, self.segments, failed, touched)
+        job._last_commit = time.monotonic()
+        self.versions, self.segments, self.chunks, self.tables = {}, [], 0, 0
+
+
+# -- on the workers ------------------------------------------------------------------
+def _check_workers(client: Any, root: Path) -> list[str]:
+    """Every worker must reach the lake at ``root``: a probe file the driver writes, read
+    back by each worker. Returns the workers' addresses."""
+    client.wait_for_workers(1, timeout=60)
+    token = secrets.token_hex(8)
+    probe = root / f"{_PROBE}-{token}"
+    probe.write_text(token)
+    try:
+        answers = client.run(_probe_lake, str(probe), token)
+    finally:
+        probe.unlink(missing_ok=True)
+    bad = {addr: why for addr, why in answers.items() if why}
+    if bad:
+        addr, why = next(iter(bad.items()))
+        raise DocframeError(
+            f"{len(bad)} of {len(answers)} Dask worker(s) cannot reach the lake at {root} "
+            f"({addr}: {why})",
+            help="workers write segments into the lake: put it on a filesystem every worker "
+            "mounts at the same path (NFS, a shared volume), or run with --workers N on this host",
+        )
+    return sorted(answers)
+
+
+def _probe_lake(probe: str, token: str) -> str | None:
+    path = Path(probe)
+    try:
+        if path.read_text() != token:
+            return f"{path} holds another token: a different lake at the same path"
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    segments = path.parent / "segments"  # made by the first write
+    where = segments if segments.exists() else path.parent
+    if not os.access(where, os.W_OK):
+        return f"cannot write {where}"
+    return None
+
+
+_EMBEDDERS: dict[tuple[str, str, int | None], Any] = {}  # one model per worker process
+
+
+def _read_group(context: _Context, group: _Group) -> _Done:
+    """A task: read, chunk and embed ``group``'s files, write their segments."""
+    from docframe.pipelines.embedding import Embedder
+    from docframe.pipelines.ingest import IngestJob, _extract
+
+    commits.failpoint("worker-task")
+    _allow_children()
+    key = (context.identity, context.device, context.batch_size)
+    if key not in _EMBEDDERS:
+        _EMBEDDERS[key] = Embedder.for_identity(*key)
+    job = IngestJob(
+        context.store, [], embedder=_EMBEDDERS[key], prune=False, progress=False,
+        table_options=context.table_options, pdf_options=context.pdf_options,
+        media_options=context.media_options, jobs=1,
+    )  # fmt: skip
+    job._table_owner = context.table_owner
+    job.con = context.store.connect()  # to find reusable vectors; never written
+    try:
+        for plan in group.plans:
+            job._accept(plan, None if plan.is_table else partial(_extract, plan, job.clock))
+        ids = {p.uri: group.ids[p.uri] for p in job._pending}
+        versions, segments = job._prepare(job._pending, ids)
+    finally:
+        job.con.close()
+    return _Done(
+        address=_worker_address(),
+        uris=[str(p.path) for p in group.plans],
+        versions=versions,
+        segments=segments,
+        failures=job._failed,
+        clock=job.clock,
+        seconds={k: job.report.seconds[k] for k in ("embed", "transcribe", "ocr")},
+        embedded=job.report.embedded,
+        reused=job.report.reused,
+        repeated=job.report.repeated,
+    )
+
+
+def _worker_address() -> str:
+    from distributed import get_worker
+
+    return get_worker().address
+
+
+def _allow_children() -> None:
+    """Let this worker process start the PDF sandbox's processes.
+
+    A Nanny runs its worker as a daemonic process so it dies with the nanny, and
+    multiprocessing refuses children to daemonic processes. The sandbox's processes
+    are in their own process groups and are killed by docframe.isolation when their
+    file is done or its limits are hit, so lifting the flag leaves nothing behind.
+    """
+    process = multiprocessing.current_process()
+    if process.daemon:
+        process._config["daemon"] = False  # noqa: SLF001 - the flag has no public setter
