@@ -141,6 +141,14 @@ class ExternalCluster:
                 f"{n} Dask worker(s) did not connect in {timeout} s:\n{logs}"
             ) from None
 
+    def addresses(self) -> dict[str, str]:
+        """Each connected worker's address by the name it was started with."""
+        import distributed
+
+        with distributed.Client(self.address, timeout=30) as client:
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+        return {str(info["name"]): address for address, info in workers.items()}
+
     def close(self) -> None:
         """Kill every process group started here (scheduler, nannies and their workers)."""
         for proc in self.procs.values():
