@@ -119,6 +119,8 @@ def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
         clock = job.clock
         for stage in _WORKER_STAGES:
             clock.stages[stage].lanes = len(workers)
+        for address in workers:  # each worker's stages, idle ones too
+            job.report.workers[address] = StageClock().stages
         context = _context(job)
         ids = commits.next_version_ids(job.con, len(plans))  # unused until committed
         groups = _groups(plans, ids, len(workers))
@@ -163,7 +165,6 @@ class _Driver:
         self.segments: list[SegmentRecord] = []
         self.chunks = 0
         self.tables = 0
-        self.tried_alone: set[str] = set()
 
     def submit(self, group: _Group) -> Any:
         future = self.client.submit(
@@ -196,8 +197,8 @@ class _Driver:
         job = self.job
         try:
             done: _Done = future.result()
-        except self.distributed.KilledWorker as exc:
-            self.died(future.group, exc, pending)
+        except self.distributed.KilledWorker:
+            self.died(future.group, pending)
             return
         for failure in done.failures:
             job._add_failure(failure)
@@ -211,7 +212,7 @@ class _Driver:
         for stage, seconds in done.seconds.items():
             job.report.seconds[stage] += seconds
         job.clock.merge(done.clock)
-        mine = job.report.workers.setdefault(done.address, StageClock().stages)
+        mine = job.report.workers.setdefault(done.address, StageClock().stages)  # a new one
         for name, s in done.clock.stages.items():
             mine[name].items += s.items
             mine[name].busy_s += s.busy_s
@@ -219,13 +220,12 @@ class _Driver:
         for _ in done.uris:
             job.progress.advance_file()
 
-    def died(self, group: _Group, exc: Exception, pending: Any) -> None:
+    def died(self, group: _Group, pending: Any) -> None:
         """A group whose worker died twice: its files alone, once each; then failed."""
         job = self.job
         if len(group.plans) > 1:
             for plan in group.plans:
                 uri = str(plan.path)
-                self.tried_alone.add(uri)
                 pending.add(self.submit(_Group((plan,), {uri: group.ids[uri]})))
             return
         plan = group.plans[0]
@@ -233,8 +233,8 @@ class _Driver:
         job._add_failure(
             Failure(
                 uri, plan.st.st_size, plan.st.st_mtime, plan.connector.name,
-                f"{uri}: a Dask worker died while reading it, twice (it was retried once); "
-                f"the worker's log says why (e.g. out of memory): {exc}".splitlines()[0],
+                f"{uri}: a Dask worker died while reading it, twice (it was retried once on "
+                "another worker); the workers' logs say why (out of memory? a crash?)",
             )
         )  # fmt: skip
         job.progress.advance_file()
