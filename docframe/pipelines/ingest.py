@@ -108,6 +108,7 @@ class _Pending:
     tables: list[WrittenTable] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a document said of itself (cut...)
     previous: int | None = None  # the source's live version: its vectors may be reused
+    pages: int = 0  # PDF pages read (for the progress display)
 
 
 def _stable_id(*parts: object) -> str:
@@ -432,6 +433,8 @@ class IngestJob:
                 with self.clock.busy("chunk"):
                     pending = self._chunk(uri, st, plan.digest, connector, documents)
                 self.clock.add("chunk", items=len(pending.rows))
+                self.progress.count("pages", pending.pages)
+                self.progress.count("chunks", len(pending.rows))
                 pending.previous = plan.previous
                 self._pending.append(pending)
         except ConnectorError as exc:
@@ -469,6 +472,7 @@ class IngestJob:
         for doc in docs:
             doc_id = _stable_id(uri, doc.doc_key)
             ordinal = 0
+            pending.pages += int(doc.metadata.get("page_count") or 0)
             if doc.metadata.get("note"):  # media cut at --media-max-seconds, no speech...
                 pending.notes.append(str(doc.metadata["note"]))
             for stage, seconds in (doc.metadata.get("seconds") or {}).items():

@@ -91,6 +91,7 @@ class _Done:
     embedded: int = 0
     reused: int = 0
     repeated: int = 0
+    pages: int = 0
     chunks: int = field(init=False, default=0)
     tables: int = field(init=False, default=0)
 
@@ -217,6 +218,8 @@ class _Driver:
             mine[name].items += s.items
             mine[name].busy_s += s.busy_s
             mine[name].wait_s += s.wait_s
+        job.progress.count("pages", done.pages)
+        job.progress.count("chunks", done.chunks)
         for _ in done.uris:
             job.progress.advance_file()
 
@@ -312,6 +315,7 @@ def _read_group(context: _Context, group: _Group) -> _Done:
     try:
         for plan in group.plans:
             job._accept(plan, None if plan.is_table else partial(_extract, plan, job.clock))
+        pages = sum(p.pages for p in job._pending)
         ids = {p.uri: group.ids[p.uri] for p in job._pending}
         versions, segments = job._prepare(job._pending, ids)
     finally:
@@ -327,6 +331,7 @@ def _read_group(context: _Context, group: _Group) -> _Done:
         embedded=job.report.embedded,
         reused=job.report.reused,
         repeated=job.report.repeated,
+        pages=pages,
     )
 
 
