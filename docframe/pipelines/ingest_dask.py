@@ -32,7 +32,11 @@ import math
 import multiprocessing
 import os
 import secrets
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -115,7 +119,9 @@ def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
     # GPU lakes: dask-cuda's LocalCUDACluster, one worker per GPU, each embedding on its own
     engine = engine_for(job.store.backend.name, distributed=True)
     clients = dask_client(engine, workers=job.workers, scheduler=job.scheduler)
-    with dask.config.set(settings), clients as client:
+    with dask.config.set(settings), ExitStack() as stack:
+        with _workers_ignore_sigint():  # the processes a local cluster starts now
+            client = stack.enter_context(clients)
         workers = _check_workers(client, job.store.root)
         clock = job.clock
         for stage in _WORKER_STAGES:
@@ -126,6 +132,21 @@ def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
         ids = commits.next_version_ids(job.con, len(plans))  # unused until committed
         groups = _groups(plans, ids, len(workers))
         _Driver(job, client, distributed, context).run(groups)
+
+
+@contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Start processes with SIGINT ignored: a Ctrl-C at the terminal reaches the whole
+    process group, and the driver alone handles it (commits, then closes the cluster).
+    Without this the local cluster's workers die of KeyboardInterrupt mid-task."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _context(job: IngestJob) -> _Context:
