@@ -13,7 +13,7 @@ from docframe.connectors.media.options import MediaOptions
 from docframe.connectors.pdf.options import PdfOptions
 from docframe.connectors.tables import TableOptions
 from docframe.errors import DocframeError, JobError
-from docframe.pipelines.ingest_spec import is_ingest_job, load_ingest_spec
+from docframe.pipelines.ingest_spec import SECTIONS, is_ingest_job, load_ingest_spec
 
 EVERY_KEY = """
 [ingest]
@@ -279,7 +279,11 @@ def test_the_flags_form_keeps_the_flags_names_in_its_messages(tmp_path):
         )
 
 
-def test_a_spec_is_frozen():
+def test_a_spec_is_frozen_and_every_section_documented():
     spec = load_ingest_spec({"ingest": {"sources": ["a"]}})
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.prune = True  # type: ignore[misc]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for section, keys in SECTIONS.items():
+        for key in keys:
+            assert f"`{key}`" in readme, f"README's Ingest jobs table lacks {section}.{key}"
