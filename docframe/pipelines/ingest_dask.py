@@ -33,14 +33,17 @@ import multiprocessing
 import os
 import secrets
 import signal
+import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from docframe.backend import engine_for
 from docframe.errors import DocframeError
@@ -73,6 +76,7 @@ class _Context:
     pdf_options: PdfOptions
     media_options: MediaOptions
     table_owner: dict[str, str]
+    per_host: dict[str, int]  # workers per host: each takes its share of the host's cores
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
             clock.stages[stage].lanes = len(workers)
         for address in workers:  # each worker's stages, idle ones too
             job.report.workers[address] = StageClock().stages
-        context = _context(job)
+        context = _context(job, workers)
         ids = commits.next_version_ids(job.con, len(plans))  # unused until committed
         groups = _groups(plans, ids, len(workers))
         _Driver(job, client, distributed, context).run(groups)
@@ -149,7 +153,7 @@ def _workers_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
-def _context(job: IngestJob) -> _Context:
+def _context(job: IngestJob, workers: list[str]) -> _Context:
     return _Context(
         store=job.store,
         identity=job.identity,
@@ -159,7 +163,12 @@ def _context(job: IngestJob) -> _Context:
         pdf_options=job.pdf_options,
         media_options=job.media_options,
         table_owner=dict(job._table_owner),
+        per_host=dict(Counter(_host(a) for a in workers)),
     )
+
+
+def _host(address: str) -> str:
+    return urlsplit(address).hostname or address
 
 
 def _groups(plans: list[_Plan], ids: list[int], workers: int) -> list[_Group]:
@@ -325,6 +334,7 @@ def _read_group(context: _Context, group: _Group) -> _Done:
     _allow_children()
     key = (context.identity, context.device, context.batch_size)
     if key not in _EMBEDDERS:
+        _share_cores(context.per_host.get(_host(_worker_address()), 1))
         _EMBEDDERS[key] = Embedder.for_identity(*key)
     job = IngestJob(
         context.store, [], embedder=_EMBEDDERS[key], prune=False, progress=False,
@@ -354,6 +364,22 @@ def _read_group(context: _Context, group: _Group) -> _Done:
         repeated=job.report.repeated,
         pages=pages,
     )
+
+
+def _share_cores(workers_here: int) -> None:
+    """Before the model loads: this worker's share of the host's cores for the model's
+    threads (ONNX Runtime's session, torch's pool), so workers on one host do not each
+    start a thread per core."""
+    if workers_here <= 1:
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers_here)
+    from docframe.pipelines.embedding import onnx_backend
+
+    onnx_backend.THREADS = threads
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # read when torch loads
 
 
 def _worker_address() -> str:
