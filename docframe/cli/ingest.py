@@ -202,6 +202,11 @@ def ingest(
     signal aborts at once); the same command again skips what was committed.
     A symbolic link met while walking a folder is skipped and reported unless
     --follow-symlinks. The same ingest written as a TOML job runs with `docframe run`.
+
+    --workers N (a local Dask cluster) or --scheduler ADDRESS (yours) reads, chunks and
+    embeds on Dask workers that write into the lake; this process alone commits, so the
+    lake is what a single-process ingest makes. Every run ends with a table of where the
+    time went per stage (--report FILE.json writes it, per worker on Dask).
     """
     from docframe.pipelines.ingest_spec import load_ingest_spec
 
