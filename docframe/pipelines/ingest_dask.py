@@ -59,7 +59,13 @@ if TYPE_CHECKING:
     from docframe.lake.store import LakeStore
     from docframe.pipelines.ingest import IngestJob, _Plan
 
-GROUP_FILES = 16  # most files per task: fewer segments, while groups still spread evenly
+# A task reads a group of consecutive files and writes one chunk segment for them: at
+# most GROUP_FILES files or GROUP_BYTES of input (a big file goes alone), and about four
+# groups per worker, so a slow group does not leave the others idle at the end. At scale
+# (1 M files) that is ~16k groups: segments a few times smaller than a single process's
+# 4,096-chunk ones, and a retry of a dead worker's group redoes at most this much.
+GROUP_FILES = 64
+GROUP_BYTES = 64 << 20
 _PROBE = ".dask-probe"
 _WORKER_STAGES = ("extract", "chunk", "embed", "write")
 
@@ -172,15 +178,20 @@ def _host(address: str) -> str:
 
 
 def _groups(plans: list[_Plan], ids: list[int], workers: int) -> list[_Group]:
-    """Consecutive files in groups of up to :data:`GROUP_FILES`, about four per worker
-    (so a slow group does not leave the others idle at the end)."""
+    """Consecutive files in groups (see :data:`GROUP_FILES`), each file with its id."""
     for plan in plans:  # the terminal's media bars stay in this process
         if hasattr(plan.connector, "progress"):
             plan.connector.progress = None
     size = max(1, min(GROUP_FILES, math.ceil(len(plans) / (4 * workers))))
-    by_uri = {str(p.path): i for p, i in zip(plans, ids, strict=True)}
-    groups = [plans[i : i + size] for i in range(0, len(plans), size)]
-    return [_Group(tuple(g), {str(p.path): by_uri[str(p.path)] for p in g}) for g in groups]
+    groups: list[list[tuple[_Plan, int]]] = [[]]
+    held = 0
+    for plan, version in zip(plans, ids, strict=True):
+        if groups[-1] and (len(groups[-1]) >= size or held + plan.st.st_size > GROUP_BYTES):
+            groups.append([])
+            held = 0
+        groups[-1].append((plan, version))
+        held += plan.st.st_size
+    return [_Group(tuple(p for p, _ in g), {str(p.path): v for p, v in g}) for g in groups]
 
 
 class _Driver:
