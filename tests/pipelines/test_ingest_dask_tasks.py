@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from docframe.pipelines.ingest import _Plan, _Stat
 from docframe.pipelines.ingest_dask import GROUP_BYTES, GROUP_FILES, _groups
 
@@ -36,3 +38,28 @@ def test_groups_are_capped_by_files_and_by_bytes():
     assert all(
         sum(p.st.st_size for p in g.plans) <= GROUP_BYTES for g in groups if len(g.plans) > 1
     )
+
+
+@pytest.mark.slow
+def test_the_pdf_sandbox_and_its_limits_run_on_the_workers(tmp_path: Path):
+    """A PDF read on a Dask worker goes through the same sandbox: its time limit holds
+    there (0.001 s: no sandbox starts that fast), the error names the file, and the
+    rest of the batch is committed."""
+    pytest.importorskip("distributed")
+    import docframe
+    from docframe.connectors.pdf import PdfOptions
+    from tests.connectors.pdf.test_pdf_text import heading_pdf
+
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    pdf = heading_pdf(corpus / "slow.pdf")
+    (corpus / "note.txt").write_text("A note about glaciers and the orbit of moons.\n")
+    lake = docframe.open(tmp_path / "lake")
+    limited = PdfOptions(timeout_s=0.001, ocr="off")
+    report = lake.ingest(corpus, workers=1, pdf_options=limited)
+    [failed] = report.failures
+    assert failed.error.startswith(f"{pdf}: timeout after 0.001 s (help: ")
+    assert report.count("ingested") == 1
+    read = lake.ingest(corpus, workers=1)  # the normal limits: the sandbox reads it there
+    assert read.ok and read.count("ingested") == 1 and read.count("unchanged") == 1
+    assert "pdf" in set(lake.sql("SELECT modality FROM chunks").to_pandas().modality)
