@@ -28,11 +28,14 @@ def open(  # noqa: A001 - mirrors the built-in on purpose: docframe.open(path)
     create: bool = True,
     engine: str | None = None,
     model: str | None = None,
+    dry_run: bool = False,
     **settings: Any,
 ) -> Lake:
     """Open the lake at ``path``, creating it if it does not exist (``create=False`` to refuse).
 
     ``engine`` is ``auto`` (default; GPU only when a device and RAPIDS are present),
-    ``cpu`` or ``gpu``. ``model`` is the embedding model of a new lake.
+    ``cpu`` or ``gpu``. ``model`` is the embedding model of a new lake. ``dry_run``:
+    create nothing, for ``lake.ingest(..., dry_run=True)`` against a lake that may not
+    exist yet (such a lake answers nothing else).
     """
-    return Lake.open(path, create=create, engine=engine, model=model, **settings)
+    return Lake.open(path, create=create, engine=engine, model=model, dry_run=dry_run, **settings)

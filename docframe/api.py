@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from docframe.lake.gc import GcReport
     from docframe.lake.integrity import VerifyReport
     from docframe.lake.snapshot import TableInfo
+    from docframe.pipelines.dry_run import DryRun
     from docframe.pipelines.embedding import Embedder
     from docframe.pipelines.reembed import ReembedReport
     from docframe.pipelines.repair import RepairReport
@@ -126,10 +127,13 @@ class Lake:
         jobs: int | None = None,
         follow_symlinks: bool = False,
         allowed_roots: Sequence[str | Path] | None = None,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        dry_run: bool = False,
         workers: int | None = None,
         scheduler: str | None = None,
         **table_settings: Any,
-    ) -> IngestReport:
+    ) -> IngestReport | DryRun:
         """Add new and changed files under ``paths``; unchanged files are skipped.
 
         Tabular files (CSV, Parquet, JSON, Excel, SQLite) become lake tables;
@@ -142,8 +146,13 @@ class Lake:
         Symbolic links found while walking folders are skipped and reported
         unless ``follow_symlinks``; paths given in ``paths`` are always followed.
         With ``allowed_roots``, any file whose real path lies outside those
-        folders is refused (a failed outcome), links included.
+        folders is refused (a failed outcome), links included. ``include`` and
+        ``exclude`` (fnmatch patterns, see :mod:`docframe.pipelines.discovery`) choose
+        among the files found; the files they leave out are not pruned while they exist.
 
+        ``dry_run=True`` returns a :class:`~docframe.pipelines.dry_run.DryRun` instead:
+        what would be ingested, skipped, failed and pruned, and why, with nothing
+        written (no lock, no catalog write; the embedding model is not loaded).
         ``workers=N`` reads, chunks and embeds on a local Dask cluster of N processes
         (dask-cuda's, one per GPU, on a GPU lake); ``scheduler="tcp://host:8786"`` on an
         existing cluster whose workers reach the lake at the same path. This process
@@ -163,15 +172,17 @@ class Lake:
         if table_settings:
             table_options = TableOptions(**table_settings)
         job = IngestJob(
-            self.store, [str(p) for p in paths], embedder=self.embedder, prune=prune,
+            self.store, [str(p) for p in paths], prune=prune,
+            embedder=None if dry_run else self.embedder,
             progress=progress, table_options=table_options, pdf_options=pdf_options,
             media_options=media_options, jobs=jobs,
-            follow_symlinks=follow_symlinks, workers=workers, scheduler=scheduler,
+            follow_symlinks=follow_symlinks,
             allowed_roots=None if allowed_roots is None else [
                 Path(r).expanduser().resolve() for r in allowed_roots
             ],
+            include=include, exclude=exclude, workers=workers, scheduler=scheduler,
         )  # fmt: skip
-        return job.run()
+        return job.dry_run() if dry_run else job.run()
 
     def write_table(self, name: str, data: Any, *, source: str, content_hash: str) -> int:
         """Commit ``data`` (Arrow table, pandas or cuDF DataFrame) as a new version of ``name``.

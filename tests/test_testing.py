@@ -15,7 +15,7 @@ from docframe.testing import (
     check_engine_api,
     to_pandas,
 )
-from tests.pipelines.test_tablejob import JOBS, nycflights
+from tests.pipelines.test_tablejob import JOBS, nycflights, table_jobs
 
 
 def frame(**columns) -> pd.DataFrame:
@@ -129,7 +129,7 @@ def test_cudf_and_dask_cudf_agree_with_pandas_on_the_examples():
         pytest.skip("no usable GPU")
     frames = {name: nycflights(name) for name in ("flights", "airlines", "planes", "weather")}
     engines = [e for e in available_engines() if e != "pandas"]
-    for path in sorted(JOBS.glob("*.toml")):
+    for path in table_jobs():
         assert_engines_agree(path, frames, engines=engines)
     assert check_engine_api("cudf") == []
     job = JobSpec("pandas_inside", input="flights", steps=[{"python": lambda df: df.to_pandas()}])

@@ -1,21 +1,44 @@
-"""Commands that put data into the lake: ``init``, ``ingest`` and ``run`` (a table job).
+"""Commands that put data into the lake: ``init``, ``ingest`` and ``run`` (a table or
+ingest job).
 
-Their options become the connectors' option objects here; the work is the API's.
+``ingest``'s flags are the quick form of an ingest job: they become the job's dict
+form here and are loaded by :mod:`docframe.pipelines.ingest_spec`, the one place that
+turns either form into the connectors' option objects; the work is the API's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from docframe.cli.app import open_lake
 from docframe.cli.output import err, out
 from docframe.errors import DocframeError
 
 if TYPE_CHECKING:
+    from docframe.pipelines.ingest_spec import IngestSpec
     from docframe.pipelines.report import IngestReport
+
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="List what would be ingested, skipped, failed and pruned, and why; write "
+        "nothing (not even a new lake).",
+    ),
+]
+
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Write the ingest's report as JSON: outcomes, and per stage (and per Dask "
+        "worker) items, items/s, busy and waiting seconds, the stage that bounded it.",
+    ),
+]
 
 
 def init(
@@ -137,6 +160,18 @@ def ingest(
             "Links named as PATHS are always followed.",
         ),
     ] = False,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Keep only files matching this pattern, repeatable: '*.pdf' (a name) or "
+            "'reports/*.pdf' (a path under the folder given)."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave out files matching this pattern, repeatable: 'drafts/**'."),
+    ] = None,
+    dry_run: DryRunOpt = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -153,14 +188,7 @@ def ingest(
             "workers must reach the lake at the same path.",
         ),
     ] = None,
-    report_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--report",
-            help="Write the run's report as JSON: outcomes, and per stage (and per Dask "
-            "worker) items, items/s, busy and waiting seconds, the stage that bounded it.",
-        ),
-    ] = None,
+    report_file: ReportOpt = None,
 ) -> None:
     """Add new and changed files to the lake; unchanged files are skipped.
 
@@ -173,48 +201,69 @@ def ingest(
     Ctrl-C (SIGINT) or SIGTERM commits the files in hand and exits 130/143 (a second
     signal aborts at once); the same command again skips what was committed.
     A symbolic link met while walking a folder is skipped and reported unless
-    --follow-symlinks.
-    """
-    from docframe.connectors.media.options import MediaOptions
-    from docframe.connectors.pdf.options import PdfOptions
-    from docframe.connectors.tables import TableOptions
+    --follow-symlinks. The same ingest written as a TOML job runs with `docframe run`.
 
-    options = TableOptions(
-        table=table,
-        schema=_schema_overrides(schema or [], schema_file),
-        delimiter=delimiter,
-        encoding=encoding,
-        header=header,
-        on_bad_rows=on_bad_rows,
-    )
-    pdf = PdfOptions(
-        password=pdf_password,
-        passwords=_mapping_file(pdf_passwords, "--pdf-passwords") if pdf_passwords else {},
-        ocr=ocr,
-        ocr_lang=ocr_lang,
-        timeout_s=pdf_timeout,
-        memory_mb=pdf_memory_mb,
-        tables=pdf_tables,
-    )
-    media = MediaOptions(
-        asr_model=asr_model,
-        language=language,
-        max_seconds=media_max_seconds,
-        timeout_s=media_timeout,
-        screen_ocr=screen_ocr,
-        ocr_lang=ocr_lang,
-    )
+    --workers N (a local Dask cluster) or --scheduler ADDRESS (yours) reads, chunks and
+    embeds on Dask workers that write into the lake; this process alone commits, so the
+    lake is what a single-process ingest makes. Every run ends with a table of where the
+    time went per stage (--report FILE.json writes it, per worker on Dask).
+    """
+    from docframe.pipelines.ingest_spec import load_ingest_spec
+
+    # the flags in the job file's form (README: Ingest jobs); unset flags stay unset
+    spec = load_ingest_spec({"ingest": _given({
+        "sources": paths, "prune": prune, "follow_symlinks": follow_symlinks, "jobs": jobs,
+        "include": include, "exclude": exclude, "workers": workers, "scheduler": scheduler,
+        "embedding": {"model": model, "backend": embed_backend},
+        "tables": {
+            "table": table, "schema": _schema_pairs(schema or []), "schema_file": schema_file,
+            "delimiter": delimiter, "encoding": encoding, "header": header,
+            "on_bad_rows": on_bad_rows,
+        },
+        "pdf": {
+            "password": pdf_password, "passwords_file": pdf_passwords, "ocr": ocr,
+            "ocr_lang": ocr_lang, "timeout": pdf_timeout, "memory_mb": pdf_memory_mb,
+            "tables": pdf_tables,
+        },
+        "media": {
+            "asr_model": asr_model, "language": language, "max_seconds": media_max_seconds,
+            "timeout": media_timeout, "screen_ocr": screen_ocr,
+        },
+    })})  # fmt: skip
+    run_ingest_spec(ctx, spec, dry_run=dry_run, progress=progress, report_file=report_file)
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without the flags left unset (None, or an empty list or table)."""
+    kept = {k: _given(v) if isinstance(v, dict) else v for k, v in values.items()}
+    return {k: v for k, v in kept.items() if v is not None and v != [] and v != {}}
+
+
+def run_ingest_spec(
+    ctx: typer.Context,
+    spec: IngestSpec,
+    *,
+    dry_run: bool = False,
+    progress: bool = True,
+    label: str = "",
+    report_file: Path | None = None,
+) -> None:
+    """Run (or dry-run) an ingest job, from flags or a file, and print what it did:
+    `ingest` and `run` share every line of it. ``label``: the job's name, before the
+    summary line."""
     from docframe.pipelines.ingest import IngestInterrupted
 
-    lake = open_lake(ctx, create=True, model=model, embed_backend=embed_backend)
+    lake = open_lake(ctx, create=True, model=spec.model, dry_run=dry_run, **spec.settings)
+    if dry_run:
+        plan = lake.ingest(**spec.arguments(), dry_run=True)
+        for line in plan.lines():
+            out.print(escape(line))
+        out.print(f"{label}{plan.summary()}")
+        return
     try:
-        report = lake.ingest(
-            paths, prune=prune, progress=progress and err.is_terminal, table_options=options,
-            pdf_options=pdf, media_options=media, jobs=jobs, follow_symlinks=follow_symlinks,
-            workers=workers, scheduler=scheduler,
-        )  # fmt: skip
+        report = lake.ingest(**spec.arguments(), progress=progress and err.is_terminal)
     except IngestInterrupted as stopped:  # the job has said what it committed (stderr)
-        out.print(f"{stopped.report.summary()}; {stopped.report.n_chunks} new chunk(s)")
+        out.print(f"{label}{stopped.report.summary()}; {stopped.report.n_chunks} new chunk(s)")
         _write_report(stopped.report, report_file)
         raise typer.Exit(stopped.code) from None
     _write_report(report, report_file)
@@ -226,7 +275,7 @@ def ingest(
     for o in report.failures:
         err.print(f"[red]failed[/red] {o.error}")
     chunks = report.n_chunks
-    out.print(f"{report.summary()}; {chunks} new chunk(s)")
+    out.print(f"{label}{report.summary()}; {chunks} new chunk(s)")
     if report.index:
         out.print(f"index: {report.index}")
     if vectors := report.vectors():  # embedded, reused from earlier versions, repeated
@@ -261,40 +310,16 @@ def _write_report(report: IngestReport, path: Path | None) -> None:
         ) from None
 
 
-def _mapping_file(path: Path, option: str) -> dict[str, str]:
-    """A TOML or JSON file holding one flat key -> value mapping."""
-    import tomllib
-
-    from docframe.connectors import jsonread
-
-    try:
-        text = path.read_text()
-        data = jsonread.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (OSError, ValueError) as exc:  # JsonTooDeep is a ValueError
-        raise DocframeError(
-            f"{option} {path}: {exc}", help="a TOML/JSON map: key = value"
-        ) from None
-    except RecursionError:  # tomllib recurses per nested array or inline table
-        raise DocframeError(
-            f"{option} {path}: nested too deeply", help="a TOML/JSON map: key = value"
-        ) from None
-    if not isinstance(data, dict):
-        raise DocframeError(
-            f"{option} {path}: expected a map of key = value, found a {type(data).__name__}",
-            help='e.g. {"amount": "decimal(12,2)"}',
-        )
-    return {str(k): str(v) for k, v in data.items()}
-
-
-def _schema_overrides(pairs: list[str], path: Path | None) -> dict[str, str] | None:
-    """--schema COL=TYPE pairs and --schema-file, as one column -> type mapping."""
-    mapping: dict[str, str] = _mapping_file(path, "--schema-file") if path else {}
+def _schema_pairs(pairs: list[str]) -> dict[str, str]:
+    """--schema COL=TYPE pairs as one column -> type mapping (--schema-file's entries
+    come first; these win, as a job's schema table wins over its schema_file)."""
+    mapping: dict[str, str] = {}
     for pair in pairs:
         column, sep, type_name = pair.partition("=")
         if not sep or not column or not type_name:
             raise DocframeError(f"--schema {pair!r} is not COL=TYPE", help="e.g. --schema id=int64")
         mapping[column.strip()] = type_name.strip()
-    return mapping or None
+    return mapping
 
 
 def run(
@@ -309,18 +334,44 @@ def run(
     partition_size: Annotated[
         str | None, typer.Option(help="Dask partition size when reading tables, e.g. 64MiB.")
     ] = None,
+    dry_run: DryRunOpt = False,
+    report_file: ReportOpt = None,
 ) -> None:
-    """Run a declarative table job: read lake tables, transform, write the output table.
+    """Run a job file: a table job ([job] and [[steps]]) or an ingest job ([ingest]).
 
-    The steps run on the active engine (pandas on the CPU, cuDF on a GPU) or on
-    Dask with --workers/--scheduler. An unchanged job over unchanged inputs is
-    skipped.
+    A table job reads lake tables, transforms them and writes its output table; the
+    steps run on the active engine (pandas on the CPU, cuDF on a GPU) or on Dask with
+    --workers/--scheduler. An ingest job is `docframe ingest` written down: sources,
+    patterns and reading options (--workers/--scheduler replace its own). Either kind,
+    unchanged and over unchanged inputs, commits nothing.
     """
-    from docframe.pipelines.tablejob import run_job
+    from docframe.pipelines.ingest_spec import is_ingest_job, load_ingest_spec
+    from docframe.pipelines.tablejob import JobSpec, run_job
+    from docframe.pipelines.tablejob.spec import read_job_file
 
+    data = read_job_file(job)
+    if is_ingest_job(data):
+        if partition_size is not None:
+            raise DocframeError(
+                f"{job}: --partition-size applies to table jobs", help="drop --partition-size"
+            )
+        spec = load_ingest_spec(data, path=job).with_cluster(workers, scheduler)
+        run_ingest_spec(ctx, spec, dry_run=dry_run, label=f"{spec.name}: ", report_file=report_file)
+        return
+    if dry_run:
+        raise DocframeError(
+            f"{job}: --dry-run lists the files of an ingest job; this is a table job",
+            help="run it: a table job is checked before any data is read, and an unchanged "
+            "one does nothing",
+        )
+    if report_file is not None:
+        raise DocframeError(
+            f"{job}: --report writes an ingest job's stage report; this is a table job",
+            help="drop --report: a table job prints its steps' timings",
+        )
     # run_job refuses --workers with --scheduler, like every bad option
     report = run_job(
-        open_lake(ctx).store, job, workers=workers, scheduler=scheduler,
-        partition_size=partition_size,
+        open_lake(ctx).store, JobSpec.from_dict(data, path=job.absolute()), workers=workers,
+        scheduler=scheduler, partition_size=partition_size,
     )  # fmt: skip
     out.print(report.summary())

@@ -41,8 +41,13 @@ class LakeStore:
         create: bool = True,
         engine: str | None = None,
         model: str | None = None,
+        dry_run: bool = False,
         **settings: Any,
     ) -> LakeStore:
+        """The lake at ``path``, created if missing (unless ``create=False``: refused).
+        ``dry_run``: judged as for creating, but nothing is written, so a dry run
+        (``ingest --dry-run``) can plan against a lake that does not exist yet; such a
+        store has no catalog and serves nothing but that plan."""
         root = Path(path).expanduser().absolute()
         if root.exists() and not root.is_dir():
             raise NotALakeError(
@@ -67,7 +72,7 @@ class LakeStore:
         store = cls(root, config, chosen)
         if catalog_path.exists():
             store._check_catalog(explicit_model=model)
-        else:
+        elif not dry_run:
             store._create()
         return store
 

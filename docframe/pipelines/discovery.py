@@ -15,16 +15,28 @@ operator allowed. Checking the paths it names is not enough: a link inside an
 allowed folder may point anywhere. With ``allowed_roots``, every file and folder
 found is resolved to its real path and refused (a problem naming it) when that
 lies outside; the rest of the batch goes on.
+
+**Include and exclude patterns** (an ingest job's ``include``/``exclude``, ``--include``
+and ``--exclude``) choose among the files found, so one spec can name a whole folder
+and keep only what it wants. A pattern without ``/`` is matched (``fnmatch``) against
+the file's name and the name of each folder between it and the source it was found
+under (as ``.gitignore`` does), one with ``/`` against its path relative to that source
+(a walked folder; a glob's fixed leading folders; a named file's own folder) and each
+folder on that path. Exclude wins. A file left out is *reported* (``excluded``), not
+dropped silently, and is not a failure; it is not pruned either while it exists:
+pruning removes only inputs that are gone.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from itertools import takewhile
+from pathlib import Path, PurePath
 
 from docframe.connectors.parquet import is_partitioned_dataset
 
@@ -38,6 +50,40 @@ class Discovered:
     files: list[tuple[Path, bool]] = field(default_factory=list)  # (input, named explicitly)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (input, message): failed
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (input, message): left out
+    # (input, message): found but left out by an include/exclude pattern; neither read nor pruned
+    excluded: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """An ingest's ``include`` and ``exclude`` patterns (see the module notes)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def left_out(self, path: Path, base: Path) -> str | None:
+        """Why ``path``, found under ``base``, is not an input; None when it is."""
+        if not (self.include or self.exclude):
+            return None
+        rel = path.relative_to(base) if path.is_relative_to(base) else PurePath(path.name)
+        hit = next((p for p in self.exclude if _matches(p, rel)), None)
+        if hit is not None:
+            return f"excluded by pattern {hit!r}"
+        if self.include and not any(_matches(p, rel) for p in self.include):
+            return f"matches no include pattern ({', '.join(map(repr, self.include))})"
+        return None
+
+
+def _matches(pattern: str, rel: PurePath) -> bool:
+    """``pattern`` against a relative path: a bare name against each part, a pattern with
+    ``/`` against the path and each folder above it (so ``drafts/**`` and ``drafts`` both
+    take what is under drafts/); a leading ``**/`` may also match no folder at all."""
+    pattern = pattern.strip("/")
+    if "/" not in pattern:
+        return any(fnmatch.fnmatchcase(part, pattern) for part in rel.parts)
+    heads = ["/".join(rel.parts[:n]) for n in range(len(rel.parts), 0, -1)]
+    forms = (pattern, pattern[3:]) if pattern.startswith("**/") else (pattern,)
+    return any(fnmatch.fnmatchcase(head, form) for head in heads for form in forms)
 
 
 def discover(
@@ -46,27 +92,36 @@ def discover(
     *,
     follow_symlinks: bool = False,
     allowed_roots: Sequence[Path] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> Discovered:
-    """Expand files, folders and globs into inputs (see the module notes on links).
+    """Expand files, folders and globs into inputs (see the module notes on links and
+    patterns).
 
     ``allowed_roots`` are real (resolved) folders; None allows everything.
     """
-    walk = _Walker(lake_root, follow_symlinks, allowed_roots)
+    walk = _Walker(
+        lake_root, follow_symlinks, allowed_roots, Patterns(tuple(include), tuple(exclude))
+    )
     for arg in args:
         if GLOB_CHARS & set(arg):
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True))
             if not matches:
                 walk.out.problems.append((arg, f"{arg}: no files match this pattern"))
+            fixed = takewhile(lambda part: not GLOB_CHARS & set(part), Path(arg).parts)
+            walk.base = Path(*fixed).absolute()
             for m in matches:
                 if (m.is_file() or is_partitioned_dataset(m)) and walk.allowed(m):
-                    walk.found.setdefault(m.absolute(), True)
+                    walk.take(m.absolute(), True, replace=False)
             continue
         path = Path(arg).expanduser()
+        walk.base = path.absolute().parent
         if path.is_file() or is_partitioned_dataset(path):
             if walk.allowed(path):
-                walk.found[path.absolute()] = True
+                walk.take(path.absolute(), True)
         elif path.is_dir():
             if walk.allowed(path):
+                walk.base = path.absolute()
                 walk.walk(path)
         elif path.is_symlink():
             walk.out.problems.append((arg, f"{arg}: broken symbolic link; its target is missing"))
@@ -77,20 +132,44 @@ def discover(
         else:
             walk.out.problems.append((arg, f"{arg}: no such file or directory; check the path"))
     walk.out.files = sorted(walk.found.items())
+    left_out = walk.left_out.items()  # a file another source takes is not left out
+    walk.out.excluded = sorted(
+        (str(p), f"{p}: {why}") for p, why in left_out if p not in walk.found
+    )
     return walk.out
 
 
 class _Walker:
     """One discovery's state: what was found, which real folders were walked."""
 
-    def __init__(self, lake_root: Path, follow: bool, allowed_roots: Sequence[Path] | None) -> None:
+    def __init__(
+        self,
+        lake_root: Path,
+        follow: bool,
+        allowed_roots: Sequence[Path] | None,
+        patterns: Patterns = Patterns(),
+    ) -> None:
         self.lake_root = lake_root.absolute()
         self.lake_real = self.lake_root.resolve()
         self.follow = follow
         self.roots = None if allowed_roots is None else [Path(r) for r in allowed_roots]
+        self.patterns = patterns
+        self.base = Path.cwd()  # the folder of the source being expanded: patterns match below
         self.found: dict[Path, bool] = {}
+        self.left_out: dict[Path, str] = {}  # file -> the pattern that left it out
         self.walked: set[Path] = set()  # real paths of the folders walked
         self.out = Discovered()
+
+    def take(self, path: Path, named: bool, *, replace: bool = True) -> None:
+        """``path`` is an input unless a pattern leaves it out (then it is listed instead);
+        a path named on the command line stays named (``replace``: even if walked first)."""
+        why = self.patterns.left_out(path, self.base)
+        if why is not None:
+            self.left_out.setdefault(path, why)
+        elif named and replace:
+            self.found[path] = True
+        else:
+            self.found.setdefault(path, named)
 
     def _inside(self, real: Path) -> bool:
         return self.roots is None or any(real.is_relative_to(root) for root in self.roots)
@@ -171,10 +250,10 @@ class _Walker:
         if not self._inside(real):
             self.allowed(path)  # records the refusal
         elif is_file:
-            self.found.setdefault(path, False)
+            self.take(path, False)
         elif is_partitioned_dataset(path):
             if self.allowed(path):
-                self.found.setdefault(path, False)
+                self.take(path, False)
         elif (real := _real(path)) not in self.walked:
             self.walked.add(real)
             stack.append(path)

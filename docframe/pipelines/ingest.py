@@ -63,6 +63,7 @@ from docframe.pipelines.vectors import (
 
 if TYPE_CHECKING:
     from docframe.lake.store import LakeStore
+    from docframe.pipelines.dry_run import DryRun
     from docframe.pipelines.embedding import Embedder
 
 __all__ = ["STATUSES", "IngestInterrupted", "IngestJob", "IngestReport", "Outcome"]
@@ -108,6 +109,7 @@ class _Pending:
     tables: list[WrittenTable] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a document said of itself (cut...)
     previous: int | None = None  # the source's live version: its vectors may be reused
+    pages: int = 0  # PDF pages read (for the progress display)
 
 
 def _stable_id(*parts: object) -> str:
@@ -138,14 +140,15 @@ class _Stat:
 
 
 class IngestJob:
-    """One ingest into ``store``: the embedder chunks (its tokenizer) and embeds documents."""
+    """One ingest into ``store``: the embedder chunks (its tokenizer) and embeds documents
+    (a :meth:`dry_run` needs none: it reads nothing but fingerprints and hashes)."""
 
     def __init__(
         self,
         store: LakeStore,
         paths: list[str],
         *,
-        embedder: Embedder,
+        embedder: Embedder | None,
         prune: bool,
         progress: bool,
         table_options: TableOptions | None = None,
@@ -155,12 +158,16 @@ class IngestJob:
         follow_symlinks: bool = False,
         allowed_roots: Sequence[Path] | None = None,
         repair: Collection[str] = (),
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
         workers: int | None = None,
         scheduler: str | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.identity = identity_of(embedder)  # recorded with its vectors, checked by commits
+        # recorded with its vectors, checked by commits (None: a dry run, which embeds nothing)
+        self.identity = identity_of(embedder) if embedder is not None else None
+        self.include, self.exclude = tuple(include), tuple(exclude)  # discovery's patterns
         # inputs a repair reads again although unchanged; a repair job alone may write
         # while the newest snapshot reads a damaged segment (docframe.pipelines.repair)
         self.repair = frozenset(repair)
@@ -265,6 +272,7 @@ class IngestJob:
         found = discover(
             self.paths, self.store.root,
             follow_symlinks=self.follow_symlinks, allowed_roots=self.allowed_roots,
+            include=self.include, exclude=self.exclude,
         )  # fmt: skip
         for arg, message in found.problems:
             self._record_failure(arg, None, "", message)
@@ -432,6 +440,8 @@ class IngestJob:
                 with self.clock.busy("chunk"):
                     pending = self._chunk(uri, st, plan.digest, connector, documents)
                 self.clock.add("chunk", items=len(pending.rows))
+                self.progress.count("pages", pending.pages)
+                self.progress.count("chunks", len(pending.rows))
                 pending.previous = plan.previous
                 self._pending.append(pending)
         except ConnectorError as exc:
@@ -469,6 +479,7 @@ class IngestJob:
         for doc in docs:
             doc_id = _stable_id(uri, doc.doc_key)
             ordinal = 0
+            pending.pages += int(doc.metadata.get("page_count") or 0)
             if doc.metadata.get("note"):  # media cut at --media-max-seconds, no speech...
                 pending.notes.append(str(doc.metadata["note"]))
             for stage, seconds in (doc.metadata.get("seconds") or {}).items():
@@ -650,19 +661,25 @@ class IngestJob:
         return out
 
     def _prune(self, seen: set[str]) -> None:
+        gone = self._prunable(seen)
+        if not gone:
+            return
+        commits.prune(self.con, gone)
+        self.report.outcomes += [Outcome(uri, "pruned") for uri in gone]
+
+    def _prunable(self, seen: set[str]) -> list[str]:
+        """Sources under the folders named that are gone from disk: what ``--prune``
+        removes. A file that exists is kept even when not ``seen`` (an exclude pattern
+        left it out): pruning is for what was deleted, not for what was not asked for."""
         roots = [Path(p).expanduser().absolute() for p in self.paths if not GLOB_CHARS & set(p)]
         rows = self.con.execute("SELECT source_uri FROM sources").fetchall()
-        gone = [
+        return [
             r[0]
             for r in rows
             if r[0] not in seen
             and not Path(r[0]).exists()
             and any(Path(r[0]) == root or Path(r[0]).is_relative_to(root) for root in roots)
         ]
-        if not gone:
-            return
-        commits.prune(self.con, gone)
-        self.report.outcomes += [Outcome(uri, "pruned") for uri in gone]
 
     def _refresh_index(self) -> str | None:
         from docframe.index.store import ensure_index
@@ -673,6 +690,38 @@ class IngestJob:
         if snapshot.is_empty:
             return None
         return ensure_index(self.store, snapshot).describe()
+
+    # -- dry run -----------------------------------------------------------------
+    def dry_run(self) -> DryRun:
+        """What :meth:`run` would do, decided by the same code (discovery, :meth:`_plan`,
+        :meth:`_prunable`) over a read-only catalog: no lock, no commit, no segment; a
+        lake that does not exist yet stays absent (everything would be new to it)."""
+        from docframe.pipelines.dry_run import DryRun
+
+        found = discover(
+            self.paths, self.store.root,
+            follow_symlinks=self.follow_symlinks, allowed_roots=self.allowed_roots,
+            include=self.include, exclude=self.exclude,
+        )  # fmt: skip
+        path = self.store.root / catalog.CATALOG_FILE
+        plan = DryRun(self.store.root, lake_exists=path.is_file())
+        plan.discovered(found)
+        self.con = self.store.connect() if plan.lake_exists else None  # as any reader does
+        try:
+            rows = self.con.execute("SELECT * FROM sources") if self.con else ()
+            known = {r["source_uri"]: r for r in rows}
+            for file, explicit in found.files:
+                row = known.get(str(file))
+                chosen = self._plan(file, explicit, row)  # the rest it records as outcomes
+                if chosen is not None:
+                    plan.read(str(file), row, chosen.is_table, self._options_key)
+            plan.settled(self.report.outcomes)
+            if self.prune and self.con is not None:
+                plan.pruned(self._prunable({str(f) for f, _ in found.files}))
+        finally:
+            if self.con is not None:
+                self.con.close()
+        return plan
 
 
 def _segment(

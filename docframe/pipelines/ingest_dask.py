@@ -32,11 +32,18 @@ import math
 import multiprocessing
 import os
 import secrets
+import signal
+import sys
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from docframe.backend import engine_for
 from docframe.errors import DocframeError
@@ -52,7 +59,13 @@ if TYPE_CHECKING:
     from docframe.lake.store import LakeStore
     from docframe.pipelines.ingest import IngestJob, _Plan
 
-GROUP_FILES = 16  # most files per task: fewer segments, while groups still spread evenly
+# A task reads a group of consecutive files and writes one chunk segment for them: at
+# most GROUP_FILES files or GROUP_BYTES of input (a big file goes alone), and about four
+# groups per worker, so a slow group does not leave the others idle at the end. At scale
+# (1 M files) that is ~16k groups: segments a few times smaller than a single process's
+# 4,096-chunk ones, and a retry of a dead worker's group redoes at most this much.
+GROUP_FILES = 64
+GROUP_BYTES = 64 << 20
 _PROBE = ".dask-probe"
 _WORKER_STAGES = ("extract", "chunk", "embed", "write")
 
@@ -69,6 +82,7 @@ class _Context:
     pdf_options: PdfOptions
     media_options: MediaOptions
     table_owner: dict[str, str]
+    per_host: dict[str, int]  # workers per host: each takes its share of the host's cores
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class _Done:
     embedded: int = 0
     reused: int = 0
     repeated: int = 0
+    pages: int = 0
     chunks: int = field(init=False, default=0)
     tables: int = field(init=False, default=0)
 
@@ -114,18 +129,37 @@ def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
     # GPU lakes: dask-cuda's LocalCUDACluster, one worker per GPU, each embedding on its own
     engine = engine_for(job.store.backend.name, distributed=True)
     clients = dask_client(engine, workers=job.workers, scheduler=job.scheduler)
-    with dask.config.set(settings), clients as client:
+    with dask.config.set(settings), ExitStack() as stack:
+        with _workers_ignore_sigint():  # the processes a local cluster starts now
+            client = stack.enter_context(clients)
         workers = _check_workers(client, job.store.root)
         clock = job.clock
         for stage in _WORKER_STAGES:
             clock.stages[stage].lanes = len(workers)
-        context = _context(job)
+        for address in workers:  # each worker's stages, idle ones too
+            job.report.workers[address] = StageClock().stages
+        context = _context(job, workers)
         ids = commits.next_version_ids(job.con, len(plans))  # unused until committed
         groups = _groups(plans, ids, len(workers))
         _Driver(job, client, distributed, context).run(groups)
 
 
-def _context(job: IngestJob) -> _Context:
+@contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Start processes with SIGINT ignored: a Ctrl-C at the terminal reaches the whole
+    process group, and the driver alone handles it (commits, then closes the cluster).
+    Without this the local cluster's workers die of KeyboardInterrupt mid-task."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _context(job: IngestJob, workers: list[str]) -> _Context:
     return _Context(
         store=job.store,
         identity=job.identity,
@@ -135,19 +169,29 @@ def _context(job: IngestJob) -> _Context:
         pdf_options=job.pdf_options,
         media_options=job.media_options,
         table_owner=dict(job._table_owner),
+        per_host=dict(Counter(_host(a) for a in workers)),
     )
 
 
+def _host(address: str) -> str:
+    return urlsplit(address).hostname or address
+
+
 def _groups(plans: list[_Plan], ids: list[int], workers: int) -> list[_Group]:
-    """Consecutive files in groups of up to :data:`GROUP_FILES`, about four per worker
-    (so a slow group does not leave the others idle at the end)."""
+    """Consecutive files in groups (see :data:`GROUP_FILES`), each file with its id."""
     for plan in plans:  # the terminal's media bars stay in this process
         if hasattr(plan.connector, "progress"):
             plan.connector.progress = None
     size = max(1, min(GROUP_FILES, math.ceil(len(plans) / (4 * workers))))
-    by_uri = {str(p.path): i for p, i in zip(plans, ids, strict=True)}
-    groups = [plans[i : i + size] for i in range(0, len(plans), size)]
-    return [_Group(tuple(g), {str(p.path): by_uri[str(p.path)] for p in g}) for g in groups]
+    groups: list[list[tuple[_Plan, int]]] = [[]]
+    held = 0
+    for plan, version in zip(plans, ids, strict=True):
+        if groups[-1] and (len(groups[-1]) >= size or held + plan.st.st_size > GROUP_BYTES):
+            groups.append([])
+            held = 0
+        groups[-1].append((plan, version))
+        held += plan.st.st_size
+    return [_Group(tuple(p for p, _ in g), {str(p.path): v for p, v in g}) for g in groups]
 
 
 class _Driver:
@@ -163,7 +207,6 @@ class _Driver:
         self.segments: list[SegmentRecord] = []
         self.chunks = 0
         self.tables = 0
-        self.tried_alone: set[str] = set()
 
     def submit(self, group: _Group) -> Any:
         future = self.client.submit(
@@ -196,8 +239,8 @@ class _Driver:
         job = self.job
         try:
             done: _Done = future.result()
-        except self.distributed.KilledWorker as exc:
-            self.died(future.group, exc, pending)
+        except self.distributed.KilledWorker:
+            self.died(future.group, pending)
             return
         for failure in done.failures:
             job._add_failure(failure)
@@ -211,21 +254,22 @@ class _Driver:
         for stage, seconds in done.seconds.items():
             job.report.seconds[stage] += seconds
         job.clock.merge(done.clock)
-        mine = job.report.workers.setdefault(done.address, StageClock().stages)
+        mine = job.report.workers.setdefault(done.address, StageClock().stages)  # a new one
         for name, s in done.clock.stages.items():
             mine[name].items += s.items
             mine[name].busy_s += s.busy_s
             mine[name].wait_s += s.wait_s
+        job.progress.count("pages", done.pages)
+        job.progress.count("chunks", done.chunks)
         for _ in done.uris:
             job.progress.advance_file()
 
-    def died(self, group: _Group, exc: Exception, pending: Any) -> None:
+    def died(self, group: _Group, pending: Any) -> None:
         """A group whose worker died twice: its files alone, once each; then failed."""
         job = self.job
         if len(group.plans) > 1:
             for plan in group.plans:
                 uri = str(plan.path)
-                self.tried_alone.add(uri)
                 pending.add(self.submit(_Group((plan,), {uri: group.ids[uri]})))
             return
         plan = group.plans[0]
@@ -233,8 +277,8 @@ class _Driver:
         job._add_failure(
             Failure(
                 uri, plan.st.st_size, plan.st.st_mtime, plan.connector.name,
-                f"{uri}: a Dask worker died while reading it, twice (it was retried once); "
-                f"the worker's log says why (e.g. out of memory): {exc}".splitlines()[0],
+                f"{uri}: a Dask worker died while reading it, twice (it was retried once on "
+                "another worker); the workers' logs say why (out of memory? a crash?)",
             )
         )  # fmt: skip
         job.progress.advance_file()
@@ -301,6 +345,7 @@ def _read_group(context: _Context, group: _Group) -> _Done:
     _allow_children()
     key = (context.identity, context.device, context.batch_size)
     if key not in _EMBEDDERS:
+        _share_cores(context.per_host.get(_host(_worker_address()), 1))
         _EMBEDDERS[key] = Embedder.for_identity(*key)
     job = IngestJob(
         context.store, [], embedder=_EMBEDDERS[key], prune=False, progress=False,
@@ -312,6 +357,7 @@ def _read_group(context: _Context, group: _Group) -> _Done:
     try:
         for plan in group.plans:
             job._accept(plan, None if plan.is_table else partial(_extract, plan, job.clock))
+        pages = sum(p.pages for p in job._pending)
         ids = {p.uri: group.ids[p.uri] for p in job._pending}
         versions, segments = job._prepare(job._pending, ids)
     finally:
@@ -327,7 +373,24 @@ def _read_group(context: _Context, group: _Group) -> _Done:
         embedded=job.report.embedded,
         reused=job.report.reused,
         repeated=job.report.repeated,
+        pages=pages,
     )
+
+
+def _share_cores(workers_here: int) -> None:
+    """Before the model loads: this worker's share of the host's cores for the model's
+    threads (ONNX Runtime's session, torch's pool), so workers on one host do not each
+    start a thread per core."""
+    if workers_here <= 1:
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers_here)
+    from docframe.pipelines.embedding import onnx_backend
+
+    onnx_backend.THREADS = threads
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # read when torch loads
 
 
 def _worker_address() -> str:

@@ -15,6 +15,7 @@ class IngestProgress:
         self._progress: Any = None
         self._files: Any = None
         self._media: dict[str, Any] = {}  # a bar per media file in progress
+        self._counters: dict[str, Any] = {}  # open-ended bars: pages read, chunks made
         self._lock = threading.Lock()
 
     def __enter__(self) -> IngestProgress:
@@ -50,6 +51,17 @@ class IngestProgress:
     def advance_file(self) -> None:
         if self._files is not None:
             self._progress.advance(self._files)
+
+    def count(self, what: str, n: int) -> None:
+        """Advance the open-ended bar ``what`` ("pages" of PDFs read, "chunks" made) by
+        ``n``; the bar appears with the first item."""
+        if self._progress is None or n <= 0:
+            return
+        with self._lock:
+            task = self._counters.get(what)
+            if task is None:
+                task = self._counters[what] = self._progress.add_task(what, total=None)
+            self._progress.advance(task, n)
 
     def media(self, uri: str, done_s: float, total_s: float) -> None:
         """Seconds of one media file transcribed (and read on screen) so far: a long

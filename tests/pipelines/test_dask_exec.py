@@ -18,7 +18,7 @@ from docframe.lake import segments
 from docframe.pipelines.dask_exec import dask_client, dask_config, read_frames
 from docframe.pipelines.tablejob import JobError, JobSpec, load_job, run_job
 from docframe.testing import ENGINE_RTOL, assert_engines_agree, assert_frame_equal
-from tests.pipelines.test_tablejob import JOBS, nyc_lake_at, nycflights
+from tests.pipelines.test_tablejob import JOBS, nyc_lake_at, nycflights, table_jobs
 
 distributed = pytest.importorskip("distributed")
 psutil = pytest.importorskip("psutil")
@@ -50,7 +50,7 @@ def renamed(spec: JobSpec, suffix: str) -> JobSpec:
     )
 
 
-@pytest.mark.parametrize("example", sorted(p.name for p in JOBS.glob("*.toml")))
+@pytest.mark.parametrize("example", [p.name for p in table_jobs()])
 def test_example_jobs_are_identical_on_a_cluster(lake, cluster, example):
     spec = load_job(JOBS / example)
     single = run_job(lake, renamed(spec, "_single"))

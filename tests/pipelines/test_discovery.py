@@ -105,3 +105,58 @@ def test_broken_links_and_special_files_are_reported_not_read(tmp_path):
     skipped = dict(found.skipped)
     assert "broken symbolic link" in skipped[str(data / "gone.txt")]
     assert "not a regular file" in skipped[str(data / "pipe.txt")]
+
+
+# -- include / exclude patterns ----------------------------------------------------------
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    """docs/ with notes, a draft folder, a temp file and a nested report."""
+    root = tmp_path / "docs"
+    for rel in ("a.md", "b.txt", "c.tmp", "drafts/d.md", "reports/2024/q1.md", "reports/r.txt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    return root
+
+
+def _rel(found, root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p, _ in found.files}
+
+
+def test_exclude_by_name_and_by_path_and_each_leaves_out_a_reported_file(docs, tmp_path):
+    found = discover([str(docs)], tmp_path / "lake", exclude=["*.tmp", "drafts/**"])
+    assert _rel(found, docs) == {"a.md", "b.txt", "reports/2024/q1.md", "reports/r.txt"}
+    assert found.excluded == [
+        (str(docs / "c.tmp"), f"{docs / 'c.tmp'}: excluded by pattern '*.tmp'"),
+        (str(docs / "drafts/d.md"), f"{docs / 'drafts/d.md'}: excluded by pattern 'drafts/**'"),
+    ]
+    assert found.problems == [] and found.skipped == []
+
+
+def test_include_keeps_matches_and_exclude_wins(docs, tmp_path):
+    found = discover([str(docs)], tmp_path / "lake", include=["*.md"], exclude=["drafts"])
+    assert _rel(found, docs) == {"a.md", "reports/2024/q1.md"}
+    why = dict(found.excluded)
+    assert why[str(docs / "b.txt")].endswith("matches no include pattern ('*.md')")
+    assert why[str(docs / "drafts/d.md")].endswith("excluded by pattern 'drafts'")
+    # a pattern with "/" matches the path under the source, or a folder on it
+    under = discover([str(docs)], tmp_path / "lake", include=["reports/*"])
+    assert _rel(under, docs) == {"reports/2024/q1.md", "reports/r.txt"}
+    nested = discover([str(docs)], tmp_path / "lake", include=["**/q1.md"])
+    assert _rel(nested, docs) == {"reports/2024/q1.md"}
+
+
+def test_patterns_apply_below_a_globs_fixed_folders_and_to_named_files(docs, tmp_path):
+    found = discover([str(docs / "reports" / "**" / "*.md")], tmp_path / "lake",
+                     exclude=["2024/**"])  # fmt: skip
+    assert found.files == [] and [p for p, _ in found.excluded] == [
+        str(docs / "reports/2024/q1.md")
+    ]
+    named = discover([str(docs / "c.tmp"), str(docs / "a.md")], tmp_path / "lake",
+                     exclude=["*.tmp"])  # fmt: skip
+    assert _rel(named, docs) == {"a.md"} and len(named.excluded) == 1
+
+
+def test_a_file_another_source_takes_is_not_reported_excluded(docs, tmp_path):
+    found = discover([str(docs), str(docs / "drafts" / "d.md")], tmp_path / "lake",
+                     exclude=["drafts/**"])  # fmt: skip
+    assert "drafts/d.md" in _rel(found, docs) and found.excluded == []

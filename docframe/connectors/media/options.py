@@ -33,6 +33,10 @@ class MediaOptions:
             raise ConnectorError(
                 f"--screen-ocr {self.screen_ocr!r} is not one of {', '.join(SCREEN_OCR_MODES)}"
             )
+        if not self.timeout_s > 0:
+            raise ConnectorError(
+                f"--media-timeout must be a positive number of seconds, got {self.timeout_s}"
+            )
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise ConnectorError(
                 f"--media-max-seconds must be a positive number of seconds, got {self.max_seconds}"

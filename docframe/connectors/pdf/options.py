@@ -8,6 +8,7 @@ from pathlib import Path
 from docframe.errors import ConnectorError
 
 OCR_MODES = ("auto", "off", "force")
+MIN_MEMORY_MB = 768  # the worker's libraries alone take ~400 MB of address space
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,15 @@ class PdfOptions:
     def __post_init__(self) -> None:
         if self.ocr not in OCR_MODES:
             raise ConnectorError(f"--ocr {self.ocr!r} is not one of {', '.join(OCR_MODES)}")
+        if not self.timeout_s > 0:
+            raise ConnectorError(
+                f"--pdf-timeout must be a positive number of seconds, got {self.timeout_s}"
+            )
+        if self.memory_mb < MIN_MEMORY_MB:
+            raise ConnectorError(
+                f"--pdf-memory-mb {self.memory_mb} is below {MIN_MEMORY_MB}",
+                help=f"the PDF worker's libraries alone take ~400 MB; give {MIN_MEMORY_MB} or more",
+            )
 
     def password_for(self, path: str) -> str | None:
         p = Path(path)

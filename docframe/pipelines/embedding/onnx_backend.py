@@ -19,6 +19,10 @@ from docframe.pipelines.embedding.tokenizer import FastTokenizer
 
 _SESSIONS: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}  # one per export, per process
 _LOCK = threading.Lock()
+# threads per session; None: ONNX Runtime's default, one per core. A Dask worker sharing
+# its host with others sets its share (docframe.pipelines.ingest_dask): N sessions each
+# using every core would fight over them.
+THREADS: int | None = None
 
 
 def session(spec: ModelSpec, file: str) -> tuple[Any, dict[str, Any]]:
@@ -33,6 +37,8 @@ def session(spec: ModelSpec, file: str) -> tuple[Any, dict[str, Any]]:
             path, manifest = export_cache.ensure(spec, file)
             options = ort.SessionOptions()
             options.log_severity_level = 3  # errors only: no notes about unused initialisers
+            if THREADS:
+                options.intra_op_num_threads = THREADS
             opened = ort.InferenceSession(
                 str(path / file), options, providers=["CPUExecutionProvider"]
             )

@@ -180,14 +180,7 @@ class JobSpec:
 
     @classmethod
     def load(cls, path: str | Path) -> JobSpec:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise JobError(f"cannot read job file {path}: {exc.strerror}") from exc
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise JobError(f"{path}: not valid TOML: {exc}") from exc
-        return cls.from_dict(data, path=path.absolute())
+        return cls.from_dict(read_job_file(path), path=Path(path).absolute())
 
     def canonical(self) -> dict[str, Any]:
         return {
@@ -204,6 +197,20 @@ class JobSpec:
             step=step.number,
             key=key,
         )
+
+
+def read_job_file(path: str | Path) -> dict[str, Any]:
+    """A job file's TOML as a dict; table and ingest jobs (``docframe run``) both read
+    their file here, so a missing or broken file reads the same whatever its kind."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise JobError(f"cannot read job file {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise JobError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise JobError(f"{path}: nested too deeply") from None
 
 
 def load_job(job: JobSpec | str | Path | Mapping[str, Any]) -> JobSpec:
