@@ -23,7 +23,8 @@ own); a group of several files that dies twice is split and each file tried
 alone, and a file that still kills its worker is recorded as failed. Segments a
 dead worker left half-written are not in the catalog; the next writer removes
 them (:mod:`docframe.lake.orphans`): the driver holds the writer lock for the
-whole job, so none is removed while a worker may still write it.
+whole job and waits for every group it submitted, so none is removed while a worker
+may still write it (a second signal, which aborts at once, is the exception).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -207,6 +208,7 @@ class _Driver:
         self.segments: list[SegmentRecord] = []
         self.chunks = 0
         self.tables = 0
+        self.queue: deque[_Group] = deque()  # groups not yet submitted
 
     def submit(self, group: _Group) -> Any:
         future = self.client.submit(
@@ -217,30 +219,38 @@ class _Driver:
         return future
 
     def run(self, groups: list[_Group]) -> None:
+        """Keep one group per worker thread in flight and commit what comes back. Nothing
+        waits queued on the cluster, so a stop (SIGINT) cancels nothing: it submits no
+        more, and the groups in flight — the batch in hand — are committed when done."""
         job = self.job
-        pending = self.distributed.as_completed([self.submit(g) for g in groups])
+        self.queue.extend(groups)
+        slots = max(1, sum(self.client.nthreads().values()))
+        pending = self.distributed.as_completed()
+
+        def fill() -> None:
+            while self.queue and pending.count() < slots and job._stop is None:
+                pending.add(self.submit(self.queue.popleft()))
+
+        fill()
         waited = time.perf_counter()
         for future in pending:
             idle = time.perf_counter() - waited
             job.clock.add("commit", wait=idle)  # the driver waited on the workers
             job.report.seconds["extract_wait"] += idle
-            self.take(future, pending)
-            if job._stop is not None:  # groups still running or queued: left for a re-run
-                for left in list(pending.futures):
-                    left.cancel()
-                break
-            if job._batch_full(self.chunks, self.tables):
+            self.take(future)
+            if job._stop is None and job._batch_full(self.chunks, self.tables):
                 self.commit()
+            fill()
             waited = time.perf_counter()
         self.commit()
 
-    def take(self, future: Any, pending: Any) -> None:
+    def take(self, future: Any) -> None:
         """One finished task: keep its segments for the next commit, or handle its death."""
         job = self.job
         try:
             done: _Done = future.result()
         except self.distributed.KilledWorker:
-            self.died(future.group, pending)
+            self.died(future.group)
             return
         for failure in done.failures:
             job._add_failure(failure)
@@ -264,21 +274,21 @@ class _Driver:
         for _ in done.uris:
             job.progress.advance_file()
 
-    def died(self, group: _Group, pending: Any) -> None:
-        """A group whose worker died twice: its files alone, once each; then failed."""
+    def died(self, group: _Group) -> None:
+        """A group whose worker died on each try: its files alone, next; then failed."""
         job = self.job
         if len(group.plans) > 1:
-            for plan in group.plans:
-                uri = str(plan.path)
-                pending.add(self.submit(_Group((plan,), {uri: group.ids[uri]})))
+            alone = [_Group((p,), {str(p.path): group.ids[str(p.path)]}) for p in group.plans]
+            self.queue.extendleft(reversed(alone))
             return
         plan = group.plans[0]
         uri = str(plan.path)
         job._add_failure(
             Failure(
                 uri, plan.st.st_size, plan.st.st_mtime, plan.connector.name,
-                f"{uri}: a Dask worker died while reading it, twice (it was retried once on "
-                "another worker); the workers' logs say why (out of memory? a crash?)",
+                f"{uri}: the Dask worker reading it died, on each try (docframe's clusters "
+                "retry once; yours: distributed.scheduler.allowed-failures); the workers' "
+                "logs say why (out of memory? a crash?)",
             )
         )  # fmt: skip
         job.progress.advance_file()
