@@ -123,7 +123,7 @@ class _Plan:
     path: Path
     connector: Any
     st: _Stat
-    digest: str
+    digest: str | None  # None: not hashed yet (a new file: read and hash it together)
     is_table: bool
     previous: int | None = None  # the live version it replaces (unless being repaired)
 
@@ -385,16 +385,19 @@ class IngestJob:
             known = None  # read with other options (--schema, --delimiter...): read it again
         if uri in self.repair:
             known = None  # its committed rows are damaged: read it again
-        if known is not None and known["status"] == "ok":
-            if known["size"] == size and known["mtime"] == mtime:
-                self.report.outcomes.append(Outcome(uri, "unchanged"))
-                return None
+        if known is None or known["status"] != "ok":
+            # nothing to compare its hash with: whoever reads it hashes it (a Dask worker,
+            # or this thread while the extraction threads work), not the planning loop
+            return _Plan(path, connector, st, None, is_table, previous)
+        if known["size"] == size and known["mtime"] == mtime:
+            self.report.outcomes.append(Outcome(uri, "unchanged"))
+            return None
         try:
             digest = hash_source(path)
         except OSError as exc:
             self._record_failure(uri, st, connector.name, f"{uri}: cannot read: {exc.strerror}")
             return None
-        if known is not None and known["status"] == "ok" and known["content_hash"] == digest:
+        if known["content_hash"] == digest:
             self._touched.append((uri, st.st_mtime))
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
@@ -431,14 +434,20 @@ class IngestJob:
         file, read here), or record why it failed."""
         uri, st, connector = str(plan.path), plan.st, plan.connector
         try:
+            with self.clock.busy("discover"):  # a new file's content hash (see _plan)
+                digest = plan.digest or hash_source(plan.path)
+        except OSError as exc:
+            self._record_failure(uri, st, connector.name, f"{uri}: cannot read: {exc.strerror}")
+            return
+        try:
             if docs is None:
                 with self.clock.busy("extract", items=1):
-                    tables = self._read_tables(plan.path, st, plan.digest, connector)
+                    tables = self._read_tables(plan.path, st, digest, connector)
                 self._pending.append(tables)
             else:
                 documents = docs()
                 with self.clock.busy("chunk"):
-                    pending = self._chunk(uri, st, plan.digest, connector, documents)
+                    pending = self._chunk(uri, st, digest, connector, documents)
                 self.clock.add("chunk", items=len(pending.rows))
                 self.progress.count("pages", pending.pages)
                 self.progress.count("chunks", len(pending.rows))

@@ -39,6 +39,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -107,6 +108,7 @@ class _Done:
     reused: int = 0
     repeated: int = 0
     pages: int = 0
+    cores: int = 1  # the worker's extraction threads
     chunks: int = field(init=False, default=0)
     tables: int = field(init=False, default=0)
 
@@ -265,6 +267,10 @@ class _Driver:
             job.report.seconds[stage] += seconds
         job.clock.merge(done.clock)
         mine = job.report.workers.setdefault(done.address, StageClock().stages)  # a new one
+        mine["extract"].lanes = done.cores
+        job.clock.stages["extract"].lanes = sum(
+            w["extract"].lanes for w in job.report.workers.values()
+        )
         for name, s in done.clock.stages.items():
             mine[name].items += s.items
             mine[name].busy_s += s.busy_s
@@ -354,8 +360,9 @@ def _read_group(context: _Context, group: _Group) -> _Done:
     commits.failpoint("worker-task")
     _allow_children()
     key = (context.identity, context.device, context.batch_size)
+    cores = _cores(context.per_host.get(_host(_worker_address()), 1))
     if key not in _EMBEDDERS:
-        _share_cores(context.per_host.get(_host(_worker_address()), 1))
+        _share_cores(cores)
         _EMBEDDERS[key] = Embedder.for_identity(*key)
     job = IngestJob(
         context.store, [], embedder=_EMBEDDERS[key], prune=False, progress=False,
@@ -364,9 +371,20 @@ def _read_group(context: _Context, group: _Group) -> _Done:
     )  # fmt: skip
     job._table_owner = context.table_owner
     job.con = context.store.connect()  # to find reusable vectors; never written
+    job.clock.stages["extract"].lanes = cores
     try:
-        for plan in group.plans:
-            job._accept(plan, None if plan.is_table else partial(_extract, plan, job.clock))
+        # documents extracted ahead on this worker's cores (PDFs in sandbox processes),
+        # taken in order, as a single process does
+        with ThreadPoolExecutor(max_workers=cores) as pool:
+            window: deque[tuple[_Plan, Future | None]] = deque()
+            for plan in group.plans:
+                window.append(
+                    (plan, None if plan.is_table else pool.submit(_extract, plan, job.clock))
+                )
+                if len(window) > 2 * cores:
+                    job._accept(*_taken(window.popleft(), job))
+            while window:
+                job._accept(*_taken(window.popleft(), job))
         pages = sum(p.pages for p in job._pending)
         ids = {p.uri: group.ids[p.uri] for p in job._pending}
         versions, segments = job._prepare(job._pending, ids)
@@ -384,16 +402,27 @@ def _read_group(context: _Context, group: _Group) -> _Done:
         reused=job.report.reused,
         repeated=job.report.repeated,
         pages=pages,
+        cores=cores,
     )
 
 
-def _share_cores(workers_here: int) -> None:
-    """Before the model loads: this worker's share of the host's cores for the model's
-    threads (ONNX Runtime's session, torch's pool), so workers on one host do not each
-    start a thread per core."""
-    if workers_here <= 1:
+def _taken(item: tuple[_Plan, Future | None], job: IngestJob) -> tuple[_Plan, Any]:
+    """``job._accept``'s arguments for a plan whose extraction may still run."""
+    plan, docs = item
+    return plan, None if docs is None else partial(job._wait, docs)
+
+
+def _cores(workers_here: int) -> int:
+    """This worker's share of its host's cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers_here))
+
+
+def _share_cores(threads: int) -> None:
+    """Before the model loads: ``threads`` (this worker's share of the host's cores) for
+    the model (ONNX Runtime's session, torch's pool), so workers on one host do not each
+    start a thread per core. A worker alone on its host keeps the libraries' defaults."""
+    if threads >= (os.cpu_count() or 1):
         return
-    threads = max(1, (os.cpu_count() or 1) // workers_here)
     from docframe.pipelines.embedding import onnx_backend
 
     onnx_backend.THREADS = threads
