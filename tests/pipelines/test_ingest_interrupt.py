@@ -145,3 +145,39 @@ def test_orphans_of_a_kill_9_are_removed_by_the_next_ingest(tmp_path):
     assert _on_disk(lake_path) == _referenced(lake_path)
     assert len(chunks_by_source(lake)) == 24
     assert lake.gc().segments == []
+
+
+def test_a_second_signal_aborts_at_once_and_the_next_run_finishes(tmp_path):
+    """The first SIGINT asks for the batch in hand to be committed; a second one while it
+    is still being embedded (1,300 chunks in one batch: seconds on any CPU) aborts
+    without committing it, as an unhandled Ctrl-C would; the next run does the work."""
+    import random
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    words = ["alpha", "river", "stone", "cloud", "field", "night", "glass", "orbit"]
+    for i in range(12):
+        rng = random.Random(i)
+        text = " ".join(f"{rng.choice(words)}{rng.randint(0, 999)}" for _ in range(6000))
+        (folder / f"f{i:02d}.txt").write_text(text + "\n")
+    lake_path = tmp_path / "lake"
+    env = _env(DOCFRAME_COMMIT_CHUNKS="100000", DOCFRAME_COMMIT_SECONDS="1000")  # one batch
+    proc = subprocess.Popen(_cmd(lake_path, folder), env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 240
+    while time.time() < deadline and not (lake_path / "catalog.sqlite").exists():
+        time.sleep(0.05)
+    time.sleep(1.0)  # reading 12 files takes well under the seconds their embedding does
+    proc.send_signal(signal.SIGINT)
+    first = proc.stderr.readline()  # the job says it will commit what it holds
+    assert first.startswith("SIGINT: committing the work in hand"), first
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 130, stderr
+    assert "interrupted by SIGINT: committed" not in stderr  # aborted, not committed
+    assert _latest(lake_path) == 0
+    again = subprocess.run(_cmd(lake_path, folder), env=_env(), capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "12 ingested" in again.stdout
+    assert _on_disk(lake_path) == _referenced(lake_path)  # the abort's files were swept
