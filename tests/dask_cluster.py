@@ -20,18 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-# the settings a worker must not inherit from whoever started it
-_DOCFRAME_VARS = (
-    "DOCFRAME_ENGINE",
-    "DOCFRAME_LAKE",
-    "DOCFRAME_MODEL",
-    "DOCFRAME_FAILPOINT",
-    "DOCFRAME_INDEX_KIND",
-    "DOCFRAME_EMBED_BACKEND",
-    "DOCFRAME_COMMIT_CHUNKS",
-    "DOCFRAME_COMMIT_SECONDS",
-)
-
 
 def dask_command(*args: str) -> list[str]:
     """``dask scheduler ...`` / ``dask worker ...`` from this interpreter's environment."""
@@ -44,7 +32,7 @@ def dask_command(*args: str) -> list[str]:
 def cluster_env(repo: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a scheduler or worker: docframe from ``repo``, offline."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    for var in _DOCFRAME_VARS:
+    for var in [v for v in env if v.startswith("DOCFRAME_")]:  # not whoever started it's
         env.pop(var, None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH")) if p)
     env.update(extra or {})

@@ -187,6 +187,9 @@ class IngestJob:
             raise DocframeError(f"--workers {workers}: needs at least 1 worker")
         self.workers = workers
         self.scheduler = scheduler
+        # what reads the planned files: this process, or (set by Lake.ingest when workers
+        # or scheduler is given) docframe.pipelines.ingest_dask.run_on_dask on Dask
+        self.read_plans: Callable[[list[_Plan]], None] = self._run_here
         self.clock = StageClock({"extract": self.jobs})
         self.table_options = table_options or TableOptions()
         options = dataclasses.asdict(self.table_options)
@@ -291,12 +294,7 @@ class IngestJob:
             else:
                 plans.append(plan)
         self.clock.add("discover", items=len(files), busy=time.perf_counter() - discovering)
-        if self.workers is not None or self.scheduler is not None:
-            from docframe.pipelines.ingest_dask import run_on_dask
-
-            run_on_dask(self, plans)
-        else:
-            self._run_here(plans)
+        self.read_plans(plans)
         return self._finish({str(p) for p, _ in files})
 
     def _run_here(self, plans: list[_Plan]) -> None:

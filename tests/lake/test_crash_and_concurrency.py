@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import docframe
-from tests.conftest import write_topics
+from tests.conftest import chunk_ids, chunks_by_source, ingested_notes, write_topics
 
 pytestmark = pytest.mark.slow
 
@@ -35,28 +35,6 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def chunks_by_source(lake) -> dict[str, int]:
-    """Chunks per source, asserting every committed file's chunks are fully there and
-    nothing else is (sources without chunks, tables, are left out)."""
-    by_source = (
-        lake.sql("SELECT source_uri, count(*) AS n FROM chunks GROUP BY 1")
-        .to_pandas()
-        .set_index("source_uri")
-        .n.to_dict()
-    )
-    expected = {
-        r["source_uri"]: r["n_chunks"]
-        for r in lake.sources().to_list()
-        if r["status"] == "ok" and r["n_chunks"]
-    }
-    assert by_source == expected
-    return by_source
-
-
-def chunk_ids(lake) -> set[str]:
-    return set(lake.sql("SELECT chunk_id FROM chunks").to_pandas().chunk_id)
-
-
 def _consistent(lake) -> tuple[int, set[str]]:
     """Every committed file's chunks are fully there; nothing else is."""
     snap = lake.snapshot()
@@ -67,12 +45,7 @@ def _consistent(lake) -> tuple[int, set[str]]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The chunk ids a clean, uninterrupted ingest of the corpus produces."""
-    root = tmp_path_factory.mktemp("ref")
-    corpus = root / "corpus"
-    write_topics(corpus, 24)
-    lake = docframe.open(root / "lake")
-    assert lake.ingest(corpus).ok
-    return corpus, set(lake.sql("SELECT chunk_id FROM chunks").to_pandas().chunk_id)
+    return ingested_notes(tmp_path_factory.mktemp("ref"), 24)
 
 
 @pytest.mark.parametrize(

@@ -27,9 +27,15 @@ import pytest
 import docframe
 from docframe.errors import DocframeError
 from docframe.testing import assert_frame_equal
-from tests.conftest import REPO, SHARED_CORPUS, write_topics
+from tests.conftest import (
+    REPO,
+    SHARED_CORPUS,
+    chunk_ids,
+    chunks_by_source,
+    ingested_notes,
+    write_topics,
+)
 from tests.dask_cluster import ExternalCluster
-from tests.lake.test_crash_and_concurrency import chunk_ids, chunks_by_source
 from tests.pipelines.test_ingest_interrupt import _cmd, _env, _latest, _on_disk, _referenced
 
 distributed = pytest.importorskip("distributed")
@@ -348,12 +354,7 @@ def test_cli_on_a_cluster_exits_1_and_records_a_bad_file_as_single_process_does(
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory):
     """200 notes and the chunk ids one single-process ingest of them gives."""
-    root = tmp_path_factory.mktemp("notes")
-    folder = root / "corpus"
-    write_topics(folder, 200)
-    lake = docframe.open(root / "lake")
-    assert lake.ingest(folder).ok
-    return folder, chunk_ids(lake)
+    return ingested_notes(tmp_path_factory.mktemp("notes"), 200)
 
 
 def _group_gone(pgid: int, timeout: float = 15) -> bool:

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 import docframe
-from tests.conftest import SHARED_CORPUS, write_topics
-from tests.lake.test_crash_and_concurrency import chunk_ids, chunks_by_source
+from tests.conftest import SHARED_CORPUS, chunk_ids, chunks_by_source, ingested_notes, write_topics
 
 pytestmark = pytest.mark.slow
 
@@ -64,12 +63,7 @@ def _referenced(lake: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """200 notes and the chunk ids one clean ingest of them gives."""
-    root = tmp_path_factory.mktemp("interrupt")
-    folder = root / "corpus"
-    write_topics(folder, 200)
-    lake = docframe.open(root / "lake")
-    assert lake.ingest(folder).ok
-    return folder, chunk_ids(lake)
+    return ingested_notes(tmp_path_factory.mktemp("interrupt"), 200)
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
