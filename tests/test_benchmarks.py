@@ -27,8 +27,7 @@ def bench(monkeypatch, tmp_path):
     """Imports a benchmark script as ``python benchmarks/x.py`` would (its folder on
     ``sys.path``), with the shared cache pointed at a folder that does not exist yet."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
-    for name in ("common", "per_document"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
+    before = set(sys.modules)
     import common
 
     cache = tmp_path / "clone" / "benchmarks" / ".cache"
@@ -41,7 +40,10 @@ def bench(monkeypatch, tmp_path):
         return module
 
     load.cache = cache
-    return load
+    yield load
+    for name in set(sys.modules) - before:  # the scripts' own modules leave with them
+        if str(getattr(sys.modules[name], "__file__", "")).startswith(str(BENCHMARKS)):
+            del sys.modules[name]
 
 
 def test_every_benchmark_script_starts_and_answers_help():
