@@ -5,6 +5,11 @@ PYTHON    ?= python3
 VENV      ?= .venv
 BIN       := $(VENV)/bin
 DEMO_LAKE ?= demo-lake
+# torch: the CPU build. PyPI's Linux wheel of torch is the CUDA build (several GB of
+# nvidia-* packages), whatever version is pinned; the CPU build is on PyTorch's own index.
+# A CUDA build instead: make install TORCH_INDEX=https://download.pytorch.org/whl/cu126
+TORCH       ?= 2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -18,7 +23,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml setup.py docframe/connectors/pdf/_stext.c | $(BIN)/python
+# torch first, from pip's own sources when they hold its CPU build (torch==X+cpu: never on
+# PyPI, so elsewhere this fails at once), else from TORCH_INDEX; docframe's pin then keeps it
+$(VENV)/.torch: | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet 'torch==$(TORCH)+cpu' 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) 'torch==$(TORCH)'
+	@$(BIN)/python -m pip show torch | sed -n 's/^Version: /torch /p'
+	touch $@
+
+# what the demo needs: docframe and its dependencies, no dev tools, no system packages
+$(VENV)/.installed-base: pyproject.toml setup.py docframe/connectors/pdf/_stext.c $(VENV)/.torch
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-base
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@$(MAKE) --no-print-directory ocr
 	touch $@
@@ -41,7 +59,7 @@ media-tools: ocr  ## install espeak-ng, which speaks the video tests' sound (Deb
 
 install: $(VENV)/.installed media-tools  ## create .venv and install docframe (CPU profile) with dev tools
 
-demo: install  ## ingest the bundled sample corpus into a fresh lake, then search and query it
+demo: $(VENV)/.installed-base  ## install docframe only (no dev tools, no apt), ingest the sample corpus into a fresh lake, search and query it
 	rm -rf $(DEMO_LAKE)
 	$(BIN)/docframe --lake $(DEMO_LAKE) ingest examples/sample-corpus
 	$(BIN)/docframe --lake $(DEMO_LAKE) search "how do scientists know a volcano is about to erupt" -k 3

@@ -47,10 +47,10 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
+from common import cache_path  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "corpus" / "retrieval" / "scifact"
-CACHE = Path(__file__).resolve().parent / ".cache"
 K = 10
 EF_GRID = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
@@ -72,8 +72,8 @@ def scifact_vectors(data: Path) -> tuple[np.ndarray, np.ndarray]:
     from docframe.pipelines.embedding import Embedder
 
     tag = DEFAULT_MODEL.rsplit("/", 1)[-1]
-    corpus_npy = CACHE / f"scifact-corpus-{tag}.npy"
-    queries_npy = CACHE / f"scifact-queries-{tag}.npy"
+    corpus_npy = cache_path(f"scifact-corpus-{tag}.npy")
+    queries_npy = cache_path(f"scifact-queries-{tag}.npy")
     if corpus_npy.is_file() and queries_npy.is_file():
         return np.load(corpus_npy), np.load(queries_npy)
     missing = [p for p in (data / "corpus.jsonl.gz", data / "queries.jsonl") if not p.is_file()]
@@ -87,9 +87,8 @@ def scifact_vectors(data: Path) -> tuple[np.ndarray, np.ndarray]:
     q = embedder.encode([str(x["text"]) for x in queries])
     print(
         f"embedded {len(docs)} documents + {len(queries)} queries in "
-        f"{time.perf_counter() - t0:.0f} s (cached in {CACHE})"
+        f"{time.perf_counter() - t0:.0f} s (cached in {corpus_npy.parent})"
     )
-    CACHE.mkdir(parents=True, exist_ok=True)
     np.save(corpus_npy, corpus)
     np.save(queries_npy, q)
     return corpus, q

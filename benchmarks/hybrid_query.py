@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import cache_path, cached_lake
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
@@ -64,19 +65,20 @@ RRF_K = 20  # docframe.query.search.RRF_K: both fuse alike
 
 
 def build_lake(docs: int) -> Path:
+    """The first ``docs`` SciFact documents, ingested once into the cache."""
     import docframe
 
-    root = REPO / "benchmarks" / ".cache" / f"hybrid-lake-{docs}"
-    if (root / "catalog.sqlite").exists():
-        return root
-    src = root.parent / f"scifact-{docs}.jsonl"
-    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as fh, src.open("w") as out:
-        for i, line in enumerate(fh):
-            if i >= docs:
-                break
-            out.write(line)
-    print(f"building {root} from {docs} SciFact documents (once)")
-    docframe.open(root).ingest([src])
+    def ingest(root: Path) -> None:
+        src = cache_path(f"scifact-{docs}.jsonl")
+        with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as fh, src.open("w") as out:
+            for i, line in enumerate(fh):
+                if i >= docs:
+                    break
+                out.write(line)
+        report = docframe.open(root).ingest([src])
+        assert report.ok, report.failures
+
+    root, _ = cached_lake(f"hybrid-lake-{docs}", ingest)
     return root
 
 

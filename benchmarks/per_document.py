@@ -38,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import cache_path, cached_lake
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 SCIFACT = REPO.parent / "shared" / "corpus" / "retrieval" / "scifact"
@@ -58,19 +60,17 @@ def build_lake(docs: int, qrels: dict[str, dict[str, int]], n_queries: int) -> P
     """The first ``docs`` documents plus every judged one, ingested once (cached)."""
     import docframe
 
-    root = REPO / "benchmarks" / ".cache" / f"per-document-lake-{docs}-{n_queries}"
-    if (root / "catalog.sqlite").exists():
-        return root
-    wanted = {d for rels in qrels.values() for d in rels}
-    src = root.parent / f"scifact-per-document-{docs}-{n_queries}.jsonl"
-    src.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as fh, src.open("w") as out:
-        for i, line in enumerate(fh):
-            if i < docs or json.loads(line)["_id"] in wanted:
-                out.write(line)
-    print(f"building {root} (once)", file=sys.stderr)
-    report = docframe.open(root).ingest([src])
-    assert report.ok, report.failures
+    def ingest(root: Path) -> None:
+        wanted = {d for rels in qrels.values() for d in rels}
+        src = cache_path(f"scifact-per-document-{docs}-{n_queries}.jsonl")
+        with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as fh, src.open("w") as out:
+            for i, line in enumerate(fh):
+                if i < docs or json.loads(line)["_id"] in wanted:
+                    out.write(line)
+        report = docframe.open(root).ingest([src])
+        assert report.ok, report.failures
+
+    root, _ = cached_lake(f"per-document-lake-{docs}-{n_queries}", ingest)
     return root
 
 

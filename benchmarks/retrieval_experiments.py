@@ -53,12 +53,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from common import cache_path, cached_lake
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 SCIFACT = REPO.parent / "shared" / "corpus" / "retrieval" / "scifact"
-CACHE = REPO / "benchmarks" / ".cache"
-DONE = ".ingested"  # written once a cached lake is complete
 TODAY_CHUNKS = (200, 32)
 # What search did before this study: chunk-level RRF, k=60, 100 deep, weights 1:1.
 TODAY_FUSION = {"level": "chunk", "k_rrf": 60, "depth": 100, "weights": (1.0, 1.0)}
@@ -95,28 +94,25 @@ def lake_for(docs: int | None, tokens: int, overlap: int):
     """The cached lake of SciFact chunked ``tokens``/``overlap`` (ingested once)."""
     import docframe
 
-    name = f"retrieval-{docs or 'all'}-{tokens}-{overlap}"
-    root = CACHE / name
     settings = {"chunk_tokens": tokens, "chunk_overlap": overlap}
-    if (root / "catalog.sqlite").exists():
-        if not (root / DONE).exists():
-            raise SystemExit(f"{root}: an ingest did not finish (or is running); remove it")
-        return docframe.open(root, **settings), None
-    CACHE.mkdir(parents=True, exist_ok=True)
-    src = CACHE / f"scifact-{docs or 'all'}.jsonl"
+
+    def ingest(root: Path) -> None:
+        docframe.open(root, **settings).ingest([corpus_file(docs)])
+
+    root, seconds = cached_lake(f"retrieval-{docs or 'all'}-{tokens}-{overlap}", ingest)
+    return docframe.open(root, **settings), seconds
+
+
+def corpus_file(docs: int | None) -> Path:
+    """The first ``docs`` SciFact documents (all: None) as one cached ``.jsonl``."""
+    src = cache_path(f"scifact-{docs or 'all'}.jsonl")
     if not src.exists():
         with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as fh, src.open("w") as out:
             for i, line in enumerate(fh):
                 if docs and i >= docs:
                     break
                 out.write(line)
-    print(f"ingesting {src.name} into {name} (once)", file=sys.stderr)
-    lake = docframe.open(root, **settings)
-    start = time.perf_counter()
-    lake.ingest([src])
-    seconds = time.perf_counter() - start
-    (root / DONE).write_text(f"{seconds:.1f}\n")
-    return lake, seconds
+    return src
 
 
 def chunk_rows(lake) -> dict[str, np.ndarray]:
@@ -267,7 +263,7 @@ def document_bm25(docs: int | None, texts: list[str]) -> list[list[str]]:
     from docframe.index.keyword import KeywordIndex
     from docframe.query.evaluation import read_corpus
 
-    corpus = read_corpus(CACHE / f"scifact-{docs or 'all'}.jsonl")
+    corpus = read_corpus(corpus_file(docs))
     keys = list(corpus)
     index = KeywordIndex()
     index.build([corpus[k] for k in keys], np.arange(len(keys), dtype=np.int64))

@@ -79,7 +79,7 @@ def ingest(
         list[str] | None,
         typer.Option(
             help="Column type override COL=TYPE, repeatable: --schema id=int64 "
-            "--schema amount='decimal(12,2)' --schema ts='timestamp[tz=UTC]'."
+            "--schema amount='decimal(12,2)' --schema ts='timestamp\\[tz=UTC]'."
         ),
     ] = None,
     schema_file: Annotated[
@@ -337,7 +337,7 @@ def run(
     dry_run: DryRunOpt = False,
     report_file: ReportOpt = None,
 ) -> None:
-    """Run a job file: a table job ([job] and [[steps]]) or an ingest job ([ingest]).
+    """Run a job file: a table job (\\[job] and \\[\\[steps]]) or an ingest job (\\[ingest]).
 
     A table job reads lake tables, transforms them and writes its output table; the
     steps run on the active engine (pandas on the CPU, cuDF on a GPU) or on Dask with

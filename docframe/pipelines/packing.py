@@ -54,6 +54,24 @@ def _union(
     )
 
 
+def _ocr_confidence(elements: list[Element]) -> dict[str, Any]:
+    """``confidence``: Tesseract's mean word confidence (0-100) over the OCR text of a
+    chunk's elements (scanned-page paragraphs, text read on screen), weighted by the
+    words each read, and ``ocr_words``; empty when none was read by OCR. Kept so that
+    a query can find, or leave out, text that was read badly."""
+    words = total = 0.0
+    for e in elements:
+        confidence = e.metadata.get("confidence")
+        if isinstance(confidence, int | float):
+            n = e.metadata.get("words")  # a PDF paragraph's count; a screen reading has none
+            n = n if isinstance(n, int) else len(e.text.split())
+            words += n
+            total += float(confidence) * n
+    if not words:
+        return {}
+    return {"confidence": round(total / words, 1), "ocr_words": int(words)}
+
+
 def _split(chunker: Chunker, element: Element) -> Iterator[Piece]:
     for span in chunker.split(element.text):
         yield Piece(
@@ -86,7 +104,11 @@ def pieces(chunker: Chunker, elements: list[Element]) -> Iterator[Piece]:
                 n_tokens=sum(n for _, n in pack),
                 page=pack[0][0].page,
                 bbox=_union(boxes),
-                metadata={"blocks": blocks, "kinds": kinds},
+                metadata={
+                    "blocks": blocks,
+                    "kinds": kinds,
+                    **_ocr_confidence([e for e, _ in pack]),
+                },
             )
             pack.clear()
 
@@ -138,6 +160,7 @@ def _pack_timed(chunker: Chunker, elements: list[Element]) -> Iterator[Piece]:
             if thumbnails:
                 meta["thumbnail"] = thumbnails[0]  # what the passage looked like when it began
             meta["segments"] = len(pack)
+            meta.update(_ocr_confidence([e for e, _ in pack]))
             yield Piece(
                 text=" ".join(e.text.strip() for e, _ in pack),
                 n_tokens=sum(n for _, n in pack),

@@ -134,3 +134,35 @@ def test_same_named_pdfs_in_two_folders_both_keep_their_tables(tmp_path):
     names = [r["name"] for r in lake.sql("SELECT name FROM pdf_tables ORDER BY name").to_list()]
     assert names == ["harbour_p2_t1", "harbour_p2_t1_2"]
     assert lake.ingest(tmp_path).count("unchanged") == 2
+
+
+def test_scanned_page_chunks_carry_tesseracts_confidence(tmp_path):
+    """OCR text keeps page and bbox, and Tesseract's mean word confidence in the chunk
+    metadata (README: PDFs, scanned pages), so badly read text can be found."""
+    import pymupdf
+
+    from docframe.connectors.pdf import ocr
+
+    if not ocr.available("eng"):
+        pytest.skip(f"OCR unavailable: {ocr.missing_reason('eng')} (make ocr installs it)")
+    drawn = pymupdf.open()
+    page = drawn.new_page(width=612, height=792)
+    for i, line in enumerate(["Harbour dues rose in March.", "Invoice 4711 was paid late."]):
+        page.insert_text((72, 100 + 30 * i), line, fontsize=16, fontname="helv")
+    scan = pymupdf.open()
+    scan.new_page(width=612, height=792).insert_image(
+        pymupdf.Rect(0, 0, 612, 792), pixmap=page.get_pixmap(dpi=200)
+    )
+    scan.save(tmp_path / "scan.pdf")
+    lake = docframe.open(tmp_path / "lake")
+    report = lake.ingest(tmp_path / "scan.pdf")
+    assert report.ok, report.failures
+    rows = lake.sql(
+        "SELECT page, bbox, text, metadata->>'confidence' AS confidence, "
+        "metadata->>'ocr_words' AS words FROM chunks"
+    ).to_list()
+    assert rows and all(r["page"] == 1 and r["bbox"] for r in rows)
+    assert "4711" in " ".join(r["text"] for r in rows)
+    for r in rows:
+        assert 80 < float(r["confidence"]) <= 100  # clean print reads confidently
+        assert int(r["words"]) >= 10

@@ -92,3 +92,36 @@ def test_streams_and_channels_never_share_a_chunk(chunker):
     ]
     screen = [p for p in pieces(chunker, els) if p.metadata.get("stream") == "screen"]
     assert screen[0].metadata["thumbnail"] == "f1.jpg"
+
+
+def ocr_block(text, y, confidence, words, i=0):
+    meta = {"block": i, "kind": "ocr", "confidence": confidence, "words": words, "dpi": 300}
+    return Element(text, page=1, bbox=(50.0, y, 300.0, y + 20), metadata=meta)
+
+
+def test_ocr_confidence_reaches_the_chunk_weighted_by_words(chunker):
+    """Tesseract's mean word confidence per paragraph becomes the chunk's, so a query
+    can find (or leave out) text that was read badly."""
+    els = [
+        ocr_block("Invoice number 4711 was paid.", 100, 90.0, 5, i=0),
+        ocr_block("Smudged line.", 130, 40.0, 2, i=1),
+        block("A line from the text layer.", 1, 160, i=2),
+    ]
+    (piece,) = pieces(chunker, els)
+    assert piece.metadata["kinds"] == ["ocr", "text"]
+    assert piece.metadata["confidence"] == pytest.approx((90.0 * 5 + 40.0 * 2) / 7, abs=0.05)
+    assert piece.metadata["ocr_words"] == 7
+    (plain,) = pieces(chunker, [block("No OCR here.", 1, 100)])
+    assert "confidence" not in plain.metadata
+
+
+def test_screen_text_confidence_reaches_its_chunk(chunker):
+    els = [
+        segment("Quarterly revenue", 0.0, 4.0, stream="screen", confidence=92.0),
+        segment("grew by ten percent", 4.0, 8.0, stream="screen", confidence=62.0),
+        segment("Hello everyone.", 0.0, 2.0, stream="speech"),
+    ]
+    out = {p.metadata["stream"]: p for p in pieces(chunker, els)}
+    # weighted by words read: 2 at 92, 4 at 62
+    assert out["screen"].metadata["confidence"] == pytest.approx(72.0)
+    assert "confidence" not in out["speech"].metadata
