@@ -21,6 +21,9 @@ nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("ipykernel")
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+# pictures each notebook shows (matplotlib figures as PNG, the media notebook's frame as JPEG);
+# what is in them the notebook's own cells assert
+PICTURES = {"explore": 1, "media": 1, "pdfs": 2, "performance": 2}
 
 
 def _execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNode:
@@ -32,6 +35,14 @@ def _execute(notebook: nbformat.NotebookNode, cwd: Path) -> nbformat.NotebookNod
 
 
 WARNING = re.compile(r"\b[A-Z]\w*Warning: ")  # how Python prints a warning
+
+
+def _pictures(notebook: nbformat.NotebookNode) -> int:
+    return sum(
+        any(mime.startswith("image/") for mime in output.get("data", {}))
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+    )
 
 
 def _stderr(notebook: nbformat.NotebookNode) -> list[str]:
@@ -50,11 +61,18 @@ def _stderr(notebook: nbformat.NotebookNode) -> list[str]:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jupyter_client's platformdirs notice
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "matplotlib" in path.read_text(encoding="utf-8"):
+        pytest.importorskip("matplotlib")  # the notebook extra, in dev
     monkeypatch.setenv("DOCFRAME_NOTEBOOK_LAKE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     notebook = _execute(nbformat.read(path, as_version=4), path.parent)
     assert os.listdir(tmp_path), "the notebook wrote its lake where it was told"
     assert not _stderr(notebook), _stderr(notebook)
+    assert _pictures(notebook) == PICTURES[path.stem]
+
+
+def test_every_notebook_says_what_it_shows() -> None:
+    assert sorted(PICTURES) == [p.stem for p in NOTEBOOKS]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
