@@ -12,6 +12,7 @@ when the work that needs them starts.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,11 @@ from docframe.errors import DocframeError
 
 __version__ = "0.1.0"
 __all__ = ["DocframeError", "Lake", "__version__", "open"]
+
+if "ipykernel" in sys.modules:  # in Jupyter: no tqdm warnings from the libraries docframe loads
+    from docframe.pipelines.progress import quiet_tqdm_in_jupyter
+
+    quiet_tqdm_in_jupyter()
 
 
 def open(  # noqa: A001 - mirrors the built-in on purpose: docframe.open(path)

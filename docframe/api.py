@@ -338,13 +338,15 @@ class Lake:
         k: int = 10,
         n_queries: int = 200,
         texts: Sequence[str] | None = None,
+        full: bool = False,
     ) -> dict[str, Any]:
-        """The cheapest search setting reaching ``target`` recall@k, recorded in the lake."""
+        """The cheapest search setting reaching ``target`` recall@k, recorded in the lake;
+        ``sweep`` holds each setting measured (``full``: all of them, the whole curve)."""
         from docframe.index.maintenance import tune
 
         return tune(
             self.store, target=target, k=k, n_queries=n_queries, texts=texts,
-            embedder=self.query_encoder() if texts else None,
+            embedder=self.query_encoder() if texts else None, full=full,
         )  # fmt: skip
 
     def evaluate(self, queries: str | Path, qrels: str | Path, **options: Any) -> dict[str, Any]:

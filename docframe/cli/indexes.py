@@ -74,6 +74,9 @@ def index_tune(
     k: Annotated[int, typer.Option("-k", min=1, help="Recall at this depth.")] = 10,
     n: Annotated[int, typer.Option("--n", min=1, help="Number of queries.")] = 200,
     queries: QueriesOpt = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Measure every setting (the whole recall/latency curve).")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Pick the fastest search setting that meets --target-recall, and keep it.
@@ -82,7 +85,8 @@ def index_tune(
     from cheap to thorough; the choice is saved in the lake and used from then on.
     """
     texts = _question_texts(queries)
-    record = open_lake(ctx).index_tune(target=target_recall, k=k, n_queries=n, texts=texts)
+    lake = open_lake(ctx)
+    record = lake.index_tune(target=target_recall, k=k, n_queries=n, texts=texts, full=full)
     if fmt is Format.table and "sweep" in record:
         name = next(iter(record["chosen"]))
         print_rows(record["sweep"], [name, "recall", "p50_ms", "p95_ms"], fmt, title=record["kind"])

@@ -5,7 +5,8 @@ ones depend on the data. ``check`` measures recall@k of the lake's dense index
 against exact inner-product search over the same vectors (``vectors.npy``, kept
 beside every base), on a sample of queries; ``tune`` sweeps the kind's search
 knob (HNSW ``ef_search``, IVF-PQ ``nprobe``, CAGRA ``itopk_size``) from cheap to
-expensive and records the cheapest setting that meets the target in
+expensive (stopping there, unless ``full``: the whole curve, for a plot) and records the
+cheapest setting that meets the target in
 ``indexes/dense-<family>/tuning.json``, which every later load applies.
 
 ``build`` and ``tune`` write into the lake, so a read-only lake refuses them in
@@ -162,8 +163,12 @@ def tune(
     n_queries: int = 200,
     texts: Sequence[str] | None = None,
     embedder: Encoder | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
-    """The cheapest search setting reaching ``target`` recall@k; recorded for later loads."""
+    """The cheapest search setting reaching ``target`` recall@k; recorded for later loads.
+
+    The sweep stops at that setting; ``full`` measures every setting of the knob, for the
+    whole recall/latency curve (the choice is the same)."""
     from docframe.index.store import ensure_index, save_tuning
     from docframe.lake.lock import check_writable
 
@@ -185,9 +190,10 @@ def tune(
         view.search(queries[:1], k)  # warm
         row = {name: value, **_measure(view, queries, truth, k)}
         sweep.append(row)
-        if row["recall"] >= target:
+        if chosen is None and row["recall"] >= target:
             chosen = row
-            break
+            if not full:
+                break
     if chosen is None:
         index.set_search_params(**{name: original})
         best = max(sweep, key=lambda r: r["recall"])
@@ -196,6 +202,7 @@ def tune(
             f"(best {best['recall']} at {name}={best[name]})",
             help="lower --target-recall, or rebuild with docframe index build --kind faiss-flat",
         )
+    index.set_search_params(**{name: chosen[name]})  # a full sweep went past it
     record = {"params": {name: chosen[name]}, "target_recall": target, "k": k, **chosen}
     path = save_tuning(store.root, store.backend.index_family, kind, record)
     return {"kind": kind, "chosen": chosen, "sweep": sweep, "saved_to": str(path)}

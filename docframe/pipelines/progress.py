@@ -1,4 +1,10 @@
-"""Progress display for long jobs (rich, on stderr), a no-op when disabled."""
+"""Progress display for long jobs (rich, on stderr), a no-op when disabled.
+
+In Jupyter, rich redraws its bars inside an ipywidgets ``Output`` (the ``notebook``
+extra installs ipywidgets). Without ipywidgets a notebook cannot redraw anything in
+place, and rich would warn on each refresh; there the bars are not animated but drawn
+once, as they stand when the job ends.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ class IngestProgress:
         self._media: dict[str, Any] = {}  # a bar per media file in progress
         self._counters: dict[str, Any] = {}  # open-ended bars: pages read, chunks made
         self._lock = threading.Lock()
+        self._live = False  # redrawn in place (a terminal, or Jupyter with ipywidgets)
 
     def __enter__(self) -> IngestProgress:
         if self.enabled:
@@ -29,20 +36,28 @@ class IngestProgress:
                 TimeElapsedColumn,
             )
 
+            console = Console(stderr=True)
+            self._live = not console.is_jupyter or _has_ipywidgets()
             self._progress = Progress(
                 TextColumn("{task.description:<10}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=Console(stderr=True),
+                console=console,
                 transient=False,
+                auto_refresh=self._live,
             )
-            self._progress.start()
+            if self._live:
+                self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
+        if self._progress is None:
+            return
+        if self._live:
             self._progress.stop()
+        else:  # a notebook without ipywidgets: the final state, drawn once
+            self._progress.console.print(self._progress.get_renderable())
 
     def start_files(self, total: int) -> None:
         if self._progress is not None:
@@ -92,3 +107,33 @@ class IngestProgress:
             parts.append(embedder.encode(texts[i : i + step]))
             self._progress.advance(task, len(parts[-1]))
         return np.concatenate(parts)
+
+
+def _has_ipywidgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def quiet_tqdm_in_jupyter() -> None:
+    """Import tqdm's notebook switch (``tqdm.autonotebook``) once, without its warnings.
+
+    bm25s, faster-whisper, huggingface_hub and sentence-transformers import
+    ``tqdm.auto``/``tqdm.autonotebook`` when docframe first loads them. In a Jupyter
+    kernel without ipywidgets that import prints ``TqdmWarning: IProgress not found``
+    under whichever cell first searches or ingests (with ipywidgets, sentence-transformers'
+    import prints ``TqdmExperimentalWarning`` instead). docframe shows none of their bars
+    (its own progress is rich's), so the warnings tell a user nothing: tqdm remembers the
+    module, and the later imports print nothing.
+    """
+    import warnings
+
+    try:
+        from tqdm import TqdmWarning
+    except ImportError:  # no library here can print tqdm's warnings
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        import tqdm.autonotebook  # noqa: F401

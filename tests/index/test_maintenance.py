@@ -48,6 +48,30 @@ def test_build_check_and_tune_an_hnsw_index(lake):
     assert view.base.index.params["ef_search"] == chosen["ef_search"]
 
 
+def test_a_full_tune_measures_every_setting_and_chooses_the_same(lake):
+    maintenance.build(lake, kind="faiss-hnsw")
+    stopped = maintenance.tune(lake, target=0.9, k=10, n_queries=30)
+    full = maintenance.tune(lake, target=0.9, k=10, n_queries=30, full=True)
+    values = [row["ef_search"] for row in full["sweep"]]
+    assert values == list(maintenance.SWEEPS["faiss-hnsw"][1])  # the whole curve
+    assert full["chosen"] == {**stopped["chosen"], **{m: full["chosen"][m] for m in TIMES}}
+    assert full["sweep"][: len(stopped["sweep"])] == [
+        {**row, **{m: full_row[m] for m in TIMES}}
+        for row, full_row in zip(stopped["sweep"], full["sweep"], strict=False)
+    ]
+    assert full["sweep"][-1]["recall"] >= full["chosen"]["recall"]
+    # later loads search with the chosen setting, not the last one measured
+    view = store.ensure_index(lake, lake.snapshot())
+    assert view.base.index.params["ef_search"] == full["chosen"]["ef_search"] < values[-1]
+    args = ["--lake", str(lake.root), "index", "tune", "--target-recall", "0.9", "--n", "30"]
+    out = CliRunner().invoke(app, [*args, "--full", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert [row["ef_search"] for row in json.loads(out.stdout)["sweep"]] == values
+
+
+TIMES = ("p50_ms", "p95_ms")  # measured anew on each run
+
+
 def test_unknown_kind_and_bad_target_are_clear_errors(lake):
     with pytest.raises(QueryError, match="cuvs-cagra"):
         maintenance.build(lake, kind="cuvs-cagra")  # a GPU kind on the faiss family
