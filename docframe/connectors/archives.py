@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -44,7 +45,9 @@ from docframe.connectors.unpack import (
     member_path,
     open_compressed,
     open_member,
+    reading,
     relabel,
+    scratch,
     unpacked,
 )
 from docframe.errors import ConnectorError, DocframeError
@@ -116,10 +119,11 @@ class _Archive:
     def kinds(self, archive: Path) -> tuple[Listing, dict[str, list[Member]]]:
         """The archive's listing, and its members by :meth:`member_kind` (``"None"``: of
         no type docframe reads)."""
-        listing = list_zip(archive)
-        out: dict[str, list[Member]] = {}
-        for member in listing.members:
-            out.setdefault(str(self.member_kind(archive, member)), []).append(member)
+        with reading(archive):
+            listing = list_zip(archive)
+            out: dict[str, list[Member]] = {}
+            for member in listing.members:
+                out.setdefault(str(self.member_kind(archive, member)), []).append(member)
         return listing, out
 
     def holds_media(self, archive: Path) -> bool:
@@ -127,16 +131,11 @@ class _Archive:
         options once, before the first recording it reads). An archive that cannot be
         listed holds none: reading it says what is wrong."""
         try:
-            members = list_zip(archive).members
+            _, kinds = self.kinds(archive)
         except ConnectorError:
             return False
-        for member in members:
-            if _nested(member.name):
-                continue
-            try:
-                chosen = self.choose(member_path(archive, member.name), probe=False)
-            except ConnectorError:
-                continue
+        for member in kinds.get("documents", []):
+            chosen = self.choose(member_path(archive, member.name), probe=False)
             if getattr(chosen.connector, "modality", None) in _MEDIA:
                 return True
         return False
@@ -165,6 +164,10 @@ class ZipTablesConnector(_Archive):
         return "table" in kinds and set(kinds) <= {"table", "None"}
 
     def read_tables(self, path: Path, options: TableOptions) -> Iterator[TableData]:
+        with reading(path):  # the archive's directory parsed once for all its members
+            yield from self._tables(path, options)
+
+    def _tables(self, path: Path, options: TableOptions) -> Iterator[TableData]:
         listing, kinds = self.kinds(path)
         self.notes = list(listing.left_out)
         members = kinds.get("table", [])
@@ -234,6 +237,11 @@ class ZipDocumentsConnector(_Archive):
     kind = "documents"
 
     def extract(self, path: Path) -> Iterator[Document]:
+        # the archive's directory parsed once, and one scratch folder, for all its members
+        with reading(path), scratch() as folder:
+            yield from self._documents(path, folder)
+
+    def _documents(self, path: Path, folder: str) -> Iterator[Document]:
         listing, kinds = self.kinds(path)
         self.notes = list(listing.left_out)
         failed: list[str] = []
@@ -243,7 +251,7 @@ class ZipDocumentsConnector(_Archive):
         for member in kinds.get("documents", []):
             label = str(member_path(path, member.name))
             try:
-                docs, by_content = self._read(path, member, label)
+                docs, by_content = self._read(path, member, label, folder)
             except DocframeError as exc:
                 if not isinstance(exc, ConnectorError):
                     raise  # lake or model problems stop the job: they are not the member's
@@ -296,9 +304,12 @@ class ZipDocumentsConnector(_Archive):
             self.notes.append(f"recognised by content: {_few(recognised)}")
         self.notes += [f"failed: {line}" for line in failed]
 
-    def _read(self, archive: Path, member: Member, label: str) -> tuple[list[Document], bool]:
+    def _read(
+        self, archive: Path, member: Member, label: str, folder: str
+    ) -> tuple[list[Document], bool]:
         """The documents of one member, read from a temporary copy (see ``unpacked``)."""
-        with unpacked(lambda: open_member(archive, member.name), member.name, label) as tmp:
+        opener = partial(open_member, archive, member.name)
+        with unpacked(opener, member.name, label, folder) as tmp:
             chosen = self.choose(tmp)
             connector = configure(chosen.connector, self.options)
             try:

@@ -26,10 +26,11 @@ import io
 import shutil
 import stat
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -173,17 +174,52 @@ def _bad_zip(path: Path, exc: BaseException) -> ConnectorError:
     )
 
 
+_held = threading.local()  # str(archive) -> its open ZipFile, while ``reading`` it
+
+
+def _open_zip(path: Path) -> tuple[zipfile.ZipFile, bool]:
+    """(the archive, whether the caller must close it): the one :func:`reading` holds
+    in this thread, or a new one."""
+    held = getattr(_held, "zips", {}).get(str(path))
+    if held is not None:
+        return held, False
+    try:
+        return zipfile.ZipFile(path), True
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise _bad_zip(path, exc) from None
+
+
+@contextmanager
+def reading(archive: Path) -> Iterator[None]:
+    """Within, this thread lists and opens ``archive``'s members from one parsed central
+    directory: parsing a 10,000-entry directory takes ~30 ms, so once per archive rather
+    than once per member (which would be minutes)."""
+    zips = _held.__dict__.setdefault("zips", {})
+    key = str(archive)
+    if key in zips:
+        yield
+        return
+    zf, _ = _open_zip(archive)
+    zips[key] = zf
+    try:
+        yield
+    finally:
+        zips.pop(key, None)
+        zf.close()  # members still open keep the file open until they are closed
+
+
 def list_zip(path: Path) -> Listing:
     """The members of the ZIP archive ``path``, checked against the limits (module notes).
 
     Folders, hidden files (``.DS_Store``; any part of the name starting with ``.``) and
     macOS's ``__MACOSX/`` resource forks are passed over, as a folder walk passes over
     hidden files; encrypted members and symbolic links are left out with a note."""
+    zf, owned = _open_zip(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        raise _bad_zip(path, exc) from None
+        infos = zf.infolist()
+    finally:
+        if owned:
+            zf.close()
     if len(infos) > MAX_MEMBERS:
         raise ConnectorError(
             f"{path}: {len(infos):,} entries, more than the {MAX_MEMBERS:,} docframe reads "
@@ -239,10 +275,7 @@ def _few(names: list[str], most: int = 5) -> str:
 def open_member(archive: Path, name: str) -> IO[bytes]:
     """The bytes of member ``name``, streamed out of the archive and bounded."""
     label = str(member_path(archive, name))
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise _bad_zip(archive, exc) from None
+    zf, owned = _open_zip(archive)
     try:
         info = zf.getinfo(name)
         raw = zf.open(info)  # keeps the archive's file open until it is closed
@@ -253,26 +286,41 @@ def open_member(archive: Path, name: str) -> IO[bytes]:
     except (RuntimeError, NotImplementedError, zipfile.BadZipFile) as exc:  # encrypted...
         raise ConnectorError(f"{label}: cannot read: {exc}", help="unpack it yourself") from None
     finally:
-        zf.close()
+        if owned:
+            zf.close()
     return bounded(raw, label, info.compress_size)
 
 
+def scratch() -> tempfile.TemporaryDirectory:
+    """A temporary folder for :func:`unpacked` copies, removed on leaving."""
+    return tempfile.TemporaryDirectory(prefix="docframe-unpack-")
+
+
 @contextmanager
-def unpacked(opener: Callable[[], IO[bytes]], name: str, label: str) -> Iterator[Path]:
+def unpacked(
+    opener: Callable[[], IO[bytes]], name: str, label: str, folder: str | None = None
+) -> Iterator[Path]:
     """A temporary file named ``name`` (its last part) holding what ``opener`` gives,
-    removed on leaving; for readers that need a real file (PDF, media, Parquet)."""
-    with tempfile.TemporaryDirectory(prefix="docframe-unpack-") as tmp:
+    removed on leaving; for readers that need a real file (PDF, media, Parquet).
+
+    ``folder``: a :func:`scratch` folder to write it in, when copies come one after
+    another (an archive's members): one folder per archive, not one per member (making
+    and removing a folder costs milliseconds on some filesystems)."""
+    with scratch() if folder is None else nullcontext(folder) as tmp:
         dest = Path(tmp) / PurePosixPath(name).name
         try:
-            with opener() as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:  # BadGzipFile is an OSError
-            raise ConnectorError(
-                f"{label}: cannot unpack: {exc}".splitlines()[0],
-                help="check the file is not damaged, and that the temporary folder "
-                "(TMPDIR) has room for it",
-            ) from None
-        yield dest
+            try:
+                with opener() as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except (OSError, EOFError, zipfile.BadZipFile) as exc:  # BadGzipFile: OSError
+                raise ConnectorError(
+                    f"{label}: cannot unpack: {exc}".splitlines()[0],
+                    help="check the file is not damaged, and that the temporary folder "
+                    "(TMPDIR) has room for it",
+                ) from None
+            yield dest
+        finally:
+            dest.unlink(missing_ok=True)
 
 
 def relabel(exc: ConnectorError, temporary: Path, label: str) -> ConnectorError:
