@@ -148,6 +148,8 @@ def _decompressed(path: Path, codec: str, reg: dict[str, list[Any]]) -> Chosen:
     recognised = None
     if not candidates:
         head = decompressed_head(path)
+        if not head:  # not really compressed that way, or empty: nothing says what it is
+            raise _unsupported(path, reg)
         found = recognise(head)
         if found is None:
             tar = len(head) > 262 and head[257:262] == b"ustar"

@@ -282,6 +282,7 @@ def test_a_damaged_archive_and_a_tarball_say_what_they_are(tmp_path):
     damaged = bytearray(_zip(tmp_path / "t.zip", {"t.csv": f"a,b\n{rows}".encode()}).read_bytes())
     damaged[200] ^= 0xFF  # inside the member's deflate stream
     (folder / "damaged.zip").write_bytes(damaged)
+    (folder / "notes.gz").write_bytes(b"Plain text, not gzip.\n")  # named .gz, is not
     shutil.make_archive(str(folder / "site"), "gztar", root_dir=tmp_path, base_dir="whole.zip")
     report = docframe.open(tmp_path / "lake").ingest(folder)
     outcomes = {Path(o.input).name: o for o in report.outcomes}
@@ -290,5 +291,7 @@ def test_a_damaged_archive_and_a_tarball_say_what_they_are(tmp_path):
     bad = outcomes["damaged.zip"]  # streamed: the member is named, the error is one line
     assert bad.status == "failed" and "\n" not in bad.error
     assert bad.error.startswith(f"{folder / 'damaged.zip'}!/t.csv: damaged: Error -3 ")
+    fake = outcomes["notes.gz"]  # nothing inside to name: unsupported, as before
+    assert fake.status == "unsupported" and "no connector for file type '.gz'" in fake.error
     tar = outcomes["site.tar.gz"]
     assert tar.status == "unsupported" and "gzip-compressed archive (.tar)" in tar.error
