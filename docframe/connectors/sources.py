@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
-from docframe.connectors.content import media, recognise
+from docframe.connectors.content import HEAD_BYTES, media, recognise
 from docframe.connectors.unpack import codec_of, open_compressed, open_member, split_member
 from docframe.errors import ConnectorError
 
@@ -105,3 +105,18 @@ def mislabeled(
     what, suffix = found
     hint = f"give the file its real extension ({suffix})" if suffix else "convert it first"
     return ConnectorError(f"{path}: not {expected}: the content is {what}", help=hint)
+
+
+def refuse_other_format(path: Path, expected: str, own: tuple[str, ...]) -> None:
+    """Before a parser runs: when ``path``'s first bytes say it is another type docframe
+    reads (a WAV named ``.pdf``, a PDF named ``.mp3``), the :func:`mislabeled` error, not
+    the parser's. ``own``: the suffixes :func:`binary_format` may name for this reader's
+    own content. Anything unrecognised goes on to the parser, which says what it finds."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError:
+        return  # the parser reports it
+    found = binary_format(head)
+    if found is not None and found[1] not in own:
+        raise mislabeled(path, head, expected, found)

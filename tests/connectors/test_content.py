@@ -116,6 +116,35 @@ def test_a_known_suffix_keeps_its_connector_and_its_error_names_the_real_type(tm
     assert caught.value.help == "give the file its real extension (.pdf)"
 
 
+@pytest.mark.parametrize(
+    ("source", "name", "expected", "what", "suffix"),
+    [
+        (AUDIO / "jfk.wav", "talk.pdf", "a PDF document", "a WAV recording", ".wav"),
+        (MINIMAL, "minutes.mp3", "an audio or video file", "a PDF document", ".pdf"),
+        (MINIMAL, "minutes.mp4", "an audio or video file", "a PDF document", ".pdf"),
+    ],
+)
+def test_pdf_and_media_connectors_name_the_real_type_of_a_mislabeled_file(
+    tmp_path, source, name, expected, what, suffix
+):
+    """Before a parser's own error ("cannot open the file as PDF"), the connector says
+    what the file is, as the text and table connectors do."""
+    path = tmp_path / name
+    shutil.copyfile(require(source), path)
+    with pytest.raises(ConnectorError) as caught:
+        list(connector_for(path).extract(path))
+    assert caught.value.message == f"{path}: not {expected}: the content is {what}"
+    assert caught.value.help == f"give the file its real extension ({suffix})"
+
+
+def test_a_pdf_without_its_header_still_goes_to_the_pdf_parsers():
+    """qpdf's fuzz-16214.pdf has no %PDF- header at all: nothing says it is another
+    type, so the parsers get it (and say what they find)."""
+    from docframe.connectors.sources import refuse_other_format
+
+    refuse_other_format(require(PDFS / "qpdf" / "fuzz-16214.pdf"), "a PDF document", (".pdf",))
+
+
 def test_unknown_content_under_an_unknown_name_stays_unsupported(tmp_path):
     path = tmp_path / "photo.dat"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
