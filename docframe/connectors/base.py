@@ -45,6 +45,10 @@ class Document:
     # derived files kept beside the rows (a video's frame thumbnails): name -> bytes; the
     # ingest writes them into the lake and element metadata names them (``thumbnail``)
     artifacts: dict[str, bytes] = field(default_factory=dict)
+    # a document inside an archive: its own ``ARCHIVE!/MEMBER`` address and modality (a
+    # PDF in a .zip), where the source's connector cannot say them; None: the source's
+    source_uri: str | None = None
+    modality: str | None = None
 
 
 class Connector(Protocol):
@@ -76,9 +80,11 @@ def read_text(path: Path) -> str:
         offset = 0  # of ``block`` in the file
         if block.startswith(codecs.BOM_UTF8):
             block, offset = block[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+        first = block
         while True:
             nul = block.find(b"\x00")
             if nul >= 0:
+                _refuse_other_format(path, first)
                 raise ConnectorError(
                     f"{path}: binary content (a NUL byte at offset {offset + nul}) in a "
                     f"{path.suffix or 'text'} file",
@@ -88,6 +94,7 @@ def read_text(path: Path) -> str:
             try:
                 parts.append(decoder.decode(block, final=not block))
             except UnicodeDecodeError as exc:
+                _refuse_other_format(path, first)
                 raise ConnectorError(
                     f"{path}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
                     f"{offset - held + exc.start})",
@@ -104,3 +111,14 @@ def read_text(path: Path) -> str:
             f"{path}: empty file, nothing to index", help="add content or remove it"
         )
     return text
+
+
+def _refuse_other_format(path: Path, head: bytes) -> None:
+    """A text file that is not text: when its first bytes say what it is (a PDF named
+    ``.txt``), the error says so and names the suffix to give it, as the table
+    connectors do; the suffix still decides the connector (``docframe.connectors``)."""
+    from docframe.connectors.sources import binary_format, mislabeled
+
+    found = binary_format(head)
+    if found is not None:
+        raise mislabeled(path, head, "a text file", found)

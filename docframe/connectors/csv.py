@@ -83,7 +83,8 @@ class CsvConnector:
 
     name = "csv"
     kind = "table"
-    suffixes = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
+    suffixes = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz", ".tab.gz", ".csv.zst", ".tsv.zst",
+                ".tab.zst")  # fmt: skip
 
     def read_tables(self, path: Path, options: TableOptions) -> Iterator[TableData]:
         yield _CsvReader(path, options).table()

@@ -42,7 +42,7 @@ def sniff_dialect(path: Path, encoding: str, lines: list[str], options: TableOpt
     sample = lines[: SNIFF_LINES * 4]
     first = next((ln for ln in sample if ln.strip()), "")
     suffix_tab = path.name.lower().split(".")[-1] in ("tsv", "tab") or (
-        path.name.lower().endswith((".tsv.gz", ".tab.gz"))
+        path.name.lower().endswith((".tsv.gz", ".tab.gz", ".tsv.zst", ".tab.zst"))
     )
     if options.delimiter:
         delimiter = delimiter_option(options.delimiter)

@@ -74,7 +74,7 @@ class JsonTableConnector:
 
     name = "json"
     kind = "table"
-    suffixes = (".json", ".json.gz")
+    suffixes = (".json", ".json.gz", ".json.zst")
 
     def read_tables(self, path: Path, options: TableOptions) -> Iterator[TableData]:
         yield _JsonTable(path, options, lines=None).table()
@@ -85,7 +85,7 @@ class JsonlTableConnector:
 
     name = "jsonl-table"
     kind = "table"
-    suffixes = (".jsonl", ".ndjson", ".jsonl.gz")
+    suffixes = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".jsonl.zst", ".ndjson.zst")
 
     @staticmethod
     def looks_like_documents(path: Path) -> bool:

@@ -77,7 +77,7 @@ def _record(line: str | None, seen: dict[str, int], lineno: int) -> dict[str, An
 class JsonlConnector:
     name = "jsonl"
     modality = "text"
-    suffixes = (".jsonl", ".jsonl.gz", ".ndjson")
+    suffixes = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".jsonl.zst", ".ndjson.zst")
 
     def __init__(self, on_bad_rows: str = "error") -> None:
         self.on_bad_rows = on_bad_rows

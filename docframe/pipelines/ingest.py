@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from docframe.connectors import Document, connector_for
+from docframe.connectors import Document, choose_connector
+from docframe.connectors.archives import Options, mark_recognised
 from docframe.connectors.media.options import MediaOptions
 from docframe.connectors.parquet import ParquetConnector
 from docframe.connectors.pdf.options import PdfOptions
@@ -126,6 +127,7 @@ class _Plan:
     digest: str | None  # None: not hashed yet (a new file: read and hash it together)
     is_table: bool
     previous: int | None = None  # the live version it replaces (unless being repaired)
+    recognised: str | None = None  # what its content was found to be (its name said nothing)
 
 
 def _extract(plan: _Plan, clock: StageClock) -> list[Document]:
@@ -355,7 +357,9 @@ class IngestJob:
         uri = str(path)
         try:
             size, mtime = fingerprint(path)
-            connector = ParquetConnector() if path.is_dir() else connector_for(path)
+            chosen = None if path.is_dir() else choose_connector(path)
+            connector = ParquetConnector() if chosen is None else chosen.connector
+            recognised = None if chosen is None else chosen.recognised
         except UnsupportedInputError as exc:
             if explicit:
                 self._record_failure(uri, None, "", str(exc))
@@ -365,7 +369,13 @@ class IngestJob:
         except OSError as exc:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
             return None
-        if hasattr(connector, "configured"):  # PDFs and media read with this ingest's options
+        if hasattr(connector, "with_options"):  # archives: their members read with them all
+            if connector.holds_media(path):
+                self._check_media_options()
+            connector = connector.with_options(
+                Options(self.pdf_options, self.media_options, self.table_options)
+            )
+        elif hasattr(connector, "configured"):  # PDFs and media read with this ingest's options
             media = connector.modality in ("audio", "video")
             if media:
                 self._check_media_options()
@@ -386,7 +396,7 @@ class IngestJob:
         if known is None or known["status"] != "ok":
             # nothing to compare its hash with: whoever reads it hashes it (a Dask worker,
             # or this thread while the extraction threads work), not the planning loop
-            return _Plan(path, connector, st, None, is_table, previous)
+            return _Plan(path, connector, st, None, is_table, previous, recognised)
         if known["size"] == size and known["mtime"] == mtime:
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
@@ -399,7 +409,7 @@ class IngestJob:
             self._touched.append((uri, st.st_mtime))
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
-        return _Plan(path, connector, st, digest, is_table, previous)
+        return _Plan(path, connector, st, digest, is_table, previous, recognised)
 
     def _check_media_options(self) -> None:
         """Before the first audio or video file: refuse a bad ``--asr-model``/``--language``
@@ -441,11 +451,17 @@ class IngestJob:
             if docs is None:
                 with self.clock.busy("extract", items=1):
                     tables = self._read_tables(plan.path, st, digest, connector)
+                if plan.recognised:
+                    tables.notes.append(_recognised_note(plan.recognised))
                 self._pending.append(tables)
             else:
                 documents = docs()
+                for doc in documents if plan.recognised else ():
+                    mark_recognised(doc, plan.recognised)
                 with self.clock.busy("chunk"):
                     pending = self._chunk(uri, st, digest, connector, documents)
+                if plan.recognised:
+                    pending.notes.append(_recognised_note(plan.recognised))
                 self.clock.add("chunk", items=len(pending.rows))
                 self.progress.count("pages", pending.pages)
                 self.progress.count("chunks", len(pending.rows))
@@ -486,6 +502,9 @@ class IngestJob:
         for doc in docs:
             doc_id = _stable_id(uri, doc.doc_key)
             ordinal = 0
+            # a member of an archive has its own address and modality (a PDF in a .zip)
+            doc_uri = doc.source_uri or uri
+            modality = doc.modality or connector.modality
             pending.pages += int(doc.metadata.get("page_count") or 0)
             if doc.metadata.get("note"):  # media cut at --media-max-seconds, no speech...
                 pending.notes.append(str(doc.metadata["note"]))
@@ -506,8 +525,8 @@ class IngestJob:
                         "chunk_id": _stable_id(doc_id, ordinal, text),
                         "doc_id": doc_id,
                         "doc_key": doc.doc_key,
-                        "source_uri": uri,
-                        "modality": connector.modality,
+                        "source_uri": doc_uri,
+                        "modality": modality,
                         "ordinal": ordinal,
                         "text": text,
                         "page": piece.page,
@@ -531,9 +550,9 @@ class IngestJob:
                 {
                     "doc_id": doc_id,
                     "doc_key": doc.doc_key,
-                    "source_uri": uri,
+                    "source_uri": doc_uri,
                     "title": doc.title,
-                    "modality": connector.modality,
+                    "modality": modality,
                     "n_chunks": ordinal,
                     "n_chars": sum(len(e.text) for e in doc.elements),
                     "metadata": json.dumps(doc.metadata, default=str),
@@ -739,3 +758,8 @@ def _segment(
 ) -> SegmentRecord:
     path, size, rows, checksum = written
     return SegmentRecord(kind, None, path, size, rows, checksum, vids, embedder)
+
+
+def _recognised_note(what: str) -> str:
+    """The outcome's note for an input whose type came from its content, not its name."""
+    return f"recognised by content: {what}"

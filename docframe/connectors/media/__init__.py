@@ -17,6 +17,9 @@ __all__ = ["AudioConnector", "MediaOptions", "VideoConnector"]
 
 # containers that hold sound or film: the audio connector takes them only without a picture
 _AUDIO_OR_VIDEO = (".webm", ".mka")
+# what docframe.connectors.content names media as: the media connectors' own content
+_OWN = (".wav", ".avi", ".mp3", ".aac", ".flac", ".ogg", ".webm", ".m4a", ".mov", ".mp4")
+_EXPECTED = "an audio or video file"
 
 
 class AudioConnector:
@@ -48,7 +51,9 @@ class AudioConnector:
 
     def extract(self, path: Path) -> Iterator[Document]:
         from docframe.connectors.media.audio import extract_audio
+        from docframe.connectors.sources import refuse_other_format
 
+        refuse_other_format(Path(path), _EXPECTED, _OWN)  # a PDF named .mp3
         yield extract_audio(Path(path), self.options, progress=self.progress)
 
 
@@ -78,5 +83,7 @@ class VideoConnector:
 
     def extract(self, path: Path) -> Iterator[Document]:
         from docframe.connectors.media.video import extract_video
+        from docframe.connectors.sources import refuse_other_format
 
+        refuse_other_format(Path(path), _EXPECTED, _OWN)  # a PDF named .mp4
         yield extract_video(Path(path), self.options, progress=self.progress)

@@ -33,7 +33,9 @@ class PdfConnector:
 
     def extract(self, path: Path) -> Iterator[Document]:
         from docframe.connectors.pdf.extract import extract_document
+        from docframe.connectors.sources import refuse_other_format
 
+        refuse_other_format(Path(path), "a PDF document", (".pdf",))  # a WAV named .pdf
         document = extract_document(Path(path), self.options)
         if not document.title:
             document.title = Path(path).stem
