@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from docframe.cli.app import FormatOpt, Mode, open_lake
-from docframe.cli.output import Format, err, out, print_record
+from docframe.cli.app import FormatOpt, Mode, OutputOpt, open_lake
+from docframe.cli.output import Format, check_destination, err, out, print_record
 from docframe.errors import DocframeError
 
 
@@ -21,6 +21,7 @@ def eval_(
     k: Annotated[int, typer.Option("-k", min=1, help="Cut-off for nDCG and recall.")] = 10,
     limit: Annotated[int | None, typer.Option(help="Only the first N judged queries.")] = None,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Score retrieval on a BEIR collection ingested into the lake.
 
@@ -34,6 +35,7 @@ def eval_(
     """
     from rich.progress import Progress
 
+    check_destination(fmt, output)
     try:
         lake = open_lake(ctx)
         with Progress(console=err, transient=True) as bar:
@@ -50,7 +52,7 @@ def eval_(
         raise
     except (OSError, ValueError) as exc:  # an unreadable queries or qrels file
         raise DocframeError(str(exc)) from None
-    print_record(record, fmt)
+    print_record(record, fmt, output)
 
 
 def doctor(ctx: typer.Context) -> None:
