@@ -19,7 +19,7 @@ from docframe.connectors.parquet import ParquetConnector
 from docframe.connectors.pdf import PdfConnector
 from docframe.connectors.sqlite import SqliteConnector
 from docframe.connectors.text import MarkdownConnector, TextConnector
-from docframe.errors import UnsupportedInputError
+from docframe.connectors.unsupported import unsupported
 
 __all__ = ["Connector", "Document", "Element", "connector_for", "registry"]
 
@@ -80,8 +80,4 @@ def connector_for(path: Path) -> Any:
                 if accepts is None or accepts(path):
                     return connector
             return candidates[-1]
-    known = ", ".join(sorted(reg))
-    raise UnsupportedInputError(
-        f"{path}: no connector for file type {path.suffix or '(none)'!r}",
-        help=f"supported types: {known}",
-    )
+    raise unsupported(path)  # its type, and what would read it

@@ -303,6 +303,7 @@ class LakeTools:
                     "chunks": o.n_chunks,
                     "tables": o.tables,
                     "error": o.error,
+                    "help": o.help,  # an unsupported file: what would read it
                     "notes": o.notes,
                 }
                 for o in report.outcomes

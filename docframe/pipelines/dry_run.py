@@ -72,8 +72,8 @@ class DryRun:
         for o in outcomes:
             if o.status == "failed":
                 self.add(o.input, "fail", o.error or "failed")
-            elif o.status == "unsupported":
-                self.add(o.input, "skip", o.error or "", kind="unsupported: ")
+            elif o.status == "unsupported":  # what would read it, or that nothing does
+                self.add(o.input, "skip", o.help or o.error or "", kind="unsupported: ")
             else:
                 self.add(o.input, "skip", o.status)
 

@@ -362,7 +362,8 @@ class IngestJob:
             if explicit:
                 self._record_failure(uri, None, "", str(exc))
             else:
-                self.report.outcomes.append(Outcome(uri, "unsupported", error=str(exc)))
+                outcome = Outcome(uri, "unsupported", error=exc.message, help=exc.help)
+                self.report.outcomes.append(outcome)
             return None
         except OSError as exc:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
