@@ -6,9 +6,14 @@ with Tesseract off the PATH)."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from docframe.cli import app
@@ -130,3 +135,84 @@ def test_mixed_failures_say_which_are_kept(tmp_path):
         "docframe sources --status error"
     )
     details_hint_holds(last, lake, [str(bad)])
+
+
+# -- pages that need OCR ------------------------------------------------------------------
+
+
+def scanned_pdf(path: Path, lines: list[str]) -> Path:
+    """A two-page PDF whose pages are pictures of ``lines`` (no text layer): a scan."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for number in (1, 2):
+        src = pymupdf.open()
+        page = src.new_page(width=612, height=792)
+        for i, line in enumerate(lines):
+            page.insert_text((72, 100 + 30 * i), f"{line} (page {number})", fontsize=16)
+        scan = doc.new_page(width=612, height=792)
+        scan.insert_image(scan.rect, pixmap=page.get_pixmap(dpi=200))
+    doc.save(path)
+    return path
+
+
+SCAN_LINES = ["Volcanic eruptions follow seismic swarms.", "Invoice 4711 was paid in March."]
+
+
+def ocr_available() -> bool:
+    from docframe.connectors.ocr import available
+
+    return available("eng")
+
+
+def test_scanned_pages_without_ocr_are_said_counted_and_read_once_ocr_runs(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    scan = scanned_pdf(docs / "scan.pdf", SCAN_LINES)
+    (docs / "notes.txt").write_text("Notes about basalt columns.\n")
+    lake = str(tmp_path / "lake")
+    off = run("--lake", lake, "ingest", str(docs), "--ocr", "off", "--no-progress")
+    assert off.exit_code == 0, off.output  # a warning, not a failure
+    assert "2 ingested, 1 need OCR; 1 new chunk(s)" in off.stdout
+    (note,) = lines_of(off.stderr, f"note {scan}: ")
+    assert "needs OCR: pages 1-2 have no text layer and were not read (OCR is off)" in note
+    assert "they are read again once OCR can run" in note
+    warning = off.stderr.splitlines().index(
+        "warning: 1 file(s) have pages that need OCR (noted above)"
+    )
+    assert off.stderr.splitlines()[warning + 1].startswith("help: ")
+    assert "--ocr off" in off.stderr.splitlines()[warning + 1]
+    kept = json.loads(run("--lake", lake, "sources", "-f", "json").stdout)
+    assert [r["error"] for r in kept if r["source_uri"] == str(scan)] == [note.split(": ", 1)[1]]
+
+    again = run("--lake", lake, "ingest", str(docs), "--ocr", "off", "--no-progress")
+    assert "2 unchanged" in again.stdout  # OCR still off: nothing to read again
+    if not ocr_available():
+        pytest.skip("Tesseract with English data is not installed: the re-read is not checked")
+    planned = run("--lake", lake, "ingest", str(docs), "--dry-run")
+    assert f"ingest {scan}: pages that needed OCR: it can run now" in planned.stdout
+    read = run("--lake", lake, "ingest", str(docs), "--no-progress")
+    assert read.exit_code == 0, read.output
+    assert "1 ingested, 1 unchanged;" in read.stdout and "need OCR" not in read.output
+    hits = run("--lake", lake, "search", "invoice paid in March", "--mode", "keyword", "-f", "json")
+    assert any(h["source_uri"] == str(scan) for h in json.loads(hits.stdout))
+    last = run("--lake", lake, "ingest", str(docs), "--no-progress")
+    assert "2 unchanged" in last.stdout  # read once: its note no longer asks for OCR
+
+
+def test_without_tesseract_on_the_path_the_help_says_to_install_it(tmp_path):
+    """As a user without Tesseract meets it: a real process whose PATH has no tesseract."""
+    scan = scanned_pdf(tmp_path / "scan.pdf", SCAN_LINES)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty)}
+    assert shutil.which("tesseract", path=env["PATH"]) is None
+    out = subprocess.run(
+        [sys.executable, "-m", "docframe.cli", "--lake", str(tmp_path / "lake"), "ingest",
+         str(scan), "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "1 ingested, 1 need OCR; 0 new chunk(s)" in out.stdout
+    assert "(tesseract is not installed (not on PATH)); they are read again" in out.stderr
+    assert "help: install Tesseract (make ocr; Debian/Ubuntu: apt-get install" in out.stderr

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from docframe.cli.app import open_lake
-from docframe.cli.output import err, out, short
+from docframe.cli.output import err, out, report_warning, short
 from docframe.errors import DocframeError
 
 if TYPE_CHECKING:
@@ -272,6 +272,12 @@ def run_ingest_spec(
             err.print(f"[yellow]skipped[/yellow] {o.error}")
         for note in o.notes:  # e.g. bad lines skipped with --on-bad-rows skip
             err.print(f"[dim]note[/dim] {o.input}: {note}")
+    if report.n_need_ocr:  # scanned pages left unread: each file's note says which
+        from docframe.connectors.pdf.needs_ocr import help_text
+
+        report_warning(
+            f"{report.n_need_ocr} file(s) have pages that need OCR (noted above)", help_text()
+        )
     for line in report.unsupported_lines(short):  # named, with what would read them
         err.print(line, style="yellow", markup=False, highlight=False)
     for o in report.failures:

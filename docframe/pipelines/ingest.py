@@ -126,6 +126,7 @@ class _Plan:
     digest: str | None  # None: not hashed yet (a new file: read and hash it together)
     is_table: bool
     previous: int | None = None  # the live version it replaces (unless being repaired)
+    why: str = ""  # why an unchanged file is read again (a dry run says it)
 
 
 def _extract(plan: _Plan, clock: StageClock) -> list[Document]:
@@ -174,6 +175,7 @@ class IngestJob:
         self.follow_symlinks = follow_symlinks
         self.allowed_roots = allowed_roots  # the agent tool's --allow-ingest folders (real paths)
         self.pdf_options = pdf_options or PdfOptions()
+        self._ocr_ready: bool | None = None  # OCR can run in this job (asked when needed)
         self.media_options = media_options or MediaOptions()
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         # Dask: a local cluster of ``workers`` processes, or the cluster at ``scheduler``
@@ -390,6 +392,9 @@ class IngestJob:
             # nothing to compare its hash with: whoever reads it hashes it (a Dask worker,
             # or this thread while the extraction threads work), not the planning loop
             return _Plan(path, connector, st, None, is_table, previous)
+        if self._ocr_can_read(connector, known):  # unchanged, but its scans can be read now
+            why = "pages that needed OCR: it can run now"
+            return _Plan(path, connector, st, None, is_table, previous, why=why)
         if known["size"] == size and known["mtime"] == mtime:
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
@@ -403,6 +408,20 @@ class IngestJob:
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
         return _Plan(path, connector, st, digest, is_table, previous)
+
+    def _ocr_can_read(self, connector: Any, known: Any) -> bool:
+        """A PDF whose pages waited for OCR (its note says they are read again), now that
+        OCR can run: on, and Tesseract found with the language's data."""
+        from docframe.connectors.pdf.needs_ocr import READ_AGAIN
+
+        if getattr(connector, "modality", "") != "pdf" or READ_AGAIN not in (known["error"] or ""):
+            return False
+        if self._ocr_ready is None:  # asked once a job: it runs tesseract --list-langs
+            from docframe.connectors.ocr import available
+
+            options = self.pdf_options
+            self._ocr_ready = options.ocr != "off" and available(options.ocr_lang)
+        return self._ocr_ready
 
     def _check_media_options(self) -> None:
         """Before the first audio or video file: refuse a bad ``--asr-model``/``--language``
@@ -724,7 +743,7 @@ class IngestJob:
                 row = known.get(str(file))
                 chosen = self._plan(file, explicit, row)  # the rest it records as outcomes
                 if chosen is not None:
-                    plan.read(str(file), row, chosen.is_table, self._options_key)
+                    plan.read(str(file), row, chosen.is_table, self._options_key, chosen.why)
             plan.settled(self.report.outcomes)
             if self.prune and self.con is not None:
                 plan.pruned(self._prunable({str(f) for f, _ in found.files}))

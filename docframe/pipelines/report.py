@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docframe.connectors.pdf.needs_ocr import needs_ocr
 from docframe.connectors.unsupported import file_type
 from docframe.pipelines.stages import StageStats, bounding, stage_table
 
@@ -24,6 +25,11 @@ class Outcome:
     n_rows: int = 0
     notes: list[str] = field(default_factory=list)  # what was repaired: skipped bad lines
     help: str | None = None  # what to do about it: for an unsupported file, what would read it
+
+    @property
+    def needs_ocr(self) -> bool:
+        """Ingested with pages left unread for want of OCR (its note says which)."""
+        return needs_ocr(self.notes)
 
 
 STATUSES = ("ingested", "unchanged", "failed", "unsupported", "skipped", "pruned")
@@ -69,6 +75,7 @@ class IngestReport:
             "snapshot_id": self.snapshot_id,
             "summary": self.summary(),
             "counts": {s: self.count(s) for s in STATUSES},
+            "need_ocr": self.n_need_ocr,
             "n_chunks": self.n_chunks,
             "vectors": {"embedded": self.embedded, "reused": self.reused,
                         "repeated": self.repeated},
@@ -98,8 +105,15 @@ class IngestReport:
     def n_chunks(self) -> int:
         return sum(o.n_chunks for o in self.outcomes if o.status == "ingested")
 
+    @property
+    def n_need_ocr(self) -> int:
+        """Inputs ingested with pages that need OCR: a warning, not a failure."""
+        return sum(1 for o in self.outcomes if o.status == "ingested" and o.needs_ocr)
+
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
+        if self.n_need_ocr:
+            parts.append(f"{self.n_need_ocr} need OCR")
         return f"snapshot {self.snapshot_id}: " + (", ".join(parts) or "nothing to do")
 
     def unsupported_lines(self, name: Callable[[str], str] = str, shown: int = 3) -> list[str]:
