@@ -38,7 +38,7 @@ def eval_(
     check_destination(fmt, output)
     try:
         lake = open_lake(ctx)
-        with Progress(console=err, transient=True) as bar:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task(f"eval {mode.value}", total=None)
             record = lake.evaluate(
                 queries,
@@ -50,8 +50,15 @@ def eval_(
             )
     except DocframeError:
         raise
-    except (OSError, ValueError) as exc:  # an unreadable queries or qrels file
-        raise DocframeError(str(exc)) from None
+    except OSError as exc:  # an unreadable queries or qrels file
+        raise DocframeError(
+            f"{exc.filename or queries}: cannot read: {exc.strerror or exc}",
+            help="--queries is a BEIR queries.jsonl, --qrels its qrels TSV",
+        ) from None
+    except ValueError as exc:
+        raise DocframeError(
+            str(exc), help="--queries is a BEIR queries.jsonl, --qrels its qrels TSV"
+        ) from None
     print_record(record, fmt, output)
 
 

@@ -34,7 +34,10 @@ def _question_texts(path: Path | None) -> list[str] | None:
             line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
         ]
     except (OSError, ValueError) as exc:
-        raise DocframeError(f"--queries {path}: {exc}") from None
+        raise DocframeError(
+            f"--queries {path}: {exc}",
+            help="give BEIR queries.jsonl, or a UTF-8 text file with one question a line",
+        ) from None
 
 
 def index_build(

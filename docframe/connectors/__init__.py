@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from docframe.connectors.pdf import PdfConnector
 from docframe.connectors.sqlite import SqliteConnector
 from docframe.connectors.text import MarkdownConnector, TextConnector
 from docframe.connectors.unsupported import unsupported
+from docframe.errors import warn
 
 __all__ = ["Connector", "Document", "Element", "connector_for", "registry"]
 
@@ -56,8 +56,10 @@ def registry() -> dict[str, list[Any]]:
             try:
                 classes.append(ep.load())
             except Exception as exc:  # noqa: BLE001 - a plugin must not break ingestion
-                warnings.warn(
-                    f"docframe connector plugin {ep.name!r} failed to load: {exc}", stacklevel=2
+                warn(
+                    f"docframe connector plugin {ep.name!r} failed to load: {exc}",
+                    help=f"its file types stay unsupported until the package providing "
+                    f"{ep.value!r} is fixed or uninstalled",
                 )
         for cls in classes:
             connector = cls()

@@ -334,5 +334,7 @@ class LakeTools:
                 help="allowed: " + ", ".join(str(r) for r in self.ingest_roots),
             )
         if not exists:
-            raise ToolArgumentError(f"{where} does not exist ({path})")
+            raise ToolArgumentError(
+                f"{where} does not exist ({path})", help="give a file or folder that exists"
+            )
         return path

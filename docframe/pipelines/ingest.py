@@ -186,7 +186,9 @@ class IngestJob:
                 help="--workers N starts a local cluster; --scheduler ADDRESS uses yours",
             )
         if workers is not None and workers < 1:
-            raise DocframeError(f"--workers {workers}: needs at least 1 worker")
+            raise DocframeError(
+                f"--workers {workers}: needs at least 1 worker", help="e.g. --workers 4"
+            )
         self.workers = workers
         self.scheduler = scheduler
         self.clock = StageClock({"extract": self.jobs})
