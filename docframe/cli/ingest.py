@@ -198,6 +198,8 @@ def ingest(
     (.csv .tsv .parquet .json .jsonl records .xlsx .sqlite) become lake tables
     queryable with `docframe sql`. Files that fail are recorded (see
     `docframe sources`) and the rest go on; the exit code is 1 if any failed.
+    Files of other types are listed with what would read them; PDF pages that need
+    OCR (no Tesseract, or --ocr off) are noted and counted, and read once OCR can run.
     Ctrl-C (SIGINT) or SIGTERM commits the files in hand and exits 130/143 (a second
     signal aborts at once); the same command again skips what was committed.
     A symbolic link met while walking a folder is skipped and reported unless
