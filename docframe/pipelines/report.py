@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docframe.connectors.pdf.needs_ocr import needs_ocr
-from docframe.connectors.unsupported import file_type
 from docframe.pipelines.stages import StageStats, bounding, stage_table
 
 
@@ -29,6 +27,8 @@ class Outcome:
     @property
     def needs_ocr(self) -> bool:
         """Ingested with pages left unread for want of OCR (its note says which)."""
+        from docframe.connectors.pdf.needs_ocr import needs_ocr
+
         return needs_ocr(self.notes)
 
 
@@ -125,6 +125,8 @@ class IngestReport:
             unsupported: 2 .docx (y.docx, z.docx): save or export it as PDF (...)
 
         ``name`` shortens a path for the terminal."""
+        from docframe.connectors.unsupported import file_type
+
         groups: dict[str, dict[str, list[str]]] = {}  # hint -> type -> inputs
         for o in self.outcomes:
             if o.status == "unsupported":
