@@ -32,7 +32,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from docframe.config import requested_engine
-from docframe.errors import EngineError, GPUUnavailableError, JobError, did_you_mean
+from docframe.errors import (
+    EngineError,
+    GPUUnavailableError,
+    JobError,
+    MissingDependencyError,
+    did_you_mean,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,6 +103,18 @@ def gpu_device_visible() -> tuple[bool, str]:
             return True, f"nvidia-smi lists {len(lines)} GPU(s)"
         return False, f"nvidia-smi found no GPU (exit {out.returncode})"
     return False, "no NVIDIA driver (no /proc/driver/nvidia/gpus, no nvidia-smi)"
+
+
+def gpu_module(name: str, needed_by: str) -> ModuleType:
+    """The RAPIDS module ``name`` (cudf, cupy...), or an error naming what needed it and
+    the extra that installs it: a CPU-only install meets ``pip install
+    'docframe[gpu-cu12]'``, not ``ModuleNotFoundError: No module named 'cudf'``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{needed_by} needs {name!r}, which is not installed", help=GPU_EXTRA_HINT
+        ) from exc
 
 
 def missing_gpu_packages() -> list[str]:
@@ -178,19 +196,21 @@ class Engine:
 
     def module(self) -> ModuleType:
         """pandas or cudf: the in-memory frames (Dask's partitions) of this engine."""
-        return importlib.import_module("cudf" if self.gpu else "pandas")
+        if self.gpu:
+            return gpu_module("cudf", f"the {self.name} engine")
+        return importlib.import_module("pandas")
 
     def array_module(self) -> ModuleType:
         """numpy or cupy, beside :meth:`module`."""
-        return importlib.import_module("cupy" if self.gpu else "numpy")
+        if self.gpu:
+            return gpu_module("cupy", f"the {self.name} engine")
+        return importlib.import_module("numpy")
 
     def from_arrow(self, table: pa.Table) -> Any:
         """An Arrow table as an in-memory frame of :meth:`module` (pandas or cuDF)."""
         if not self.gpu:
             return table.to_pandas()
-        import cudf
-
-        return cudf.DataFrame.from_arrow(table)
+        return self.module().DataFrame.from_arrow(table)
 
     def definite(self, mask: Any, missing: bool) -> Any:
         """A boolean mask without missing values (missing -> ``missing``)."""

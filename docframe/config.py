@@ -56,17 +56,30 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:
-            raise DocframeError(f"chunk_tokens={self.chunk_tokens} is too small (minimum 16)")
+            raise DocframeError(
+                f"chunk_tokens={self.chunk_tokens} is too small (minimum 16)",
+                help="set chunk_tokens to 16 or more (the default is 200)",
+            )
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise DocframeError(
-                f"chunk_overlap={self.chunk_overlap} must be between 0 and chunk_tokens/2"
+                f"chunk_overlap={self.chunk_overlap} must be between 0 and chunk_tokens/2",
+                help=f"set chunk_overlap below {self.chunk_tokens // 2} (the default is 32)",
             )
         if self.embed_batch < 0:
-            raise DocframeError("embed_batch must be at least 1 (or 0: the backend's default)")
+            raise DocframeError(
+                "embed_batch must be at least 1 (or 0: the backend's default)",
+                help="set embed_batch to 0 or a positive number of texts",
+            )
         if self.commit_chunks < 1:
-            raise DocframeError("commit_chunks must be at least 1")
+            raise DocframeError(
+                "commit_chunks must be at least 1",
+                help="set commit_chunks to a positive number (the default is 4096)",
+            )
         if not self.commit_seconds > 0:
-            raise DocframeError(f"commit_seconds={self.commit_seconds} must be above 0")
+            raise DocframeError(
+                f"commit_seconds={self.commit_seconds} must be above 0",
+                help="set commit_seconds to a positive number (the default is 30)",
+            )
         if self.embed_backend not in EMBED_BACKENDS:
             raise DocframeError(
                 f"embed_backend {self.embed_backend!r} is not one of "
@@ -79,20 +92,25 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     field = {f.name: f for f in dataclasses.fields(Settings)}.get(name)
     if field is None:
         valid = ", ".join(f.name for f in dataclasses.fields(Settings))
-        raise DocframeError(f"unknown setting {name!r} in {source}; valid settings: {valid}")
+        raise DocframeError(
+            f"unknown setting {name!r} in {source}" + did_you_mean(name, valid.split(", ")),
+            help=f"valid settings: {valid}",
+        )
     if field.type == "int":
         try:
             return int(value)
         except (TypeError, ValueError):
             raise DocframeError(
-                f"setting {name} in {source} must be an integer, got {value!r}"
+                f"setting {name} in {source} must be an integer, got {value!r}",
+                help=f"give {name} a whole number",
             ) from None
     if field.type == "float":
         try:
             return float(value)
         except (TypeError, ValueError):
             raise DocframeError(
-                f"setting {name} in {source} must be a number, got {value!r}"
+                f"setting {name} in {source} must be a number, got {value!r}",
+                help=f"give {name} a number",
             ) from None
     return str(value)
 
@@ -222,7 +240,9 @@ def load_settings(lake_root: Path | None = None, **overrides: Any) -> Settings:
         try:
             data = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
-            raise DocframeError(f"{path}: invalid TOML: {exc}") from exc
+            raise DocframeError(
+                f"{path}: invalid TOML: {exc}", help="fix the file, or remove it for the defaults"
+            ) from exc
         values.update({k: _coerce(k, v, str(path)) for k, v in data.items()})
     for var, name in ENV.items():
         if os.environ.get(var):

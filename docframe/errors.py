@@ -214,9 +214,28 @@ class DocframeWarning(UserWarning):
         self.message = message
         self.help = help
 
+    def __str__(self) -> str:  # Python's own display (a notebook) keeps the hint
+        return f"{self.message} (help: {self.help})" if self.help else self.message
+
     def __reduce__(self):  # keep ``help`` across process boundaries
         return (_rebuild_warning, (self.message, self.help))
 
 
 def _rebuild_warning(message: str, help: str | None) -> DocframeWarning:
     return DocframeWarning(message, help=help)
+
+
+def warn(message: str, *, help: str | None = None) -> None:
+    """Warn with a :class:`DocframeWarning`, attributed to the first caller outside
+    docframe (as pandas' ``find_stack_level`` does): a notebook shows the user's own
+    line, not ``docframe/index/store.py:302``. The CLI and the shell show neither: they
+    print ``warning: ...`` and ``help: ...`` (``docframe.shell.messages``)."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2  # noqa: SLF001 - the caller of warn() is level 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(DocframeWarning(message, help=help), stacklevel=level)

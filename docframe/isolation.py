@@ -235,7 +235,8 @@ def _run(
         return value
     if isinstance(value, BaseException):
         raise value
-    raise ConnectorError(f"{prefix}{value}")
+    # what could not be sent back (an unpicklable result or error): a docframe bug
+    raise ConnectorError(f"{prefix}{value}", help="a docframe bug: please report it")
 
 
 def _receive(conn: Any) -> tuple[str, Any, float] | None:
@@ -247,7 +248,11 @@ def _receive(conn: Any) -> tuple[str, Any, float] | None:
     try:
         return pickle.loads(data)
     except Exception as exc:  # noqa: BLE001 - e.g. an exception class that does not unpickle
-        return ("error", ConnectorError(f"worker result could not be read: {exc!r}"), 0.0)
+        unread = ConnectorError(
+            f"worker result could not be read: {exc!r}",
+            help="a docframe bug (the reader's result does not unpickle): please report it",
+        )
+        return ("error", unread, 0.0)
 
 
 def _memory_error(prefix: str, memory_mb: int | None) -> WorkerMemoryError:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from docframe.backend import Engine, available_engines, frame_kind
+from docframe.backend import Engine, available_engines, frame_kind, gpu_module
 from docframe.pipelines.tablejob import JobSpec, execute, load_job
 
 __all__ = [
@@ -146,7 +146,7 @@ def _assert_column_equal(name: str, left: pd.Series, right: pd.Series, rtol: flo
 def _engine_frames(frames: Mapping[str, pd.DataFrame], engine: Engine, npartitions: int):
     """Each engine's own copy: a python step that edits its input in place harms no other."""
     if engine.gpu:
-        cudf = importlib.import_module("cudf")
+        cudf = gpu_module("cudf", f"the {engine.name} engine")
         frames = {name: cudf.from_pandas(df) for name, df in frames.items()}
     else:
         frames = {name: df.copy() for name, df in frames.items()}

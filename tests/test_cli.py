@@ -248,7 +248,35 @@ def test_a_damaged_index_warns_in_one_line_not_as_python(cli_lake, tmp_path):
     assert out.returncode == 0, out.stderr
     assert [h["rank"] for h in json.loads(out.stdout)] == [1, 2, 3]
     lines = out.stderr.splitlines()
-    assert lines and all(line.startswith("warning: ") for line in lines), out.stderr
-    assert any("is unusable" in line and "rebuilding it" in line for line in lines)
-    assert len(lines) == len(set(lines))  # each warning once
+    assert lines and all(line.startswith(("warning: ", "help: ")) for line in lines), out.stderr
+    warned = [line for line in lines if line.startswith("warning: ")]
+    assert any("is unusable" in line and "rebuilding it" in line for line in warned)
+    assert len(warned) == len(set(warned))  # each warning once, with its help
+    assert all(lines[lines.index(w) + 1].startswith("help: ") for w in warned)
     assert "UserWarning" not in out.stderr and ".py:" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["index", "check"],
+        ["index", "tune"],
+        ["index", "build"],
+        ["eval", "--queries", "nope.jsonl", "--qrels", "nope.tsv"],
+    ],
+)
+def test_failures_on_a_new_lake_are_one_line_and_help(tmp_path, command):
+    """What a new user meets first: an empty lake, a lake of one chunk, a missing file."""
+    empty, tiny = str(tmp_path / "empty"), str(tmp_path / "tiny")
+    assert run("--lake", empty, "init").exit_code == 0
+    note = tmp_path / "one.txt"
+    note.write_text("A single short note.\n")
+    assert run("--lake", tiny, "ingest", str(note), "--no-progress").exit_code == 0
+    # one chunk is enough to build an index and to tune (exact: nothing to), not to measure
+    lakes = (empty, tiny) if command[-1] not in ("build", "tune") else (empty,)
+    for lake in lakes:
+        result = run("--lake", lake, *command)
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 2 and lines[0].startswith("error: "), result.stderr
+        assert lines[1].startswith("help: "), result.stderr

@@ -37,7 +37,8 @@ def test_warnings_reach_the_callback_with_their_help_once():
 def test_docframe_warnings_pickle_with_their_help():
     back = pickle.loads(pickle.dumps(DocframeWarning("could not save", help="free space")))
     assert isinstance(back, UserWarning)
-    assert (str(back), back.help) == ("could not save", "free space")
+    assert (back.message, back.help) == ("could not save", "free space")
+    assert str(back) == "could not save (help: free space)"  # as Python shows it
 
 
 def test_the_cli_prints_a_warning_like_an_error(capsys):

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from docframe import config
-from docframe.cli.output import Format, report_error, report_warning
+from docframe.cli.output import FORMAT_HELP, Format, report_error, report_warning
 from docframe.errors import DocframeError
 from docframe.shell.messages import showing_warnings
 
@@ -84,7 +84,13 @@ EngineOpt = Annotated[
         "and the RAPIDS packages are present.",
     ),
 ]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write the result to this file (csv, json, jsonl or parquet)."
+    ),
+]
 SnapshotOpt = Annotated[
     int | None,
     typer.Option(

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from docframe.cli.app import FormatOpt, Mode, open_lake
-from docframe.cli.output import Format, err, out, print_record
+from docframe.cli.app import FormatOpt, Mode, OutputOpt, open_lake
+from docframe.cli.output import Format, check_destination, err, out, print_record
 from docframe.errors import DocframeError
 
 
@@ -21,6 +21,7 @@ def eval_(
     k: Annotated[int, typer.Option("-k", min=1, help="Cut-off for nDCG and recall.")] = 10,
     limit: Annotated[int | None, typer.Option(help="Only the first N judged queries.")] = None,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Score retrieval on a BEIR collection ingested into the lake.
 
@@ -34,9 +35,10 @@ def eval_(
     """
     from rich.progress import Progress
 
+    check_destination(fmt, output)
     try:
         lake = open_lake(ctx)
-        with Progress(console=err, transient=True) as bar:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task(f"eval {mode.value}", total=None)
             record = lake.evaluate(
                 queries,
@@ -48,9 +50,16 @@ def eval_(
             )
     except DocframeError:
         raise
-    except (OSError, ValueError) as exc:  # an unreadable queries or qrels file
-        raise DocframeError(str(exc)) from None
-    print_record(record, fmt)
+    except OSError as exc:  # an unreadable queries or qrels file
+        raise DocframeError(
+            f"{exc.filename or queries}: cannot read: {exc.strerror or exc}",
+            help="--queries is a BEIR queries.jsonl, --qrels its qrels TSV",
+        ) from None
+    except ValueError as exc:
+        raise DocframeError(
+            str(exc), help="--queries is a BEIR queries.jsonl, --qrels its qrels TSV"
+        ) from None
+    print_record(record, fmt, output)
 
 
 def doctor(ctx: typer.Context) -> None:

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from docframe.cli.app import FormatOpt, open_lake
-from docframe.cli.output import Format, out, print_record, print_rows
+from docframe.cli.app import FormatOpt, OutputOpt, open_lake
+from docframe.cli.output import Format, check_destination, out, print_record, print_rows
 from docframe.errors import DocframeError
 
 QueriesOpt = Annotated[
@@ -34,7 +34,10 @@ def _question_texts(path: Path | None) -> list[str] | None:
             line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
         ]
     except (OSError, ValueError) as exc:
-        raise DocframeError(f"--queries {path}: {exc}") from None
+        raise DocframeError(
+            f"--queries {path}: {exc}",
+            help="give BEIR queries.jsonl, or a UTF-8 text file with one question a line",
+        ) from None
 
 
 def index_build(
@@ -47,10 +50,12 @@ def index_build(
         ),
     ] = None,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Rebuild the newest snapshot's dense and keyword indexes now (folds in any delta)."""
+    check_destination(fmt, output)
     record = open_lake(ctx).index_build(kind=kind)
-    print_record(record, fmt)
+    print_record(record, fmt, output)
 
 
 def index_check(
@@ -59,11 +64,13 @@ def index_check(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of queries.")] = 200,
     queries: QueriesOpt = None,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Measure recall@k of the dense index against exact search, and its latency."""
+    check_destination(fmt, output)
     texts = _question_texts(queries)
     record = open_lake(ctx).index_check(k=k, n_queries=n, texts=texts)
-    print_record(record, fmt)
+    print_record(record, fmt, output)
 
 
 def index_tune(
@@ -78,18 +85,20 @@ def index_tune(
         bool, typer.Option("--full", help="Measure every setting (the whole recall/latency curve).")
     ] = False,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Pick the fastest search setting that meets --target-recall, and keep it.
 
     Sweeps the index kind's knob (HNSW ef_search, IVF-PQ nprobe, CAGRA itopk_size)
     from cheap to thorough; the choice is saved in the lake and used from then on.
     """
+    check_destination(fmt, output)
     texts = _question_texts(queries)
     lake = open_lake(ctx)
     record = lake.index_tune(target=target_recall, k=k, n_queries=n, texts=texts, full=full)
     if fmt is Format.table and "sweep" in record:
         name = next(iter(record["chosen"]))
-        print_rows(record["sweep"], [name, "recall", "p50_ms", "p95_ms"], fmt, title=record["kind"])
+        print_rows(record["sweep"], [name, "recall", "p50_ms", "p95_ms"], title=record["kind"])
         out.print(f"chosen: {name}={record['chosen'][name]} (saved to {record['saved_to']})")
     else:
-        print_record(record, fmt)
+        print_record(record, fmt, output)

@@ -15,12 +15,12 @@ import typer
 from rich.markup import escape
 
 from docframe.cli.app import open_lake
-from docframe.cli.output import err, out
+from docframe.cli.output import err, out, report_warning, short
 from docframe.errors import DocframeError
 
 if TYPE_CHECKING:
     from docframe.pipelines.ingest_spec import IngestSpec
-    from docframe.pipelines.report import IngestReport
+    from docframe.pipelines.report import IngestReport, Outcome
 
 DryRunOpt = Annotated[
     bool,
@@ -198,6 +198,8 @@ def ingest(
     (.csv .tsv .parquet .json .jsonl records .xlsx .sqlite) become lake tables
     queryable with `docframe sql`. Files that fail are recorded (see
     `docframe sources`) and the rest go on; the exit code is 1 if any failed.
+    Files of other types are listed with what would read them; PDF pages that need
+    OCR (no Tesseract, or --ocr off) are noted and counted, and read once OCR can run.
     Ctrl-C (SIGINT) or SIGTERM commits the files in hand and exits 130/143 (a second
     signal aborts at once); the same command again skips what was committed.
     A symbolic link met while walking a folder is skipped and reported unless
@@ -272,6 +274,14 @@ def run_ingest_spec(
             err.print(f"[yellow]skipped[/yellow] {o.error}")
         for note in o.notes:  # e.g. bad lines skipped with --on-bad-rows skip
             err.print(f"[dim]note[/dim] {o.input}: {note}")
+    if report.n_need_ocr:  # scanned pages left unread: each file's note says which
+        from docframe.connectors.pdf.needs_ocr import help_text
+
+        report_warning(
+            f"{report.n_need_ocr} file(s) have pages that need OCR (noted above)", help_text()
+        )
+    for line in report.unsupported_lines(short):  # named, with what would read them
+        err.print(line, style="yellow", markup=False, highlight=False)
     for o in report.failures:
         err.print(f"[red]failed[/red] {o.error}")
     chunks = report.n_chunks
@@ -285,10 +295,29 @@ def run_ingest_spec(
         for line in report.stage_lines():
             err.print(f"[dim]  {line}[/dim]", highlight=False)
     if not report.ok:
-        err.print(
-            f"{len(report.failures)} input(s) failed; details: docframe sources --status error"
-        )
+        err.print(_failed_line(report.failures), markup=False, highlight=False)
         raise typer.Exit(1)
+
+
+def _failed_line(failures: list[Outcome]) -> str:
+    """The last line of an ingest that failed somewhere: how many, and where to read why.
+
+    Each failure was printed above in full. A file's failure is also kept in ``sources``
+    (``docframe sources --status error``); a path that names nothing on disk (a typo, a
+    glob matching nothing, a broken link) is not a source, so the hint names that command
+    only for the failures it lists."""
+    files = sum(1 for o in failures if Path(o.input).exists())  # as commits._add_failure
+    if files == len(failures):
+        return f"{len(failures)} input(s) failed; details: docframe sources --status error"
+    if not files:
+        return (
+            f"{len(failures)} input(s) failed, each named above (none exists on disk, so "
+            "the lake keeps no record of them)"
+        )
+    return (
+        f"{len(failures)} input(s) failed, each named above; the {files} file(s) among "
+        "them are also in: docframe sources --status error"
+    )
 
 
 def _write_report(report: IngestReport, path: Path | None) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
 
-from docframe.cli.app import FormatOpt, Mode, SnapshotOpt, open_lake
-from docframe.cli.output import Format, err, print_rows, short
+from docframe.cli.app import FormatOpt, Mode, OutputOpt, SnapshotOpt, open_lake
+from docframe.cli.output import Format, check_destination, emit, err, print_json, print_rows, short
 from docframe.errors import DocframeError
 from docframe.shell.catalog import describe as describe_relation
 from docframe.shell.catalog import list_relations
@@ -46,6 +44,7 @@ def search(
         ),
     ] = False,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
     snapshot: SnapshotOpt = None,
 ) -> None:
     """Search chunks, best first, with where each hit came from.
@@ -65,7 +64,10 @@ def search(
     except ValueError:
         pair = ()
     if len(pair) != 2:
-        raise DocframeError(f"--weights {weights!r}: give two numbers, e.g. 1,0.5")
+        raise DocframeError(
+            f"--weights {weights!r}: give two numbers", help="dense,keyword, e.g. --weights 1,0.5"
+        )
+    check_destination(fmt, output)
     result = open_lake(ctx).search(
         text,
         k=k,
@@ -75,19 +77,19 @@ def search(
         snapshot=snapshot,
         per_document=per_document,
     )
-    rows = result.to_list()
     info = result.info
     if fmt is Format.table:
+        rows = result.to_list()
         columns = ["rank", "score", "doc_key", "page", "source_uri", "text"]
         for r in rows:
             r["source_uri"] = short(r["source_uri"])
         unit = " documents" if per_document else ""
         title = f"{mode.value}: top {len(rows)}{unit} for {text!r}"
-        print_rows(rows, columns, fmt, title=title)
+        print_rows(rows, columns, title=title)
         if info.get("exhausted"):
             err.print(f"[yellow]exhausted:[/yellow] {info.get('reason', '')}")
     else:
-        print_rows(rows, result.columns, fmt)
+        emit(result.to_arrow(), fmt, output)
         if info.get("exhausted"):
             err.print(f"exhausted: {info.get('reason', '')}")
 
@@ -96,64 +98,71 @@ def sources(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="Only this status: ok | error.")] = None,
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
 ) -> None:
     """Every input the lake knows: status, chunk count and the error if it failed."""
-    rows = open_lake(ctx).sources().to_list()
+    import pyarrow.compute as pc
+
+    check_destination(fmt, output)
+    table = open_lake(ctx).sources().to_arrow()
     if status:
-        rows = [r for r in rows if r["status"] == status]
-    columns = [
-        "source_uri",
-        "status",
-        "connector",
-        "n_documents",
-        "n_chunks",
-        "snapshot_id",
-        "error",
-    ]
-    if fmt is Format.table:
-        for r in rows:
-            r["source_uri"] = short(r["source_uri"])
-    else:
-        columns = list(rows[0]) if rows else columns
-    print_rows(rows, columns, fmt)
+        table = table.filter(pc.equal(table["status"], status))
+    if fmt is not Format.table:
+        emit(table, fmt, output)
+        return
+    rows = table.to_pylist()
+    for r in rows:
+        r["source_uri"] = short(r["source_uri"])
+    columns = ["source_uri", "status", "connector", "n_documents", "n_chunks", "snapshot_id"]
+    print_rows(rows, [*columns, "error"])
 
 
-def tables(ctx: typer.Context, fmt: FormatOpt = Format.table, snapshot: SnapshotOpt = None) -> None:
+def tables(
+    ctx: typer.Context,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    snapshot: SnapshotOpt = None,
+) -> None:
     """What SQL can read: the built-in relations and the lake's tables, with row counts.
 
     kind is "relation" for chunks, documents, sources, snapshots, tables and
     pdf_tables, and "table" for lake tables (with their source and any repairs
     made on ingest, in notes).
     """
+    check_destination(fmt, output)
     result = list_relations(open_lake(ctx), snapshot)
+    if fmt is not Format.table:
+        emit(result, fmt, output)
+        return
     rows = result.to_pylist()
-    columns = ["name", "kind", "n_rows", "n_columns", "source_uri", "origin", "notes"]
-    if fmt is Format.table:
-        for r in rows:
-            r["source_uri"] = short(r["source_uri"]) if r["source_uri"] else ""
-    else:
-        columns = result.column_names
-    print_rows(rows, columns, fmt)
+    for r in rows:
+        r["source_uri"] = short(r["source_uri"]) if r["source_uri"] else ""
+    print_rows(rows, ["name", "kind", "n_rows", "n_columns", "source_uri", "origin", "notes"])
 
 
 def describe(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A relation (chunks, documents...) or lake table.")],
     fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
     snapshot: SnapshotOpt = None,
 ) -> None:
     """Columns and types of a relation or lake table, and its row count.
 
-    The types are DuckDB's, as SQL sees them (DESCRIBE).
+    The types are DuckDB's, as SQL sees them (DESCRIBE). --format json gives the whole
+    description (name, kind, rows, source, columns); the other formats one row per column.
     """
+    import pyarrow as pa
+
+    check_destination(fmt, output)
     found = describe_relation(open_lake(ctx), name, snapshot)
     rows = [{"column_name": n, "column_type": t} for n, t in found.columns]
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n")
-        return
-    if fmt is Format.table:
+        print_json(found.to_dict(), output)
+    elif fmt is Format.table:
         origin = f", from {short(found.source_uri)}" if found.source_uri else ""
         title = f"{found.name}: {found.kind}, {found.n_rows} row(s){origin}"
-        print_rows(rows, ["column_name", "column_type"], fmt, title=title)
+        print_rows(rows, ["column_name", "column_type"], title=title)
     else:
-        print_rows(rows, ["column_name", "column_type"], fmt)
+        schema = pa.schema([("column_name", pa.string()), ("column_type", pa.string())])
+        emit(pa.Table.from_pylist(rows, schema=schema), fmt, output)

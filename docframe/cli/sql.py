@@ -4,26 +4,17 @@ result, or open the interactive shell (:mod:`docframe.shell`) on a terminal."""
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from docframe.cli.app import SnapshotOpt, open_lake
-from docframe.cli.output import err, out
+from docframe.cli.app import OutputOpt, SnapshotOpt, open_lake
+from docframe.cli.output import FORMAT_HELP, Format, check_destination, emit, err, out
 from docframe.errors import DocframeError, QueryError
-from docframe.shell.output import FORMATS, write_parquet, write_result
+from docframe.shell.output import FORMATS, write_result
 from docframe.shell.statements import is_blank, is_explain, split_statements
 from docframe.shell.terminal import run_interactive
-
-
-class SqlFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    jsonl = "jsonl"
-    parquet = "parquet"
 
 
 def sql(
@@ -39,20 +30,9 @@ def sql(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the SQL from this file.")
     ] = None,
-    fmt: Annotated[
-        SqlFormat,
-        typer.Option(
-            "--format",
-            help="table (fits the terminal), csv, json (one array), jsonl (one object a line) "
-            "or parquet (needs --output).",
-        ),
-    ] = SqlFormat.table,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", help="Write the result to this file (csv/json/jsonl/parquet)."
-        ),
-    ] = None,
+    # -f is --file here (every other command's -f is --format)
+    fmt: Annotated[Format, typer.Option("--format", help=FORMAT_HELP)] = Format.table,
+    output: OutputOpt = None,
     max_rows: Annotated[int, typer.Option(help="Rows shown in table format.", min=1)] = 50,
     snapshot: SnapshotOpt = None,
 ) -> None:
@@ -71,22 +51,16 @@ def sql(
       docframe sql          # the interactive shell (on a terminal)
     """
     text = _sql_text(query, file)
-    if fmt is SqlFormat.parquet and output is None:
-        raise DocframeError(
-            "--format parquet needs --output FILE",
-            help="e.g. docframe sql 'SELECT ...' --format parquet --output result.parquet",
-        )
-    if fmt is SqlFormat.table and output is not None:
-        raise DocframeError(
-            f"--output {output}: the table format is for the terminal",
-            help="use --format csv, json, jsonl or parquet with --output",
-        )
+    check_destination(fmt, output)
     if text is None:  # a terminal and nothing to run: the shell
-        if fmt is SqlFormat.parquet:
-            raise DocframeError("the shell cannot print parquet", help="use --output")
+        if output is not None:
+            raise DocframeError(
+                f"--output {output}: the interactive shell prints on the terminal",
+                help="give the statement: docframe sql 'SELECT ...' --output FILE",
+            )
         run_interactive(open_lake(ctx), snapshot=snapshot, fmt=fmt.value, max_rows=max_rows)
         return
-    _run_statements(ctx, text, fmt.value, output, max_rows, snapshot)
+    _run_statements(ctx, text, fmt, output, max_rows, snapshot)
 
 
 def _sql_text(query: str | None, file: Path | None) -> str | None:
@@ -114,7 +88,7 @@ def _sql_text(query: str | None, file: Path | None) -> str | None:
 def _run_statements(
     ctx: typer.Context,
     text: str,
-    fmt: str,
+    fmt: Format,
     output: Path | None,
     max_rows: int,
     snapshot: int | None,
@@ -134,22 +108,14 @@ def _run_statements(
     pinned = lake.snapshot(snapshot).snapshot_id if len(statements) > 1 else snapshot
     for i, statement in enumerate(statements):
         table = lake.sql(statement, snapshot=pinned).to_arrow()
-        if output is not None and fmt == "parquet":
-            write_parquet(table, output)
-            err.print(f"wrote {table.num_rows} row(s) to {output}")
-        elif output is not None:
-            try:
-                with output.open("w", encoding="utf-8", newline="") as stream:
-                    write_result(table, fmt, stream=stream)
-            except OSError as exc:
-                raise QueryError(f"--output {output}: {exc.strerror}") from None
-            err.print(f"wrote {table.num_rows} row(s) to {output}")
+        if output is not None:
+            emit(table, fmt, output)
         else:
-            if i and fmt == "table":
+            if i and fmt is Format.table:
                 sys.stdout.write("\n")
             write_result(
                 table,
-                fmt,
+                fmt.value,
                 stream=sys.stdout,
                 console=out,
                 max_rows=max_rows,

@@ -8,7 +8,6 @@ a name that says nothing is recognised by its first bytes (``docframe.connectors
 
 from __future__ import annotations
 
-import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ from docframe.connectors.pdf import PdfConnector
 from docframe.connectors.sqlite import SqliteConnector
 from docframe.connectors.text import MarkdownConnector, TextConnector
 from docframe.connectors.unpack import COMPRESSED, NESTED, codec_of
-from docframe.errors import ConnectorError, UnsupportedInputError
+from docframe.connectors.unsupported import unsupported
+from docframe.errors import ConnectorError, UnsupportedInputError, warn
 
 __all__ = ["Chosen", "Connector", "Document", "Element", "choose_connector", "connector_for",
            "registry"]  # fmt: skip
@@ -73,8 +73,10 @@ def registry() -> dict[str, list[Any]]:
             try:
                 classes.append(ep.load())
             except Exception as exc:  # noqa: BLE001 - a plugin must not break ingestion
-                warnings.warn(
-                    f"docframe connector plugin {ep.name!r} failed to load: {exc}", stacklevel=2
+                warn(
+                    f"docframe connector plugin {ep.name!r} failed to load: {exc}",
+                    help=f"its file types stay unsupported until the package providing "
+                    f"{ep.value!r} is fixed or uninstalled",
                 )
         for cls in classes:
             connector = cls(choose_connector) if cls in _ARCHIVES else cls()
@@ -111,7 +113,7 @@ def choose_connector(path: Path, *, probe: bool = True) -> Chosen:
     if found is not None:
         what, suffix = found
         return Chosen(_pick(reg[suffix], path, probe), recognised=what)
-    raise _unsupported(path, reg)
+    raise unsupported(path)  # its type, and what would read it
 
 
 def _by_suffix(name: str, reg: dict[str, list[Any]]) -> list[Any]:
@@ -149,7 +151,7 @@ def _decompressed(path: Path, codec: str, reg: dict[str, list[Any]]) -> Chosen:
     if not candidates:
         head = decompressed_head(path)
         if not head:  # not really compressed that way, or empty: nothing says what it is
-            raise _unsupported(path, reg)
+            raise unsupported(path)  # its type, and what would read it
         found = recognise(head)
         if found is None:
             tar = len(head) > 262 and head[257:262] == b"ustar"
@@ -181,11 +183,4 @@ def _supported(reg: dict[str, list[Any]]) -> str:
     return (
         f"supported types: {known}; any of them compressed ({packed}); PDFs and "
         "recordings are also recognised by content"
-    )
-
-
-def _unsupported(path: Path, reg: dict[str, list[Any]]) -> UnsupportedInputError:
-    return UnsupportedInputError(
-        f"{path}: no connector for file type {path.suffix or '(none)'!r}",
-        help=_supported(reg),
     )

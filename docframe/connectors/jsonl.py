@@ -41,9 +41,13 @@ def _lines(path: Path) -> Iterator[tuple[int, str | None]]:
         with io.TextIOWrapper(open_source(path), encoding="utf-8-sig") as fh:
             yield from jsonread.lines(fh)
     except UnicodeDecodeError as exc:
-        raise ConnectorError(f"{path}: not valid UTF-8 ({exc.reason})") from None
+        raise ConnectorError(
+            f"{path}: not valid UTF-8 ({exc.reason})", help="save it as UTF-8 JSON Lines"
+        ) from None
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ConnectorError(f"{path}: cannot read: {exc}") from None
+        raise ConnectorError(
+            f"{path}: cannot read: {exc}", help="check the file; a .gz file must be complete gzip"
+        ) from None
 
 
 class _BadLine(Exception):
@@ -115,5 +119,6 @@ class JsonlConnector:
         if not seen:
             raise ConnectorError(
                 f"{path}: no documents in this JSON Lines file"
-                + (f" ({len(skipped)} bad line(s) skipped)" if skipped else "")
+                + (f" ({len(skipped)} bad line(s) skipped)" if skipped else ""),
+                help='each line is a document: {"_id": "...", "text": "..."}',
             )

@@ -56,6 +56,8 @@ class ParquetConnector:
                     yield batch if target is schema else cast_batch(batch, target, path, rows)
                     rows += batch.num_rows
             except (pa.ArrowInvalid, OSError) as exc:  # a damaged page past the footer
-                raise ConnectorError(f"{path}: {exc}".splitlines()[0]) from None
+                raise ConnectorError(
+                    f"{path}: {exc}".splitlines()[0], help="the file is damaged; write it again"
+                ) from None
 
         yield TableData(default_name(path, options), target, batches(), origin="")

@@ -41,10 +41,14 @@ class TableOptions:
 
     def __post_init__(self) -> None:
         if self.nested not in ("flatten", "struct"):
-            raise ConnectorError(f"--nested {self.nested!r} is not one of flatten, struct")
+            raise ConnectorError(
+                f"--nested {self.nested!r} is not one of flatten, struct",
+                help="flatten makes address.city columns; struct keeps nested records",
+            )
         if self.on_bad_rows not in ON_BAD_ROWS:
             raise ConnectorError(
-                f"--on-bad-rows {self.on_bad_rows!r} is not one of {', '.join(ON_BAD_ROWS)}"
+                f"--on-bad-rows {self.on_bad_rows!r} is not one of {', '.join(ON_BAD_ROWS)}",
+                help="error fails the file at a bad row; skip skips and lists it",
             )
 
 

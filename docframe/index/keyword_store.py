@@ -32,15 +32,14 @@ import shutil
 import threading
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from docframe.errors import DocframeWarning
-from docframe.index.store import _digests, _sha256, index_roots
+from docframe.errors import warn
+from docframe.index.store import REBUILT_HELP, _digests, _sha256, index_roots
 from docframe.lake.cache import SnapshotCache
 
 if TYPE_CHECKING:
@@ -227,7 +226,7 @@ def _load(directory: Path, snapshot: Snapshot) -> KeywordView | None:
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         message = f"keyword index {directory} is unusable ({exc}); rebuilding it"
-        warnings.warn(DocframeWarning(message), stacklevel=2)
+        warn(message, help=REBUILT_HELP)
         return None
 
 
@@ -258,5 +257,5 @@ def ensure_keyword_index(
             except OSError as exc:  # still searchable: it is rebuilt by the next process
                 message = f"could not save keyword index to {directory}: {exc}"
                 why = "searches still work; each new process rebuilds it until it saves"
-                warnings.warn(DocframeWarning(message, help=why), stacklevel=2)
+                warn(message, help=why)
         return _VIEWS.put(key, view)

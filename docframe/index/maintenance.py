@@ -85,7 +85,10 @@ def sample_queries(
     rng = np.random.default_rng(seed)
     live = view.live_positions()
     if len(live) < 2:
-        raise QueryError("recall needs at least 2 chunks in the lake")
+        raise QueryError(
+            f"snapshot {view.snapshot_id} holds {len(live)} chunk(s); measuring recall needs 2",
+            help="ingest more documents first (docframe ingest PATH)",
+        )
     a = view.vectors_at(rng.choice(live, n))
     b = view.vectors_at(rng.choice(live, n))
     mid = a + b
@@ -173,7 +176,9 @@ def tune(
     from docframe.lake.lock import check_writable
 
     if not 0 < target <= 1:
-        raise QueryError(f"--target-recall must be in (0, 1], got {target}")
+        raise QueryError(
+            f"--target-recall must be in (0, 1], got {target}", help="e.g. --target-recall 0.95"
+        )
     check_writable(store.root)  # the setting it finds is recorded in the lake
     view = ensure_index(store, store.snapshot())
     kind = view.kind

@@ -64,7 +64,6 @@ import shutil
 import threading
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,7 +72,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docframe.errors import DocframeWarning, QueryError
+from docframe.errors import QueryError, warn
 from docframe.index.topk import exact_top_k, row_top_k
 from docframe.lake import embedders
 from docframe.lake.cache import SnapshotCache
@@ -94,6 +93,11 @@ INDEX_SUBDIR = "index"
 TUNING_FILE = "tuning.json"  # per family: search parameters chosen by `docframe index tune`
 FORMAT_VERSION = 3  # 3: vectors stored once (manifest "vectors"); 2 still loads
 READABLE_FORMATS = (2, 3)
+# what a user may do about an index found unusable and rebuilt (the dense and keyword ones)
+REBUILT_HELP = (
+    "nothing to do: the search goes on with the rebuilt index; if this happens again, "
+    "check the disk (docframe verify checks the segments)"
+)
 # kinds whose index is nothing but the vectors: saved as none, rebuilt from the segments
 REBUILT_FROM_SEGMENTS = frozenset({"faiss-flat"})
 
@@ -433,7 +437,7 @@ def _load_base(
         )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         message = f"index {directory} is unusable ({exc}); rebuilding it from the segments"
-        warnings.warn(DocframeWarning(message), stacklevel=2)
+        warn(message, help=REBUILT_HELP)
         return None
 
 
@@ -542,7 +546,10 @@ class DenseView:
             ids = np.concatenate([self.base.chunk_ids, self.delta_ids])[pos]
             self._lookup = pd.Index(ids.astype(object))
             if not self._lookup.is_unique:  # a chunk id live twice would be a lake bug
-                raise QueryError(f"snapshot {self.snapshot_id}: duplicate live chunk ids")
+                raise QueryError(
+                    f"snapshot {self.snapshot_id}: duplicate live chunk ids",
+                    help="a lake bug: docframe verify, then report it with the lake's catalog",
+                )
         return self._lookup
 
     def positions_of(self, chunk_ids: Any) -> np.ndarray:
@@ -691,7 +698,7 @@ def ensure_index(
             except OSError as exc:  # still searchable: it is rebuilt by the next process
                 message = f"could not save index to {base.directory}: {exc}"
                 why = "searches still work; each new process rebuilds it until it saves"
-                warnings.warn(DocframeWarning(message, help=why), stacklevel=2)
+                warn(message, help=why)
             _BASES.put(key, base)
             view = _view(store, snapshot, base)
         return _VIEWS.put(key, view)

@@ -31,7 +31,10 @@ def check_arguments(spec: ToolSpec, arguments: Mapping[str, Any] | None) -> dict
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, Mapping):
-        raise ToolArgumentError(f"{spec.name}: arguments must be an object, got {arguments!r}")
+        raise ToolArgumentError(
+            f"{spec.name}: arguments must be an object, got {arguments!r}",
+            help="pass the arguments as a JSON object, as the tool's schema says",
+        )
     errors = list(_validator_class()(spec.input_schema).iter_errors(arguments))
     if errors:
         first = min(errors, key=lambda error: _met_at(arguments, error))
@@ -94,12 +97,19 @@ def _argument_error(tool: str, error: ValidationError) -> ToolArgumentError:
         )
     if check == "enum":
         return ToolArgumentError(
-            f"{tool}: {where} must be one of {', '.join(map(str, expected))}, got {value!r}"
+            f"{tool}: {where} must be one of {', '.join(map(str, expected))}, got {value!r}",
+            help=f"use one of: {', '.join(map(str, expected))}",
         )
     if check == "minimum":
-        return ToolArgumentError(f"{tool}: {where} must be at least {expected}, got {value}")
+        return ToolArgumentError(
+            f"{tool}: {where} must be at least {expected}, got {value}",
+            help=f"give {where} >= {expected}",
+        )
     if check == "maximum":
-        return ToolArgumentError(f"{tool}: {where} must be at most {expected}, got {value}")
+        return ToolArgumentError(
+            f"{tool}: {where} must be at most {expected}, got {value}",
+            help=f"give {where} <= {expected}",
+        )
     props = error.schema.get("properties", {})
     if check == "required":
         missing = next(key for key in expected if key not in value)
@@ -113,7 +123,10 @@ def _argument_error(tool: str, error: ValidationError) -> ToolArgumentError:
             help=f"{tool} takes: {', '.join(props) or 'no arguments'}",
         )
     if check == "minItems":
-        return ToolArgumentError(f"{tool}: {where} needs at least {expected} item(s)")
+        return ToolArgumentError(
+            f"{tool}: {where} needs at least {expected} item(s)",
+            help=f"see the {tool} tool's input schema",
+        )
     return ToolArgumentError(  # a check the tools' schemas do not use today
         f"{tool}: {where}: {error.message}", help=f"see the {tool} tool's input schema"
     )

@@ -40,7 +40,8 @@ def filters_to_where(filters: Mapping[str, Any]) -> str | None:
         and filters["page_from"] > filters["page_to"]
     ):
         raise ToolArgumentError(
-            f"search: page_from {filters['page_from']} is after page_to {filters['page_to']}"
+            f"search: page_from {filters['page_from']} is after page_to {filters['page_to']}",
+            help="give page_from <= page_to",
         )
     if "time_from_s" in filters:
         clauses.append(f"end_s >= {float(filters['time_from_s'])!r}")

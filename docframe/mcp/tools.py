@@ -303,6 +303,7 @@ class LakeTools:
                     "chunks": o.n_chunks,
                     "tables": o.tables,
                     "error": o.error,
+                    "help": o.help,  # an unsupported file: what would read it
                     "notes": o.notes,
                 }
                 for o in report.outcomes
@@ -333,5 +334,7 @@ class LakeTools:
                 help="allowed: " + ", ".join(str(r) for r in self.ingest_roots),
             )
         if not exists:
-            raise ToolArgumentError(f"{where} does not exist ({path})")
+            raise ToolArgumentError(
+                f"{where} does not exist ({path})", help="give a file or folder that exists"
+            )
         return path

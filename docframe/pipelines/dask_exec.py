@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from docframe.lake.snapshot import TableInfo
 
 DASK_HINT = "pip install 'dask[dataframe]' distributed"
-GPU_HINT = "pip install dask-cuda (with the 'docframe[gpu-cu12]' extra)"
+GPU_HINT = "pip install 'docframe[gpu-cu12]' (dask-cuda, dask-cudf; gpu-cu13 for CUDA 13)"
 
 
 def _require(module: str, hint: str) -> Any:

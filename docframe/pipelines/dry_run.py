@@ -53,10 +53,20 @@ class DryRun:
         for uri, message in [*found.skipped, *found.excluded]:
             self.add(uri, "skip", message)
 
-    def read(self, uri: str, known: Mapping[str, Any] | None, is_table: bool, options: str) -> None:
+    def read(
+        self,
+        uri: str,
+        known: Mapping[str, Any] | None,
+        is_table: bool,
+        options: str,
+        why: str = "",
+    ) -> None:
         """An input the run would read: new to the lake, or why its version is stale
-        (``known``: its ``sources`` row)."""
-        if known is None:
+        (``known``: its ``sources`` row; ``why``: the planner's reason to read an
+        unchanged file again)."""
+        if why:
+            reason = why
+        elif known is None:
             reason = "new"
         elif known["status"] != "ok":
             reason = f"failed last time ({known['status']}); read again"
@@ -72,8 +82,8 @@ class DryRun:
         for o in outcomes:
             if o.status == "failed":
                 self.add(o.input, "fail", o.error or "failed")
-            elif o.status == "unsupported":
-                self.add(o.input, "skip", o.error or "", kind="unsupported: ")
+            elif o.status == "unsupported":  # what would read it, or that nothing does
+                self.add(o.input, "skip", o.help or o.error or "", kind="unsupported: ")
             else:
                 self.add(o.input, "skip", o.status)
 

@@ -128,6 +128,7 @@ class _Plan:
     is_table: bool
     previous: int | None = None  # the live version it replaces (unless being repaired)
     recognised: str | None = None  # what its content was found to be (its name said nothing)
+    why: str = ""  # why an unchanged file is read again (a dry run says it)
 
 
 def _extract(plan: _Plan, clock: StageClock) -> list[Document]:
@@ -176,6 +177,7 @@ class IngestJob:
         self.follow_symlinks = follow_symlinks
         self.allowed_roots = allowed_roots  # the agent tool's --allow-ingest folders (real paths)
         self.pdf_options = pdf_options or PdfOptions()
+        self._ocr_ready: bool | None = None  # OCR can run in this job (asked when needed)
         self.media_options = media_options or MediaOptions()
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         # Dask: a local cluster of ``workers`` processes, or the cluster at ``scheduler``
@@ -186,7 +188,9 @@ class IngestJob:
                 help="--workers N starts a local cluster; --scheduler ADDRESS uses yours",
             )
         if workers is not None and workers < 1:
-            raise DocframeError(f"--workers {workers}: needs at least 1 worker")
+            raise DocframeError(
+                f"--workers {workers}: needs at least 1 worker", help="e.g. --workers 4"
+            )
         self.workers = workers
         self.scheduler = scheduler
         # what reads the planned files: this process, or (set by Lake.ingest when workers
@@ -364,7 +368,8 @@ class IngestJob:
             if explicit:
                 self._record_failure(uri, None, "", str(exc))
             else:
-                self.report.outcomes.append(Outcome(uri, "unsupported", error=str(exc)))
+                outcome = Outcome(uri, "unsupported", error=exc.message, help=exc.help)
+                self.report.outcomes.append(outcome)
             return None
         except OSError as exc:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
@@ -397,6 +402,9 @@ class IngestJob:
             # nothing to compare its hash with: whoever reads it hashes it (a Dask worker,
             # or this thread while the extraction threads work), not the planning loop
             return _Plan(path, connector, st, None, is_table, previous, recognised)
+        if self._ocr_can_read(connector, known):  # unchanged, but its scans can be read now
+            why = "pages that needed OCR: it can run now"
+            return _Plan(path, connector, st, None, is_table, previous, recognised, why)
         if known["size"] == size and known["mtime"] == mtime:
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
@@ -410,6 +418,20 @@ class IngestJob:
             self.report.outcomes.append(Outcome(uri, "unchanged"))
             return None
         return _Plan(path, connector, st, digest, is_table, previous, recognised)
+
+    def _ocr_can_read(self, connector: Any, known: Any) -> bool:
+        """A PDF whose pages waited for OCR (its note says they are read again), now that
+        OCR can run: on, and Tesseract found with the language's data."""
+        from docframe.connectors.pdf.needs_ocr import READ_AGAIN
+
+        if getattr(connector, "modality", "") != "pdf" or READ_AGAIN not in (known["error"] or ""):
+            return False
+        if self._ocr_ready is None:  # asked once a job: it runs tesseract --list-langs
+            from docframe.connectors.ocr import available
+
+            options = self.pdf_options
+            self._ocr_ready = options.ocr != "off" and available(options.ocr_lang)
+        return self._ocr_ready
 
     def _check_media_options(self) -> None:
         """Before the first audio or video file: refuse a bad ``--asr-model``/``--language``
@@ -740,7 +762,7 @@ class IngestJob:
                 row = known.get(str(file))
                 chosen = self._plan(file, explicit, row)  # the rest it records as outcomes
                 if chosen is not None:
-                    plan.read(str(file), row, chosen.is_table, self._options_key)
+                    plan.read(str(file), row, chosen.is_table, self._options_key, chosen.why)
             plan.settled(self.report.outcomes)
             if self.prune and self.con is not None:
                 plan.pruned(self._prunable({str(f) for f, _ in found.files}))

@@ -176,7 +176,9 @@ class IngestSpec:
             )
         if self.workers is not None and not COUNT.accepts(self.workers):
             raise JobError(
-                f"{where}workers must be a positive integer, not {self.workers!r}", key="workers"
+                f"{where}workers must be a positive integer, not {self.workers!r}",
+                help="e.g. workers = 4",
+                key="workers",
             )
 
     def arguments(self) -> dict[str, Any]:

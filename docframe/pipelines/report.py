@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from docframe.pipelines.stages import StageStats, bounding, stage_table
@@ -20,6 +22,14 @@ class Outcome:
     tables: list[str] = field(default_factory=list)
     n_rows: int = 0
     notes: list[str] = field(default_factory=list)  # what was repaired: skipped bad lines
+    help: str | None = None  # what to do about it: for an unsupported file, what would read it
+
+    @property
+    def needs_ocr(self) -> bool:
+        """Ingested with pages left unread for want of OCR (its note says which)."""
+        from docframe.connectors.pdf.needs_ocr import needs_ocr
+
+        return needs_ocr(self.notes)
 
 
 STATUSES = ("ingested", "unchanged", "failed", "unsupported", "skipped", "pruned")
@@ -65,6 +75,7 @@ class IngestReport:
             "snapshot_id": self.snapshot_id,
             "summary": self.summary(),
             "counts": {s: self.count(s) for s in STATUSES},
+            "need_ocr": self.n_need_ocr,
             "n_chunks": self.n_chunks,
             "vectors": {"embedded": self.embedded, "reused": self.reused,
                         "repeated": self.repeated},
@@ -94,9 +105,43 @@ class IngestReport:
     def n_chunks(self) -> int:
         return sum(o.n_chunks for o in self.outcomes if o.status == "ingested")
 
+    @property
+    def n_need_ocr(self) -> int:
+        """Inputs ingested with pages that need OCR: a warning, not a failure."""
+        return sum(1 for o in self.outcomes if o.status == "ingested" and o.needs_ocr)
+
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in STATUSES if self.count(s)]
+        if self.n_need_ocr:
+            parts.append(f"{self.n_need_ocr} need OCR")
         return f"snapshot {self.snapshot_id}: " + (", ".join(parts) or "nothing to do")
+
+    def unsupported_lines(self, name: Callable[[str], str] = str, shown: int = 3) -> list[str]:
+        """The files no connector reads, named, with what would read them: one line per
+        hint, most files first, counting them by type and naming at most ``shown``::
+
+            unsupported: 12 .bin, 1 (no suffix) (a.bin, b.bin, c.bin and 10 more; --dry-run
+              lists each): no connector reads this type (...)
+            unsupported: 2 .docx (y.docx, z.docx): save or export it as PDF (...)
+
+        ``name`` shortens a path for the terminal."""
+        from docframe.connectors.unsupported import file_type
+
+        groups: dict[str, dict[str, list[str]]] = {}  # hint -> type -> inputs
+        for o in self.outcomes:
+            if o.status == "unsupported":
+                kinds = groups.setdefault(o.help or "", {})
+                kinds.setdefault(file_type(Path(o.input)), []).append(o.input)
+        lines = []
+        for hint, kinds in sorted(groups.items(), key=lambda g: -sum(map(len, g[1].values()))):
+            ordered = sorted(kinds.items(), key=lambda k: (-len(k[1]), k[0]))
+            counts = ", ".join(f"{len(inputs)} {kind}" for kind, inputs in ordered)
+            inputs = [i for _, found in ordered for i in found]
+            names = ", ".join(name(i) for i in inputs[:shown])
+            if len(inputs) > shown:
+                names += f" and {len(inputs) - shown} more; --dry-run lists each"
+            lines.append(f"unsupported: {counts} ({names})" + (f": {hint}" if hint else ""))
+        return lines
 
     def vectors(self) -> str | None:
         """``vectors: 12 embedded, 30 reused (unchanged text), 2 repeated texts embedded

@@ -26,9 +26,10 @@ class Result:
         return self._table.to_pandas()
 
     def to_cudf(self) -> Any:
-        import cudf
+        """A cuDF DataFrame on the GPU; without RAPIDS, an error naming the GPU extra."""
+        from docframe.backend import gpu_module
 
-        return cudf.DataFrame.from_arrow(self._table)
+        return gpu_module("cudf", "Result.to_cudf()").DataFrame.from_arrow(self._table)
 
     def to_list(self) -> list[dict[str, Any]]:
         return self._table.to_pylist()

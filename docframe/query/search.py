@@ -93,12 +93,13 @@ def search(
     if not text or not text.strip():
         raise QueryError("empty search text", help='give a question, e.g. docframe search "..."')
     if k < 1:
-        raise QueryError(f"k must be at least 1, got {k}")
+        raise QueryError(f"k must be at least 1, got {k}", help="e.g. k = 10")
     if mode not in MODES:
         raise QueryError(f"unknown search mode {mode!r}", help=f"use one of: {', '.join(MODES)}")
     if len(weights) != 2 or any(w < 0 for w in weights) or not any(weights):
         raise QueryError(
-            f"hybrid weights must be two non-negative numbers, not both 0; got {weights!r}"
+            f"hybrid weights must be two non-negative numbers, not both 0; got {weights!r}",
+            help="dense,keyword, e.g. 1,0.5",
         )
     info: dict[str, Any] = {"mode": mode, "k": k, "where": where, "snapshot": snapshot.snapshot_id}
     if per_document:

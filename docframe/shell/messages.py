@@ -43,7 +43,8 @@ def showing_warnings(show: Callable[[str, str | None], None]) -> Iterator[None]:
         file: TextIO | None = None,
         line: str | None = None,
     ) -> None:
-        problem = (str(message), getattr(message, "help", None))
+        # a DocframeWarning's message and help apart (its str() joins them for Python)
+        problem = (getattr(message, "message", str(message)), getattr(message, "help", None))
         if problem not in shown:
             shown.add(problem)
             show(*problem)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
-SHELL_FORMATS = ("table", "csv", "json", "jsonl")  # parquet needs a file: docframe sql --output
+SHELL_FORMATS = tuple(f for f in FORMATS if f != "parquet")  # parquet needs a file (--output)
 
 
 def write_rows(

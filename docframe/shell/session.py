@@ -262,7 +262,9 @@ class Shell:
             elif arg.isdigit():
                 wanted = int(arg)
             else:
-                raise QueryError(f".snapshot {arg!r}: give a number or latest")
+                raise QueryError(
+                    f".snapshot {arg!r}: give a number or latest", help="e.g. .snapshot 3"
+                )
             self.snapshot_id = self.lake.snapshot(wanted).snapshot_id
             self._names = None
             self._columns = None

@@ -120,8 +120,19 @@ def test_bad_files_get_one_line_errors_naming_the_file(tmp_path, name, data, mes
     assert "\n" not in str(info.value)
 
 
-def test_unknown_file_type_lists_the_supported_ones(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "message", "advice"),
+    [
+        ("photo.png", "no connector for file type '.png'", "put it in one"),
+        ("letter.docx", "no connector for file type '.docx'", "as PDF"),
+        ("notes.rst", "no connector for file type '.rst'", "rename it to .txt"),
+        ("backup.7z", "no connector for file type '.7z'", "unpack it"),
+        ("blob.xyz", "no connector for file type '.xyz'", "no connector reads this type"),
+        ("README", "no connector for files without a suffix", "no connector reads this type"),
+    ],
+)
+def test_unknown_file_type_says_what_would_read_it(tmp_path, name, message, advice):
     with pytest.raises(UnsupportedInputError) as info:
-        connector_for(tmp_path / "photo.png")
-    assert "'.png'" in info.value.message
-    assert ".jsonl.gz" in info.value.help and ".html" in info.value.help
+        connector_for(tmp_path / name)
+    assert info.value.message == f"{tmp_path / name}: {message}"
+    assert advice in info.value.help

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import docframe
+from docframe.connectors.unsupported import reader_hint
 from docframe.errors import DocframeError
 from docframe.lake import catalog
 from docframe.pipelines.ingest_spec import load_ingest_spec
@@ -68,7 +69,7 @@ def test_dry_run_lists_every_action_with_its_reason_and_writes_nothing(docs, tmp
         "new.txt": ("ingest", "new"),
         "edit.md": ("ingest", "changed"),
         "keep.txt": ("skip", "unchanged"),
-        "blob.bin": ("skip", "unsupported: no connector for file type '.bin'"),
+        "blob.bin": ("skip", f"unsupported: {reader_hint(Path('blob.bin'))}"),
         "scratch.tmp": ("skip", "excluded by pattern '*.tmp'"),
         "alias.txt": ("skip", "a symbolic link, not followed (pass --follow-symlinks to read it)"),
         "missing": ("fail", "no such file or directory; check the path"),

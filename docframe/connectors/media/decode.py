@@ -75,7 +75,9 @@ def _open(path: Path, label: str) -> Any:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ConnectorError(f"{label}: cannot read: {exc.strerror or exc}") from None
+        raise ConnectorError(
+            f"{label}: cannot read: {exc.strerror or exc}", help="check the path and permissions"
+        ) from None
     if size == 0:
         raise ConnectorError(f"{label}: empty file (0 bytes)", help="remove it or copy it again")
     try:

@@ -31,13 +31,16 @@ class MediaOptions:
     def __post_init__(self) -> None:
         if self.screen_ocr not in SCREEN_OCR_MODES:
             raise ConnectorError(
-                f"--screen-ocr {self.screen_ocr!r} is not one of {', '.join(SCREEN_OCR_MODES)}"
+                f"--screen-ocr {self.screen_ocr!r} is not one of {', '.join(SCREEN_OCR_MODES)}",
+                help="--screen-ocr auto reads text on screen when Tesseract exists; off skips it",
             )
         if not self.timeout_s > 0:
             raise ConnectorError(
-                f"--media-timeout must be a positive number of seconds, got {self.timeout_s}"
+                f"--media-timeout must be a positive number of seconds, got {self.timeout_s}",
+                help="e.g. --media-timeout 3600 (the default)",
             )
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise ConnectorError(
-                f"--media-max-seconds must be a positive number of seconds, got {self.max_seconds}"
+                f"--media-max-seconds must be a positive number of seconds, got {self.max_seconds}",
+                help="e.g. --media-max-seconds 600, or leave it out to read whole files",
             )

@@ -21,9 +21,9 @@ recorded error instead of a hang or a crash. In the child:
    (``headings``).
 5. Pages without a text layer but with images (or vector drawings) are OCR'd
    when the OCR module reports Tesseract available, otherwise listed in
-   ``needs_ocr_pages``. Tables are found per page by ``tables.find_tables``; with
-   tables on, a table reader that cannot be imported is an error, not a document
-   quietly without its tables.
+   ``needs_ocr_pages`` and said in the document's ``note`` (``needs_ocr``). Tables
+   are found per page by ``tables.find_tables``; with tables on, a table reader
+   that cannot be imported is an error, not a document quietly without its tables.
 
 If PyMuPDF cannot open or parse the file, pypdf reads it (text only, page
 provenance, no bbox) and ``parser`` says so; if both fail, the error names both
@@ -40,6 +40,7 @@ from typing import Any
 
 from docframe.connectors.base import Document, Element
 from docframe.connectors.pdf import metadata as md
+from docframe.connectors.pdf import needs_ocr
 from docframe.connectors.pdf.failures import CORRUPT_HELP, is_memory_error, one_line_reason, unlock
 from docframe.connectors.pdf.headings import elements_with_headings
 from docframe.connectors.pdf.options import PdfOptions
@@ -249,6 +250,10 @@ def extract_with_pymupdf(
         meta["table_errors"] = table_errors
     if meta["needs_ocr_pages"]:
         meta["needs_ocr_reason"] = ocr.reason or "OCR failed on these pages (see ocr_errors)"
+        # said and counted by ingest; read again later where OCR was off or missing
+        meta["note"] = needs_ocr.note(
+            meta["needs_ocr_pages"], meta["needs_ocr_reason"], read_again=bool(ocr.reason)
+        )
     if ocr.errors:
         meta["ocr_errors"] = ocr.errors
     title = md.usable_title(meta["title"]) or first_heading

@@ -24,7 +24,9 @@ def unlock(label: str, password: str | None, try_password: Callable[[str], Any])
     """Open an encrypted file with ``password`` (``try_password`` returns falsy when it
     is wrong), or raise the one message either parser gives for a missing or wrong one."""
     if not password:
-        raise ConnectorError(f"{label}: {SUPPLY_PASSWORD}")
+        raise ConnectorError(
+            f"{label}: {SUPPLY_PASSWORD}", help="ingest again with the file's password"
+        )
     if not try_password(password):
         raise ConnectorError(
             f"{label}: {WRONG_PASSWORD}",

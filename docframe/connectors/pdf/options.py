@@ -24,10 +24,14 @@ class PdfOptions:
 
     def __post_init__(self) -> None:
         if self.ocr not in OCR_MODES:
-            raise ConnectorError(f"--ocr {self.ocr!r} is not one of {', '.join(OCR_MODES)}")
+            raise ConnectorError(
+                f"--ocr {self.ocr!r} is not one of {', '.join(OCR_MODES)}",
+                help="auto OCRs pages without a text layer when Tesseract exists; off; force",
+            )
         if not self.timeout_s > 0:
             raise ConnectorError(
-                f"--pdf-timeout must be a positive number of seconds, got {self.timeout_s}"
+                f"--pdf-timeout must be a positive number of seconds, got {self.timeout_s}",
+                help="e.g. --pdf-timeout 120 (the default)",
             )
         if self.memory_mb < MIN_MEMORY_MB:
             raise ConnectorError(

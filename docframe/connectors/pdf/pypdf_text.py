@@ -13,6 +13,7 @@ from typing import Any
 
 from docframe.connectors.base import Document, Element
 from docframe.connectors.pdf import metadata as md
+from docframe.connectors.pdf import needs_ocr
 from docframe.connectors.pdf.failures import unlock
 from docframe.connectors.pdf.options import PdfOptions
 
@@ -68,6 +69,10 @@ def extract_with_pypdf(
         meta["page_errors"] = page_errors
     if meta["needs_ocr_pages"]:
         meta["needs_ocr_reason"] = "read by the pypdf fallback, which does not OCR"
+        # pypdf would not OCR them next time either: no "read again"
+        meta["note"] = needs_ocr.note(
+            meta["needs_ocr_pages"], meta["needs_ocr_reason"], read_again=False
+        )
     meta["attachments"] = list(dict.fromkeys(attachments))
     return Document(
         doc_key,

@@ -232,7 +232,10 @@ def check_predicate(where: str) -> None:
             help="e.g. where => \"modality = 'pdf' AND page <= 3\"",
         ) from None
     if len(parsed) != 1 or not isinstance(parsed[0], exp.Select):
-        raise SandboxViolation(f"refused: where {where!r} must be one predicate")
+        raise SandboxViolation(
+            f"refused: where {where!r} must be one predicate",
+            help="e.g. where => \"modality = 'pdf' AND page <= 3\"",
+        )
     predicate = parsed[0].args.get("where")
     if predicate is None or predicate.find(exp.Select, exp.Subquery, exp.Table, exp.Exists):
         raise SandboxViolation(

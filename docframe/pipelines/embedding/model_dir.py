@@ -45,7 +45,10 @@ def _read_json(path: Path) -> dict[str, Any] | list[Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DocframeError(f"cannot read model file {path}: {exc}") from None
+        raise DocframeError(
+            f"cannot read model file {path}: {exc}",
+            help="the model folder is damaged: copy it again, or pick another --model",
+        ) from None
 
 
 @dataclass(frozen=True)

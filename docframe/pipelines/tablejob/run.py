@@ -95,7 +95,9 @@ def run_job(
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
-        raise JobError(f"workers must be a positive integer, not {workers!r}")
+        raise JobError(
+            f"workers must be a positive integer, not {workers!r}", help="e.g. --workers 4"
+        )
     distributed = workers is not None or scheduler is not None
     if partition_size is not None and not distributed:
         raise JobError("partition_size applies to Dask runs", help="add workers or scheduler")

@@ -127,7 +127,11 @@ class JobSpec:
         for key in ("name", "input"):
             value = getattr(self, key)
             if not isinstance(value, str) or not value:
-                raise JobError(f'{self.where}[job] needs {key} = "..."', key=f"job.{key}")
+                raise JobError(
+                    f'{self.where}[job] needs {key} = "..."',
+                    help="see examples/jobs/ for complete job files",
+                    key=f"job.{key}",
+                )
         if self.output is None:
             object.__setattr__(self, "output", self.name)
         base = self.path.parent if self.path else None
@@ -206,11 +210,17 @@ def read_job_file(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise JobError(f"cannot read job file {path}: {exc.strerror}") from exc
+        raise JobError(
+            f"cannot read job file {path}: {exc.strerror}", help="check the path"
+        ) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise JobError(f"{path}: not valid TOML: {exc}") from exc
+        raise JobError(
+            f"{path}: not valid TOML: {exc}", help="fix the TOML; see examples/jobs/"
+        ) from exc
     except RecursionError:  # tomllib recurses per nested array or inline table
-        raise JobError(f"{path}: nested too deeply") from None
+        raise JobError(
+            f"{path}: nested too deeply", help="a job file nests a few tables, no more"
+        ) from None
 
 
 def load_job(job: JobSpec | str | Path | Mapping[str, Any]) -> JobSpec:
