@@ -262,8 +262,9 @@ def run_ingest_spec(
             out.print(escape(line))
         out.print(f"{label}{plan.summary()}")
         return
+    shown = progress and err.is_terminal  # the bars print each failure as it happens
     try:
-        report = lake.ingest(**spec.arguments(), progress=progress and err.is_terminal)
+        report = lake.ingest(**spec.arguments(), progress=shown)
     except IngestInterrupted as stopped:  # the job has said what it committed (stderr)
         out.print(f"{label}{stopped.report.summary()}; {stopped.report.n_chunks} new chunk(s)")
         _write_report(stopped.report, report_file)
@@ -282,7 +283,7 @@ def run_ingest_spec(
         )
     for line in report.unsupported_lines(short):  # named, with what would read them
         err.print(line, style="yellow", markup=False, highlight=False)
-    for o in report.failures:
+    for o in [] if shown else report.failures:  # with bars, printed above them already
         err.print(f"[red]failed[/red] {o.error}")
     chunks = report.n_chunks
     out.print(f"{label}{report.summary()}; {chunks} new chunk(s)")
