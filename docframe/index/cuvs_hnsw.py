@@ -50,7 +50,7 @@ from docframe.index.topk import empty_results, exact_top_k, scaled_budget
 INDEX_FILE = "index.hnsw"
 IDS_FILE = "ids.npy"
 FILTER_EF_CAP = 1024
-HNSWLIB_HINT = "pip install hnswlib (serves CAGRA graphs exported for the CPU)"
+HNSWLIB_HINT = "pip install 'docframe[hnswlib]' (serves CAGRA graphs exported for the CPU)"
 
 
 def hnswlib_module() -> Any:
