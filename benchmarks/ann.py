@@ -25,7 +25,13 @@ for the whole query batch (threads = ``--threads``) and for a one-query-at-a-tim
 loop over ``--single`` queries (what an interactive search does). The last line
 is one JSON object with every figure.
 
+**IVF-PQ build** (``--ivfpq-only``, and first in every run with SciFact): docframe's
+``faiss-ivfpq`` over the first ``--ivfpq-n`` (2,416) SciFact vectors with the parameters
+scaled to the collection (the default) and with the fixed 8-bit codes of before
+(``nbits=8``), build seconds and recall@10 against exact search on the 809 queries.
+
     .venv/bin/python benchmarks/ann.py --synthetic-n 50000      # ~3 min on 2 cores
+    .venv/bin/python benchmarks/ann.py --ivfpq-only             # ~2 min (+ embedding once)
     .venv/bin/python benchmarks/ann.py                          # 200k: ~12 min on 2 cores
 """
 
@@ -434,6 +440,46 @@ def run_set(
     return result
 
 
+def ivfpq_set(x: np.ndarray, q: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
+    """docframe's ``faiss-ivfpq`` over the first ``--ivfpq-n`` SciFact vectors: parameters
+    scaled to the collection (the default, ``docframe.index.ivfpq_plan``) against the fixed
+    8-bit codes it used before (``nbits=8``: the training set padded to 9,984 points),
+    build seconds (median of ``--ivfpq-rounds``, interleaved) and recall@10 against exact."""
+    import faiss
+
+    from docframe.index import make_index_kind
+
+    faiss.omp_set_num_threads(args.threads)
+    x = np.ascontiguousarray(x[: args.ivfpq_n])
+    n, dim = x.shape
+    ids = np.arange(n, dtype=np.int64)
+    truth = np.argsort(-(q @ x.T), axis=1, kind="stable")[:, :K]
+    print(f"\n== IVF-PQ: {n} x {dim} SciFact vectors, {len(q)} queries, threads={args.threads}")
+    configs = {"scaled": {}, "fixed_8bit": {"nbits": 8}}
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    built: dict[str, Any] = {}
+    for _ in range(args.ivfpq_rounds):
+        for name, params in configs.items():
+            index = make_index_kind("faiss-ivfpq", dim, **params)
+            times[name].append(timed(lambda index=index: index.build(x, ids)))
+            built[name] = index
+    out: dict[str, Any] = {"n": n, "dim": dim, "queries": len(q), "rounds": args.ivfpq_rounds}
+    for name, index in built.items():
+        rec = recall_at_k(index.search(q, K)[0], truth)
+        build_s = statistics.median(times[name])
+        out[name] = {
+            "build_s": build_s,
+            "recall_at_10": rec,
+            "trained": index.trained_params(),
+            "params": index.params,
+        }
+        print(
+            f"  {name:10s} built in {build_s:6.2f} s (median of {len(times[name])}); "
+            f"recall@10 {rec:.4f}; trained {index.trained_params()}"
+        )
+    return out
+
+
 def machine() -> dict[str, Any]:
     import faiss
 
@@ -466,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds")
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per timed block")
     ap.add_argument("--skip-scifact", action="store_true")
+    ap.add_argument("--ivfpq-n", type=int, default=2416, help="SciFact vectors for IVF-PQ")
+    ap.add_argument("--ivfpq-rounds", type=int, default=3, help="IVF-PQ builds per config")
+    ap.add_argument("--ivfpq-only", action="store_true", help="only the IVF-PQ build comparison")
     ap.add_argument("--peers", default="hnswlib,usearch", help="comma list; '' for none")
     args = ap.parse_args(argv)
 
@@ -479,10 +528,12 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"machine: {info}")
     out: dict[str, Any] = {"machine": info, "sets": {}}
-    if not args.skip_scifact:
+    if args.ivfpq_only or not args.skip_scifact:
         x, q = scifact_vectors(args.data)
-        out["sets"]["scifact"] = run_set("SciFact (all-MiniLM-L6-v2)", x, q, args, peers)
-    if args.synthetic_n:
+        out["sets"]["ivfpq"] = ivfpq_set(x, q, args)
+        if not args.ivfpq_only:
+            out["sets"]["scifact"] = run_set("SciFact (all-MiniLM-L6-v2)", x, q, args, peers)
+    if args.synthetic_n and not args.ivfpq_only:
         t0 = time.perf_counter()
         x, q = synthetic(args.synthetic_n, args.dim, args.queries)
         print(f"\nsynthetic data generated in {time.perf_counter() - t0:.1f} s")

@@ -322,6 +322,13 @@ class Lake:
 
         return build(self.store, kind=kind)
 
+    def index_export(self, *, to: str = "hnswlib") -> dict[str, Any]:
+        """Export the GPU-built CAGRA index to ``to`` (hnswlib) so CPU-only machines serve
+        that graph instead of building their own; the conversion runs on the GPU."""
+        from docframe.index.export import export_index
+
+        return export_index(self.store, to=to)
+
     def index_check(
         self, *, k: int = 10, n_queries: int = 200, texts: Sequence[str] | None = None
     ) -> dict[str, Any]:

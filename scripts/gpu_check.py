@@ -221,6 +221,16 @@ def check_cuvs_facts(report: Report) -> None:
             "brute_force.search source",
             f"returns (distances, neighbors), int64 neighbors ({source.name} shipped in the wheel)",
         )
+    # index attributes the wrappers read (no call, so the AST scan cannot see them)
+    from cuvs.neighbors import cagra, ivf_pq
+
+    for module, attrs in ((ivf_pq, ("n_lists", "pq_bits")), (cagra, ("graph_degree", "dim"))):
+        for attr in attrs:
+            report.check(
+                hasattr(module.Index, attr),
+                f"{module.__name__}.Index.{attr}",
+                "read by docframe (cuvs_ivfpq re-rank depth; cuvs_hnsw export)",
+            )
     report.check(
         hasattr(device_ndarray, "__cuda_array_interface__"),
         "pylibraft device_ndarray",

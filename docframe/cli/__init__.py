@@ -7,7 +7,7 @@ code (:mod:`docframe.cli.app` does that once, for every command).
 The commands live by what they do: :mod:`~docframe.cli.ingest` (init, ingest, run),
 :mod:`~docframe.cli.reading` (search, sources, tables, describe), :mod:`~docframe.cli.sql`,
 :mod:`~docframe.cli.upkeep` (gc, verify, repair, reembed), :mod:`~docframe.cli.indexes` (index
-build, check, tune) and :mod:`~docframe.cli.checks` (eval, doctor); ``serve`` and
+build, check, tune, export) and :mod:`~docframe.cli.checks` (eval, doctor); ``serve`` and
 ``tools`` come from the MCP server (:mod:`docframe.mcp.cli`). They are registered here,
 in the order ``docframe --help`` lists them.
 """
@@ -38,6 +38,7 @@ register_agent_commands(app)  # serve, tools
 index_app.command("build")(indexes.index_build)
 index_app.command("check")(indexes.index_check)
 index_app.command("tune")(indexes.index_tune)
+index_app.command("export")(indexes.index_export)
 app.add_typer(index_app, name="index")
 
 __all__ = ["app"]

@@ -56,7 +56,7 @@ app = typer.Typer(
 )
 index_app = typer.Typer(
     help=(
-        "Build, check and tune the search indexes.\n\n"
+        "Build, check, tune and export the search indexes.\n\n"
         "The dense index kind is chosen by size (faiss: exact flat below 50,000 chunks,\n"
         "HNSW below 5 million, IVF-PQ above; set index_kind in docframe.toml or\n"
         "DOCFRAME_INDEX_KIND to fix one). New chunks are searchable at once (an exact\n"

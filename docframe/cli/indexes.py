@@ -1,8 +1,9 @@
-"""``docframe index build|check|tune``: the search indexes, rebuilt, measured against
-exact search, and tuned to a recall target."""
+"""``docframe index build|check|tune|export``: the search indexes, rebuilt, measured
+against exact search, tuned to a recall target, and a GPU-built graph exported for CPUs."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -102,3 +103,26 @@ def index_tune(
         out.print(f"chosen: {name}={record['chosen'][name]} (saved to {record['saved_to']})")
     else:
         print_record(record, fmt, output)
+
+
+class ExportTarget(StrEnum):
+    hnswlib = "hnswlib"
+
+
+def index_export(
+    ctx: typer.Context,
+    to: Annotated[
+        ExportTarget,
+        typer.Option("--to", help="Format CPU-only machines serve: hnswlib."),
+    ] = ExportTarget.hnswlib,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """Export the lake's GPU-built CAGRA index so CPU-only machines serve that graph.
+
+    Run it on the GPU machine after `docframe --engine gpu index build --kind cuvs-cagra`:
+    cuVS converts the graph to hnswlib's format (pip install 'docframe[hnswlib]' where it is
+    read), and it is recorded as the lake's CPU index at the same snapshot.
+    """
+    check_destination(fmt, output)
+    print_record(open_lake(ctx).index_export(to=to.value), fmt, output)

@@ -12,7 +12,8 @@ cuvs    ``cuvs-brute-force``  exact inner product on the GPU
 cuvs    ``cuvs-cagra``        CAGRA graph on the GPU
 cuvs    ``cuvs-ivfpq``        cuVS IVF-PQ, for data beyond GPU memory
 (any)   ``hnswlib``           CPU serving of a CAGRA graph exported by
-                              ``cuvs_hnsw.export_cagra_to_hnsw`` (hnswlib format)
+                              ``cuvs_hnsw.export_cagra_to_hnsw`` (hnswlib format;
+                              in a lake: ``docframe index export``, ``index.export``)
 ======  ====================  ===============================================
 
 ``make_index(family, dim)`` gives the family's exact index (what the lake has

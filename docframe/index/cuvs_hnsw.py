@@ -3,7 +3,9 @@
 Build on the GPU, search anywhere: ``export_cagra_to_hnsw`` converts a CAGRA graph
 with ``cuvs.neighbors.hnsw.from_cagra(IndexParams(hierarchy="cpu"), index)`` and
 writes it with ``hnsw.save``; ``HnswlibIndex`` (kind ``hnswlib``, reopened by
-``docframe.index.load_index``) serves that file with the ``hnswlib`` package.
+``docframe.index.load_index``) serves that file with the ``hnswlib`` package. In a
+lake, ``docframe index export --to hnswlib`` (:mod:`docframe.index.export`) runs the
+export and records the file as the lake's CPU index.
 
 Why hnswlib and not ``cuvs.neighbors.hnsw.load``: every cuVS Python entry point is
 wrapped in ``auto_sync_resources``, which creates a cuVS ``Resources`` (a CUDA

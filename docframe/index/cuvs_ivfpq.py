@@ -3,8 +3,12 @@
 Written against ``cuvs.neighbors.ivf_pq`` of cuvs 26.10 (signatures checked by
 ``scripts/gpu_check.py``):
 
-- ``IndexParams(n_lists=, metric="inner_product", pq_bits=, pq_dim=)`` +
-  ``build(index_params, dataset)``: the dataset may be a *host* array, which is the
+- ``IndexParams(n_lists=, metric="inner_product", pq_bits=, pq_dim=,
+  kmeans_trainset_fraction=)`` + ``build(index_params, dataset)``: the parameters
+  scale with the collection as for faiss (``docframe.index.ivfpq_plan``: lists ~
+  4 sqrt(n), code bits the data can train, a training sample of 64 points per
+  centroid given as ``kmeans_trainset_fraction``; ``pq_dim * pq_bits`` a whole
+  number of bytes, as cuVS requires). The dataset may be a *host* array, which is the
   point of this kind: the raw vectors stay in host RAM (memory-mapped after
   ``load``), only the codes live on the GPU. Row ``r`` of the data gets neighbor
   index ``r``; ``extend(index, new_vectors, new_indices)`` appends rows with
@@ -19,7 +23,8 @@ Written against ``cuvs.neighbors.ivf_pq`` of cuvs 26.10 (signatures checked by
   ids, which is why an ``allowed`` set of at most 4096 ids is scored exactly.
 - ``refine_factor`` (4): candidates are re-ranked on the host with the exact
   inner product of their raw vectors, as in ``faiss_ivfpq`` (PQ codes alone cap
-  recall@10 near 0.74 at pq_dim = dim/4 on 384-wide data).
+  recall@10 near 0.74 at pq_dim = dim/4 on 384-wide data); codes narrower than 8
+  bits re-rank ``2**(8 - pq_bits)`` times as many (``ivfpq_plan.rerank_depth``).
 
 Below ``MIN_ROWS`` rows no IVF-PQ index is trained (PQ codebooks need thousands of
 points); searches are exact.
@@ -34,13 +39,12 @@ import numpy as np
 
 from docframe.index.checks import positive_int
 from docframe.index.cuvs_common import METRIC, CuvsIndexBase, cupy_module, neighbors_module
-from docframe.index.faiss_ivfpq import auto_m, auto_nlist
+from docframe.index.ivfpq_plan import NBITS_MAX, NBITS_MIN, IVFPQPlan, plan_ivfpq, rerank_depth
 from docframe.index.topk import rerank_exact, scaled_budget
 
 INDEX_FILE = "index.ivfpq"
 MIN_ROWS = 4096
 TOPK_CAP = 1024
-MIN_POINTS_PER_LIST = 39
 
 
 class CuvsIVFPQIndex(CuvsIndexBase):
@@ -50,7 +54,7 @@ class CuvsIVFPQIndex(CuvsIndexBase):
     DEFAULT_PARAMS: dict[str, Any] = {
         "n_lists": None,
         "pq_dim": None,
-        "pq_bits": 8,
+        "pq_bits": None,
         "n_probes": 64,
         "refine_factor": 4,
     }
@@ -61,8 +65,8 @@ class CuvsIVFPQIndex(CuvsIndexBase):
     def _check_params(self, params: dict[str, Any]) -> None:
         positive_int(self.kind, "n_lists", params["n_lists"], allow_none=True)
         positive_int(self.kind, "pq_dim", params["pq_dim"], allow_none=True)
-        bits = positive_int(self.kind, "pq_bits", params["pq_bits"])
-        if not 4 <= bits <= 8:
+        bits = positive_int(self.kind, "pq_bits", params["pq_bits"], allow_none=True)
+        if bits is not None and not NBITS_MIN <= bits <= NBITS_MAX:
             raise ValueError(f"{self.kind}: parameter pq_bits must be in 4..8, got {bits}")
         positive_int(self.kind, "n_probes", params["n_probes"])
         rf = params["refine_factor"]
@@ -74,15 +78,26 @@ class CuvsIVFPQIndex(CuvsIndexBase):
         if n < MIN_ROWS:
             return None
         ivf_pq = neighbors_module("ivf_pq")
-        n_lists = self.params["n_lists"] or auto_nlist(n)
-        n_lists = max(1, min(int(n_lists), n // MIN_POINTS_PER_LIST))
+        plan = self.plan(n)
         index_params = ivf_pq.IndexParams(
-            n_lists=n_lists,
+            n_lists=plan.nlist,
             metric=METRIC,
-            pq_bits=int(self.params["pq_bits"]),
-            pq_dim=int(self.params["pq_dim"] or auto_m(self.dim)),
+            pq_bits=plan.nbits,
+            pq_dim=plan.m,
+            kmeans_trainset_fraction=min(1.0, plan.train_size / n),
         )
         return ivf_pq.build(index_params, np.ascontiguousarray(self._data))
+
+    def plan(self, n: int) -> IVFPQPlan:
+        """The parameters a build over ``n`` rows uses (the given ones, the rest scaled)."""
+        return plan_ivfpq(
+            n,
+            self.dim,
+            nlist=self.params["n_lists"],
+            m=self.params["pq_dim"],
+            nbits=self.params["pq_bits"],
+            byte_codes=True,
+        )
 
     def _extend_index(self, start: int) -> Any:
         if self._index is None:
@@ -101,7 +116,7 @@ class CuvsIVFPQIndex(CuvsIndexBase):
         refine = int(self.params["refine_factor"])
         n_lists = int(self._index.n_lists)
         n_probes = min(int(self.params["n_probes"]), n_lists)
-        want = k * max(refine, 1)
+        want = rerank_depth(k, max(refine, 1), int(self._index.pq_bits))
         if mask is not None:  # over-fetch: the host drops filtered and removed rows
             want = scaled_budget(want, n_rows, n_allowed, TOPK_CAP)
             n_probes = scaled_budget(n_probes, n_rows, n_allowed, n_lists)

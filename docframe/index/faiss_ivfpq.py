@@ -8,15 +8,20 @@ natively (``remove_ids``). Parameters:
 
 - ``nlist`` (None: 4 * sqrt(n)): number of lists; always clamped to n / 39 so
   k-means has the 39 points per centroid faiss asks for (small n trains fine);
-- ``m`` (None: dim / 4, or the largest divisor of dim below it): sub-quantisers;
-- ``nbits`` (8): bits per code; for n < 2**nbits the training set is the data
-  plus jittered copies, so even a handful of vectors gets a usable codebook;
+- ``m`` (None: the divisor of dim nearest dim / 4): sub-quantisers;
+- ``nbits`` (None: 4 to 8, as many as the data trains, ``2**nbits * 39 <= n``):
+  bits per code. An explicit ``nbits`` the data cannot train is padded: the training
+  set is the data plus jittered copies, so even a handful of vectors gets a codebook;
+- training sees a seeded sample of 64 points per centroid, not all n vectors;
+  ``docframe.index.ivfpq_plan`` says why and measures it (a fixed 8 bits took 96 s to
+  build 2,416 vectors);
 - ``nprobe`` (32): lists scanned per query, the recall/speed knob;
 - ``refine_factor`` (4): fetch ``k * refine_factor`` candidates by code and
   re-rank them with the exact inner product of the raw vectors. PQ alone tops
   out near recall@10 = 0.74 at m = dim/4 (0.91 at dim/2) on 384-wide data however
   many lists are scanned; with the re-rank, 0.99 (benchmarks/ann.py, SciFact and
-  200k x 384). The raw vectors are kept in RAM while building, saved as
+  200k x 384); codes narrower than 8 bits re-rank ``2**(8 - nbits)`` times as
+  many (``ivfpq_plan.rerank_depth``). The raw vectors are kept in RAM while building, saved as
   ``vectors.npy`` and memory-mapped on ``load``, so a loaded index holds only
   the codes in RAM and reads ``k * refine_factor`` rows per query.
   ``refine_factor=0`` keeps no raw vectors (codes only, lower recall).
@@ -37,21 +42,19 @@ import numpy as np
 from docframe.index.checks import positive_int
 from docframe.index.faiss_base import FaissIndexBase, faiss_module
 from docframe.index.idlookup import IdLookup
+from docframe.index.ivfpq_plan import (
+    MIN_POINTS_PER_CENTROID,
+    auto_m,
+    auto_nlist,
+    plan_ivfpq,
+    rerank_depth,
+)
 from docframe.index.topk import rerank_exact, scaled_budget
 
 IDS_FILE = "ids.npy"
 VECTORS_FILE = "vectors.npy"
-MIN_POINTS_PER_LIST = 39  # faiss k-means warns below this many training points per centroid
-
-
-def auto_m(dim: int) -> int:
-    """The default number of sub-quantisers: dim / 4, or the largest divisor of dim below it."""
-    target = max(1, dim // 4)
-    return max(d for d in range(1, target + 1) if dim % d == 0)
-
-
-def auto_nlist(n: int) -> int:
-    return max(1, int(4 * math.sqrt(n)))
+MIN_POINTS_PER_LIST = MIN_POINTS_PER_CENTROID
+__all__ = ["FaissIVFPQIndex", "auto_m", "auto_nlist"]
 
 
 class FaissIVFPQIndex(FaissIndexBase):
@@ -61,7 +64,7 @@ class FaissIVFPQIndex(FaissIndexBase):
     DEFAULT_PARAMS: dict[str, Any] = {
         "nlist": None,
         "m": None,
-        "nbits": 8,
+        "nbits": None,
         "nprobe": 32,
         "refine_factor": 4,
     }
@@ -78,8 +81,8 @@ class FaissIVFPQIndex(FaissIndexBase):
         m = positive_int(self.kind, "m", params["m"], allow_none=True)
         if m is not None and self.dim % m:
             raise ValueError(f"{self.kind}: parameter m={m} must divide the dimension {self.dim}")
-        nbits = positive_int(self.kind, "nbits", params["nbits"])
-        if nbits > 16:
+        nbits = positive_int(self.kind, "nbits", params["nbits"], allow_none=True)
+        if nbits is not None and nbits > 16:
             raise ValueError(f"{self.kind}: parameter nbits must be <= 16, got {nbits}")
         positive_int(self.kind, "nprobe", params["nprobe"])
         rf = params["refine_factor"]
@@ -102,23 +105,26 @@ class FaissIVFPQIndex(FaissIndexBase):
         if n == 0:
             return None  # untrained: the first add trains
         faiss = faiss_module()
-        nlist = self.params["nlist"] or auto_nlist(n)
-        nlist = max(1, min(int(nlist), n // MIN_POINTS_PER_LIST))
-        m = self.params["m"] or auto_m(self.dim)
-        nbits = int(self.params["nbits"])
+        plan = plan_ivfpq(
+            n, self.dim, nlist=self.params["nlist"], m=self.params["m"], nbits=self.params["nbits"]
+        )
         quantizer = faiss.IndexFlatIP(self.dim)
         index = faiss.IndexIVFPQ(
-            quantizer, self.dim, nlist, int(m), nbits, faiss.METRIC_INNER_PRODUCT
+            quantizer, self.dim, plan.nlist, plan.m, plan.nbits, faiss.METRIC_INNER_PRODUCT
         )
-        index.train(self._training_set(train, 2**nbits))
+        index.train(self._training_set(train, plan.train_size))
         return index
 
     @staticmethod
-    def _training_set(vectors: np.ndarray, n_codes: int) -> np.ndarray:
-        """``vectors``, topped up with jittered copies when there are fewer than ``n_codes``
-        * 39 of them, so every k-means has enough points (and faiss prints no warning)."""
-        want = n_codes * MIN_POINTS_PER_LIST
-        if len(vectors) >= want:
+    def _training_set(vectors: np.ndarray, size: int) -> np.ndarray:
+        """``size`` training vectors: a seeded sample of ``vectors`` when there are more,
+        ``vectors`` topped up with jittered copies when there are fewer (an ``nbits`` the
+        data cannot train), so every k-means has enough points (and faiss no warning)."""
+        want = size
+        if len(vectors) > want:
+            rows = np.random.default_rng(0).choice(len(vectors), want, replace=False)
+            return np.ascontiguousarray(vectors[np.sort(rows)], dtype=np.float32)
+        if len(vectors) == want:
             return vectors
         rng = np.random.default_rng(0)
         reps = math.ceil(want / len(vectors))
@@ -187,7 +193,9 @@ class FaissIVFPQIndex(FaissIndexBase):
     # --- search -----------------------------------------------------------------------------
     def _candidates(self, k: int) -> int:
         rf = int(self.params["refine_factor"])
-        return k * rf if rf and self._keeps_raw() else k
+        if not (rf and self._keeps_raw()):
+            return k
+        return rerank_depth(k, rf, int(self._index.pq.nbits))
 
     def _search_all(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         kk = self._candidates(k)

@@ -72,7 +72,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docframe.errors import QueryError, warn
+from docframe.errors import MissingDependencyError, QueryError, warn
 from docframe.index.topk import exact_top_k, row_top_k
 from docframe.lake import embedders
 from docframe.lake.cache import SnapshotCache
@@ -173,6 +173,7 @@ class Base:
     embedder: str | None = None  # the identity of the embedder of its vectors
     segment_order: tuple[str, ...] = ()  # covered segment file names, in row order
     lake_root: Path | None = None  # where its segments are (the base may sit in a cache)
+    origin: dict[str, Any] | None = None  # an exported base: what it was exported from
 
     @property
     def kind(self) -> str:
@@ -324,6 +325,8 @@ def save_base(base: Base) -> None:
             "build_seconds": round(base.built_seconds, 3),
             "files": _digests(tmp),
         }
+        if base.origin:
+            manifest["exported_from"] = base.origin
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if directory.exists():
             existing = _load_base(
@@ -434,7 +437,12 @@ def _load_base(
             embedder=built_by,
             segment_order=order,
             lake_root=lake_root,
+            origin=manifest.get("exported_from"),
         )
+    except MissingDependencyError as exc:  # sound, but this machine cannot read its kind
+        raise MissingDependencyError(
+            f"index {directory} ({manifest.get('kind')}): {exc.message}", help=exc.help
+        ) from None
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         message = f"index {directory} is unusable ({exc}); rebuilding it from the segments"
         warn(message, help=REBUILT_HELP)
@@ -518,6 +526,9 @@ class DenseView:
             extra.append(f"+{len(self.delta_ids)} new exact")
         if len(self.excluded):
             extra.append(f"{len(self.excluded)} masked")
+        origin = self.base.origin
+        if origin:
+            extra.append(f"exported from {origin.get('kind', '?')}")
         more = f" ({', '.join(extra)})" if extra else ""
         return (
             f"{self.kind} over {self.n_live} chunks{more}, "

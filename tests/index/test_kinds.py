@@ -31,6 +31,7 @@ from docframe.index.cuvs_common import bitset_words
 from docframe.index.faiss_hnsw import FaissHNSWIndex
 from docframe.index.faiss_ivfpq import FaissIVFPQIndex, auto_m
 from docframe.index.idlookup import IdLookup
+from docframe.index.ivfpq_plan import IVFPQPlan, plan_ivfpq
 from docframe.index.topk import exact_top_k, rerank_exact, row_top_k, top_k
 
 DIM = 16
@@ -173,10 +174,49 @@ def test_ivfpq_small_inputs_train_with_clamped_lists():
     vectors = unit(100)
     index = make_index_kind("faiss-ivfpq", DIM, nlist=64)
     index.build(vectors, np.arange(100))
-    assert index.trained_params() == {"nlist": 2, "m": auto_m(DIM), "nbits": 8}  # 100 // 39
+    # 100 // 39 lists; 4-bit codes (16 centroids a codebook), not 8 (256 need 9,984 points)
+    assert index.trained_params() == {"nlist": 2, "m": auto_m(DIM), "nbits": 4}
     got, scores = index.search(vectors[:20], 1)
     np.testing.assert_array_equal(got[:, 0], np.arange(20))  # re-ranked: exact at this size
     np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("n", "dim", "expected"),
+    [
+        # n, dim -> (nlist, m, nbits, train_size): lists ~ 4 sqrt(n) within n / 39, code bits
+        # that real points train (2**nbits * 39 <= n), a sample of 64 points per centroid
+        (100, 384, (2, 96, 4, 624)),  # tiny: 4-bit codebooks padded to 16 * 39 points
+        (2_416, 384, (61, 96, 5, 2_416)),  # the reported build: no padding, all points
+        (20_000, 384, (512, 96, 8, 20_000)),  # 8-bit codes once 9,984 points train them
+        (1_000_000, 384, (4_000, 96, 8, 256_000)),  # trains on a quarter of the data
+        (100_000_000, 768, (40_000, 192, 8, 2_560_000)),
+        (10**12, 1_024, (65_536, 256, 8, 4_194_304)),  # lists capped
+    ],
+)
+def test_ivfpq_parameters_scale_with_the_collection(n, dim, expected):
+    plan = plan_ivfpq(n, dim)
+    assert (plan.nlist, plan.m, plan.nbits, plan.train_size) == expected
+    assert dim % plan.m == 0 and plan.nlist * 39 <= max(n, 39)
+
+
+def test_ivfpq_given_parameters_win_and_cuvs_codes_are_whole_bytes():
+    assert plan_ivfpq(50_000, 384, nlist=64, m=48, nbits=6) == IVFPQPlan(64, 48, 6, 4_096)
+    assert plan_ivfpq(100, 384, nbits=8).train_size == 256 * 39  # padded, as asked
+    assert plan_ivfpq(5_000, 384, m=90, nbits=5, byte_codes=True).m == 96  # 90*5 bits -> 96*5
+    assert plan_ivfpq(5_000, 384, m=90, nbits=8, byte_codes=True).m == 90
+    assert auto_m(383) == 383 and auto_m(768) == 192 and auto_m(100) == 25  # never m=1
+
+
+def test_ivfpq_trains_on_a_sample_of_a_large_collection():
+    """Training sees the plan's sample, not every vector: faiss k-means over all n
+    costs memory (every residual) and time, and more than 256 a centroid is dropped."""
+    vectors = unit(12_000)
+    index = make_index_kind("faiss-ivfpq", DIM, nlist=8, nbits=6)
+    sample = index._training_set(vectors, plan_ivfpq(12_000, DIM, nlist=8, nbits=6).train_size)
+    assert len(sample) == 64 * 64 and np.isin(sample, vectors).all()
+    index.build(vectors, np.arange(12_000))
+    assert index.trained_params() == {"nlist": 8, "m": 4, "nbits": 6} and len(index) == 12_000
 
 
 def test_ivfpq_empty_build_trains_on_first_add():
