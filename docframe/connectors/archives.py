@@ -199,13 +199,20 @@ class ZipTablesConnector(_Archive):
         # Parquet, Excel, SQLite need a real file: a temporary copy, alive while the
         # caller consumes each table's batches (this generator is suspended meanwhile)
         with unpacked(lambda: open_member(archive, member.name), member.name, str(inner)) as tmp:
-            connector = self.choose(tmp).connector
-            try:
-                for data in connector.read_tables(tmp, options):
-                    data.batches = _relabelled(data.batches, tmp, str(inner))
-                    yield data
-            except ConnectorError as exc:
-                raise relabel(exc, tmp, str(inner)) from None
+            yield from _copy_tables(self.choose(tmp).connector, tmp, str(inner), options)
+
+
+def _copy_tables(
+    connector: Any, tmp: Path, label: str, options: TableOptions
+) -> Iterator[TableData]:
+    """``connector``'s tables of the temporary copy ``tmp``, every error and batch
+    naming ``label`` (what the user gave) instead of the copy's path."""
+    try:
+        for data in connector.read_tables(tmp, options):
+            data.batches = _relabelled(data.batches, tmp, label)
+            yield data
+    except ConnectorError as exc:
+        raise relabel(exc, tmp, label) from None
 
 
 def _relabelled(batches: Iterator[Any], tmp: Path, label: str) -> Iterator[Any]:
@@ -375,12 +382,7 @@ class DecompressedConnector:
     def read_tables(self, path: Path, options: TableOptions) -> Iterator[TableData]:
         with self._copy(path) as tmp:
             connector = self.choose(tmp).connector
-            try:
-                for data in connector.read_tables(tmp, options):
-                    data.batches = _relabelled(data.batches, tmp, str(path))
-                    yield data
-            except ConnectorError as exc:
-                raise relabel(exc, tmp, str(path)) from None
+            yield from _copy_tables(connector, tmp, str(path), options)
             self.notes = list(getattr(connector, "notes", None) or [])
 
 
