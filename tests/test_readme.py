@@ -96,7 +96,8 @@ def shell_env(bin_dir: Path) -> dict[str, str]:
     """What a user's shell would have: ``docframe`` on PATH, nothing of the test suite's
     own settings, the CPU engine (whose output the README shows), no downloads."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCFRAME_")}
-    for var in ("COLUMNS", "LINES", "PYTEST_CURRENT_TEST"):
+    # and not a make's: under `make test`, a `make` in a block would print "Entering directory"
+    for var in ("COLUMNS", "LINES", "PYTEST_CURRENT_TEST", "MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
         env.pop(var, None)
     env.update(
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",

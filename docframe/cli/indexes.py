@@ -121,7 +121,7 @@ def index_export(
     """Export the lake's GPU-built CAGRA index so CPU-only machines serve that graph.
 
     Run it on the GPU machine after `docframe --engine gpu index build --kind cuvs-cagra`:
-    cuVS converts the graph to hnswlib's format (pip install 'docframe[hnswlib]' where it is
+    cuVS converts the graph to hnswlib's format (pip install 'docframe\\[hnswlib]' where it is
     read), and it is recorded as the lake's CPU index at the same snapshot.
     """
     check_destination(fmt, output)
