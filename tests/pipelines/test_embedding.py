@@ -209,3 +209,19 @@ def test_ingest_refuses_an_unknown_backend_and_doctor_shows_the_choice(tmp_path)
     assert "onnx-int8: auto on the CPU: int8 meets the quality gates" in " ".join(
         doctor.output.split()
     )
+
+
+def test_int8_calls_side_by_side_give_the_vectors_of_one_session(int8, monkeypatch):
+    """int8 encodes one text per call, on a thread per core sharing a one-thread session
+    (onnx_backend.OnnxEncoder._encode_alone); the vectors, in input order, are exactly
+    those of one session doing the calls in turn (THREADS = 1: no side by side)."""
+    from docframe.pipelines.embedding import onnx_backend
+
+    texts = [f"Note {i}: " + "granite cools slowly underground. " * (1 + i % 7) for i in range(24)]
+    monkeypatch.setattr(onnx_backend, "THREADS", 3)  # three lanes, whatever the machine
+    side_by_side = int8.encode(texts)
+    monkeypatch.setattr(onnx_backend, "THREADS", 1)
+    in_turn = int8.encode(texts)
+    assert side_by_side.shape == (24, 384)
+    np.testing.assert_array_equal(side_by_side, in_turn)
+    assert not np.array_equal(side_by_side[0], side_by_side[1])  # each row its own text
