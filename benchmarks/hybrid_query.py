@@ -13,8 +13,9 @@ DuckDB: the whole per-statement path, including pinning the snapshot).
 By hand, the same work with the raw libraries on the same data: the query
 embedded with the same sentence-transformers model, ``faiss.IndexFlatIP`` over the
 lake's chunk vectors (the kind docframe picks at this size), ``bm25s`` over the
-same texts (title + text, the same stemmer and stopwords), both 100 deep,
-reciprocal rank fusion (k=20, docframe's constant) in Python, the filter as a
+same texts (title + text, the same stemmer and stopwords, docframe's k1 and b), both
+100 deep, fused as docframe fuses by default — each ranking's scores standardised
+(z-scores over its ids, a missing id at the ranking's lowest z), summed — in numpy, the filter as a
 DuckDB query whose chunk ids become a faiss ``IDSelectorBatch`` and a bm25s weight
 mask, and the join as a DuckDB query over the lake's Parquet files with the hits
 registered as an Arrow table. Index building and connections are set up once, outside the timings.
@@ -61,7 +62,6 @@ FROM hits s JOIN chunks c USING (chunk_id) JOIN documents d USING (doc_id)
 ORDER BY s.score DESC LIMIT 10
 """
 DEPTH = 100
-RRF_K = 20  # docframe.query.search.RRF_K: both fuse alike
 
 
 def build_lake(docs: int) -> Path:
@@ -83,7 +83,7 @@ def build_lake(docs: int) -> Path:
 
 
 class ByHand:
-    """The raw-library composition: faiss + bm25s + RRF + DuckDB, set up once."""
+    """The raw-library composition: faiss + bm25s + z-score fusion + DuckDB, set up once."""
 
     def __init__(self, lake) -> None:
         import bm25s
@@ -91,6 +91,7 @@ class ByHand:
         import faiss
         import Stemmer
 
+        from docframe.index.keyword import K1, B  # docframe's BM25 parameters
         from docframe.lake.relations import connect
 
         snapshot = lake.snapshot()
@@ -112,7 +113,7 @@ class ByHand:
             stemmer=self.stemmer,
             show_progress=False,
         )
-        self.bm25 = bm25s.BM25()
+        self.bm25 = bm25s.BM25(k1=K1, b=B)
         self.bm25.index(tokens, show_progress=False)
         self.bm25s = bm25s
         self.model = lake.query_encoder()  # the encoder lake.search uses: the same call
@@ -126,10 +127,10 @@ class ByHand:
         vector = self.model.encode([question])
         depth = min(DEPTH, self.index.ntotal)
         if allowed is None:
-            _, dense = self.index.search(vector, depth)
+            similarity, dense = self.index.search(vector, depth)
         else:
             params = self.faiss.SearchParameters(sel=self.faiss.IDSelectorBatch(allowed))
-            _, dense = self.index.search(vector, min(depth, len(allowed)), params=params)
+            similarity, dense = self.index.search(vector, min(depth, len(allowed)), params=params)
         query_tokens = self.bm25s.tokenize(
             [question], stopwords="en", stemmer=self.stemmer, show_progress=False
         )
@@ -140,11 +141,21 @@ class ByHand:
         docs, scores = self.bm25.retrieve(
             query_tokens, k=min(DEPTH, len(self.ids)), weight_mask=mask, show_progress=False
         )
-        keyword = [int(d) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        keyword = [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        semantic = [
+            (int(i), float(s)) for i, s in zip(dense[0], similarity[0], strict=True) if i >= 0
+        ]
         fused: dict[int, float] = {}
-        for ranking in ([int(i) for i in dense[0] if i >= 0], keyword):
-            for rank, pos in enumerate(ranking, 1):
-                fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank)
+        standard = []
+        for ranking in (semantic, keyword):
+            if not ranking:
+                continue
+            values = np.array([score for _, score in ranking])
+            sd = values.std()
+            z = (values - values.mean()) / sd if sd > 0 else np.zeros(len(values))
+            standard.append((dict(zip((pos for pos, _ in ranking), z, strict=True)), z.min()))
+        for pos in {pos for ranking in (semantic, keyword) for pos, _ in ranking}:
+            fused[pos] = sum(z.get(pos, floor) for z, floor in standard)
         top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
         import pyarrow as pa
 
