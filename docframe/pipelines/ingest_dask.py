@@ -29,6 +29,7 @@ may still write it (a second signal, which aborts at once, is the exception).
 
 from __future__ import annotations
 
+import bisect
 import math
 import multiprocessing
 import os
@@ -48,11 +49,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from docframe.backend import engine_for
-from docframe.errors import DocframeError
+from docframe.errors import ConnectorError, DocframeError
 from docframe.lake import commits
 from docframe.lake.commits import Failure, SegmentRecord, SourceVersion
 from docframe.pipelines.dask_exec import DASK_HINT, _require, dask_client
 from docframe.pipelines.stages import StageClock
+from docframe.pipelines.table_writer import claimed_name
 
 if TYPE_CHECKING:
     from docframe.connectors.media.options import MediaOptions
@@ -91,6 +93,11 @@ class _Context:
 class _Group:
     plans: tuple[_Plan, ...]
     ids: dict[str, int]  # input -> the version id its rows carry
+
+    @property
+    def order(self) -> int:
+        """Its place among the planned files (ids are given in plan order)."""
+        return min(self.ids.values())
 
 
 @dataclass
@@ -211,6 +218,10 @@ class _Driver:
         self.chunks = 0
         self.tables = 0
         self.queue: deque[_Group] = deque()  # groups not yet submitted
+        # groups are taken in plan order, whatever order they finish in, so table names
+        # are claimed as a single process claims them (first file first)
+        self.waiting: list[int] = []  # the orders of groups submitted or queued, sorted
+        self.ready: dict[int, _Done] = {}  # finished, waiting for an earlier group
 
     def submit(self, group: _Group) -> Any:
         future = self.client.submit(
@@ -226,6 +237,7 @@ class _Driver:
         more, and the groups in flight — the batch in hand — are committed when done."""
         job = self.job
         self.queue.extend(groups)
+        self.waiting = sorted(g.order for g in groups)
         slots = max(1, sum(self.client.nthreads().values()))
         pending = self.distributed.as_completed()
 
@@ -247,13 +259,20 @@ class _Driver:
         self.commit()
 
     def take(self, future: Any) -> None:
-        """One finished task: keep its segments for the next commit, or handle its death."""
-        job = self.job
+        """One finished task: its result waits for the groups before it, or its death is
+        handled; then every result whose turn has come is accepted."""
         try:
-            done: _Done = future.result()
+            self.ready[future.group.order] = future.result()
         except self.distributed.KilledWorker:
             self.died(future.group)
-            return
+        while self.waiting and self.waiting[0] in self.ready:
+            self.accept(self.ready.pop(self.waiting.pop(0)))
+
+    def accept(self, done: _Done) -> None:
+        """A group's result, in plan order: its tables claim their names, its segments
+        join the next commit."""
+        job = self.job
+        self.claim_tables(done)
         for failure in done.failures:
             job._add_failure(failure)
         self.versions.update(done.versions)
@@ -280,12 +299,42 @@ class _Driver:
         for _ in done.uris:
             job.progress.advance_file()
 
+    def claim_tables(self, done: _Done) -> None:
+        """Give ``done``'s tables their names against every table this job committed or
+        accepted before (its worker knew only the lake's): a PDF's table takes the next
+        free ``name_2``, a table file whose name is taken fails, as in one process."""
+        owners = self.job._table_owner
+        for vid, version in list(done.versions.items()):
+            mine = [s for s in done.segments if s.version_ids == [vid]]
+            try:
+                for table in version.tables:
+                    name = claimed_name(
+                        owners, version.uri, table.name, in_document=bool(table.location)
+                    )
+                    for segment in mine:
+                        if segment.kind == "table" and segment.relation == table.name:
+                            segment.relation = name
+                    table.name = name
+                    owners[name] = version.uri
+            except ConnectorError as exc:  # not committed: its files go, its claims too
+                for name in [n for n, uri in owners.items() if uri == version.uri]:
+                    owners.pop(name)
+                for segment in mine:
+                    (self.job.store.root / segment.path).unlink(missing_ok=True)
+                done.segments = [s for s in done.segments if s not in mine]
+                del done.versions[vid]
+                done.failures.append(
+                    Failure(version.uri, version.size, version.mtime, version.connector, str(exc))
+                )
+
     def died(self, group: _Group) -> None:
         """A group whose worker died on each try: its files alone, next; then failed."""
         job = self.job
         if len(group.plans) > 1:
             alone = [_Group((p,), {str(p.path): group.ids[str(p.path)]}) for p in group.plans]
             self.queue.extendleft(reversed(alone))
+            for single in alone[1:]:  # the first keeps the group's place
+                bisect.insort(self.waiting, single.order)
             return
         plan = group.plans[0]
         uri = str(plan.path)
@@ -298,6 +347,7 @@ class _Driver:
             )
         )  # fmt: skip
         job.progress.advance_file()
+        self.waiting.remove(group.order)
 
     def commit(self) -> None:
         job = self.job

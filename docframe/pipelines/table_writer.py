@@ -78,14 +78,7 @@ def write_table_segments(
     written: list[WrittenTable] = []
     try:
         for data in tables:
-            owner = owners.get(data.name, uri)
-            if owner != uri and not data.location:
-                raise ConnectorError(
-                    f"{uri}: table name {data.name!r} is already taken by {owner}",
-                    help="pass --table NAME to give this file's table another name",
-                )
-            if owner != uri:  # found inside a document (report.pdf in two folders):
-                data.name = _free_name(owners, data.name, uri)  # the name is ours to pick
+            data.name = claimed_name(owners, uri, data.name, in_document=bool(data.location))
             try:
                 seg, size, n_rows, checksum = write_segment_batches(
                     root, "table", data.schema, data.batches
@@ -117,6 +110,21 @@ def write_table_segments(
     if not written:
         raise ConnectorError(f"{uri}: no tables found", help="is the file empty?")
     return written
+
+
+def claimed_name(owners: dict[str, str], uri: str, name: str, *, in_document: bool) -> str:
+    """The name ``uri``'s table ``name`` takes, given ``owners`` (name -> source): its own,
+    if free; a table found inside a document (report.pdf in two folders) takes the next
+    free ``name_2``; a table file's table is refused (its name is the user's to pick)."""
+    owner = owners.get(name, uri)
+    if owner == uri:
+        return name
+    if not in_document:
+        raise ConnectorError(
+            f"{uri}: table name {name!r} is already taken by {owner}",
+            help="pass --table NAME to give this file's table another name",
+        )
+    return _free_name(owners, name, uri)
 
 
 def _free_name(owners: dict[str, str], base: str, uri: str) -> str:

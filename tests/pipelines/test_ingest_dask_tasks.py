@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,42 @@ def test_the_pdf_sandbox_and_its_limits_run_on_the_workers(tmp_path: Path):
     read = lake.ingest(corpus, workers=1)  # the normal limits: the sandbox reads it there
     assert read.ok and read.count("ingested") == 1 and read.count("unchanged") == 1
     assert "pdf" in set(lake.sql("SELECT modality FROM chunks").to_pandas().modality)
+
+
+@pytest.mark.slow
+def test_table_names_are_claimed_in_file_order_as_one_process_claims_them(tmp_path: Path):
+    """Workers know only the lake's table names, not each other's: the driver claims them
+    in file order. The same PDF in three folders gives t, t_2, t_3; a second data.csv is
+    refused as in one process, and its written segment does not stay behind."""
+    pytest.importorskip("distributed")
+    import shutil
+
+    import docframe
+    from tests.conftest import SHARED_CORPUS
+    from tests.pipelines.test_ingest_interrupt import _on_disk, _referenced
+
+    pdf = SHARED_CORPUS / "pdfs" / "pdfplumber" / "nics-background-checks-2015-11.pdf"
+    if not pdf.exists():
+        pytest.skip(f"{pdf} is not there (the shared corpus)")
+    corpus = tmp_path / "in"
+    for folder in ("a", "b", "c"):
+        (corpus / folder).mkdir(parents=True)
+        shutil.copy(pdf, corpus / folder / pdf.name)
+    (corpus / "a" / "data.csv").write_text("x,y\n1,2\n")
+    (corpus / "b" / "data.csv").write_text("x,y\n3,4\n")
+
+    def ingest(name: str, **how) -> tuple[Any, Any]:
+        lake = docframe.open(tmp_path / name)
+        report = lake.ingest(corpus, jobs=1, **how)
+        tables = {n: (t.source_uri, t.n_rows) for n, t in lake.snapshot().tables.items()}
+        return report, tables
+
+    single, single_tables = ingest("single")
+    dask, dask_tables = ingest("dask", workers=2)
+    assert dask_tables == single_tables
+    assert {n for n in single_tables if n.startswith("nics")} == {
+        f"nics_background_checks_2015_11_p1_t1{suffix}" for suffix in ("", "_2", "_3")
+    }
+    assert [o.error for o in dask.failures] == [o.error for o in single.failures]
+    assert "table name 'data' is already taken" in dask.failures[0].error
+    assert _on_disk(tmp_path / "dask") == _referenced(tmp_path / "dask")
