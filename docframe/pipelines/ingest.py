@@ -241,12 +241,21 @@ class IngestJob:
                 report = self._run()
         finally:
             self.report.seconds["total"] = time.perf_counter() - start
-            self.report.stages = self.clock.stages
+            self._report_stages()
         if self._stop is not None:
             stopped = IngestInterrupted(report, self._stop)
             sys.stderr.write(stopped.message + "\n")
             raise stopped
         return report
+
+    def _report_stages(self) -> None:
+        """The stages into the report, and the ``time:`` line's figures taken from them:
+        the model's seconds, and what the committing thread waited on (extraction here,
+        the workers on Dask)."""
+        stages = self.report.stages = self.clock.stages
+        self.report.seconds["embed"] = stages["embed"].busy_s
+        waited = stages["commit"] if self.report.workers else stages["chunk"]
+        self.report.seconds["extract_wait"] = waited.wait_s
 
     @contextmanager
     def _stoppable(self) -> Iterator[None]:
@@ -374,6 +383,44 @@ class IngestJob:
         except OSError as exc:
             self._record_failure(uri, None, "", f"{uri}: cannot read: {exc.strerror}")
             return None
+        st = _Stat(size, mtime)
+        is_table = getattr(connector, "kind", "documents") == "table"
+        # a changed file's unchanged chunks take their stored vectors; a repaired one's
+        # segments are damaged, so it is embedded again
+        previous = known["version_id"] if known is not None and uri not in self.repair else None
+        if is_table and known is not None and known["read_options"] != self._options_key:
+            known = None  # read with other options (--schema, --delimiter...): read it again
+        if uri in self.repair:
+            known = None  # its committed rows are damaged: read it again
+
+        def planned(digest: str | None, why: str = "") -> _Plan:  # it will be read
+            reader = self._with_options(connector, path)
+            return _Plan(path, reader, st, digest, is_table, previous, recognised, why)
+
+        if known is None or known["status"] != "ok":
+            # nothing to compare its hash with: whoever reads it hashes it (a Dask worker,
+            # or this thread while the extraction threads work), not the planning loop
+            return planned(None)
+        if self._ocr_can_read(connector, known):  # unchanged, but its scans can be read now
+            return planned(None, "pages that needed OCR: it can run now")
+        if known["size"] == size and known["mtime"] == mtime:
+            self.report.outcomes.append(Outcome(uri, "unchanged"))
+            return None
+        try:
+            digest = hash_source(path)
+        except OSError as exc:
+            self._record_failure(uri, st, connector.name, f"{uri}: cannot read: {exc.strerror}")
+            return None
+        if known["content_hash"] == digest:
+            self._touched.append((uri, st.st_mtime))
+            self.report.outcomes.append(Outcome(uri, "unchanged"))
+            return None
+        return planned(digest)
+
+    def _with_options(self, connector: Any, path: Path) -> Any:
+        """``connector`` set up to read ``path`` with this ingest's options: asked only for
+        files that will be read (an archive's listing is opened, the speech model's
+        options are checked)."""
         if hasattr(connector, "with_options"):  # archives: their members read with them all
             if connector.holds_media(path):
                 self._check_media_options()
@@ -389,35 +436,7 @@ class IngestJob:
                 connector.progress = self.progress.media  # seconds of media done, per file
         if hasattr(connector, "with_table_options"):  # document collections: --on-bad-rows
             connector = connector.with_table_options(self.table_options)
-        st = _Stat(size, mtime)
-        is_table = getattr(connector, "kind", "documents") == "table"
-        # a changed file's unchanged chunks take their stored vectors; a repaired one's
-        # segments are damaged, so it is embedded again
-        previous = known["version_id"] if known is not None and uri not in self.repair else None
-        if is_table and known is not None and known["read_options"] != self._options_key:
-            known = None  # read with other options (--schema, --delimiter...): read it again
-        if uri in self.repair:
-            known = None  # its committed rows are damaged: read it again
-        if known is None or known["status"] != "ok":
-            # nothing to compare its hash with: whoever reads it hashes it (a Dask worker,
-            # or this thread while the extraction threads work), not the planning loop
-            return _Plan(path, connector, st, None, is_table, previous, recognised)
-        if self._ocr_can_read(connector, known):  # unchanged, but its scans can be read now
-            why = "pages that needed OCR: it can run now"
-            return _Plan(path, connector, st, None, is_table, previous, recognised, why)
-        if known["size"] == size and known["mtime"] == mtime:
-            self.report.outcomes.append(Outcome(uri, "unchanged"))
-            return None
-        try:
-            digest = hash_source(path)
-        except OSError as exc:
-            self._record_failure(uri, st, connector.name, f"{uri}: cannot read: {exc.strerror}")
-            return None
-        if known["content_hash"] == digest:
-            self._touched.append((uri, st.st_mtime))
-            self.report.outcomes.append(Outcome(uri, "unchanged"))
-            return None
-        return _Plan(path, connector, st, digest, is_table, previous, recognised)
+        return connector
 
     def _ocr_can_read(self, connector: Any, known: Any) -> bool:
         """A PDF whose pages waited for OCR (its note says they are read again), now that
@@ -455,9 +474,7 @@ class IngestJob:
         try:
             return docs.result()
         finally:
-            waited = time.perf_counter() - waited
-            self.report.seconds["extract_wait"] += waited
-            self.clock.add("chunk", wait=waited)  # chunking waited on extraction
+            self.clock.add("chunk", wait=time.perf_counter() - waited)
 
     def _accept(self, plan: _Plan, docs: Callable[[], list[Document]] | None) -> None:
         """Turn one input into pending rows (``docs`` gives its documents; None: a table
@@ -472,23 +489,20 @@ class IngestJob:
         try:
             if docs is None:
                 with self.clock.busy("extract", items=1):
-                    tables = self._read_tables(plan.path, st, digest, connector)
-                if plan.recognised:
-                    tables.notes.append(_recognised_note(plan.recognised))
-                self._pending.append(tables)
+                    pending = self._read_tables(plan.path, st, digest, connector)
             else:
                 documents = docs()
                 for doc in documents if plan.recognised else ():
                     mark_recognised(doc, plan.recognised)
                 with self.clock.busy("chunk"):
                     pending = self._chunk(uri, st, digest, connector, documents)
-                if plan.recognised:
-                    pending.notes.append(_recognised_note(plan.recognised))
                 self.clock.add("chunk", items=len(pending.rows))
                 self.progress.count("pages", pending.pages)
                 self.progress.count("chunks", len(pending.rows))
                 pending.previous = plan.previous
-                self._pending.append(pending)
+            if plan.recognised:
+                pending.notes.append(_recognised_note(plan.recognised))
+            self._pending.append(pending)
         except ConnectorError as exc:
             self._record_failure(uri, st, connector.name, str(exc))
         except PermissionError as exc:
@@ -662,7 +676,6 @@ class IngestJob:
         self.report.embedded += result.embedded
         self.report.reused += result.reused
         self.report.repeated += result.repeated
-        self.report.seconds["embed"] += time.perf_counter() - start
         self.clock.add("embed", items=len(texts), busy=time.perf_counter() - start)
         return result.vectors
 
