@@ -42,7 +42,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,12 +116,14 @@ class _Done:
     repeated: int = 0
     pages: int = 0
     cores: int = 1  # the worker's extraction threads
-    chunks: int = field(init=False, default=0)
-    tables: int = field(init=False, default=0)
 
-    def __post_init__(self) -> None:
-        self.chunks = sum(v.n_chunks for v in self.versions.values())
-        self.tables = sum(len(v.tables) for v in self.versions.values())
+    @property
+    def chunks(self) -> int:
+        return sum(v.n_chunks for v in self.versions.values())
+
+    @property
+    def tables(self) -> int:
+        return sum(len(v.tables) for v in self.versions.values())
 
 
 def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
@@ -146,12 +148,13 @@ def run_on_dask(job: IngestJob, plans: list[_Plan]) -> None:
         clock = job.clock
         for stage in _WORKER_STAGES:
             clock.stages[stage].lanes = len(workers)
-        for address in workers:  # each worker's stages, idle ones too
-            job.report.workers[address] = StageClock().stages
+        for plan in plans:  # the terminal's media bars stay in this process
+            if hasattr(plan.connector, "progress"):
+                plan.connector.progress = None
         context = _context(job, workers)
         ids = commits.next_version_ids(job.con, len(plans))  # unused until committed
         groups = _groups(plans, ids, len(workers))
-        _Driver(job, client, distributed, context).run(groups)
+        _Driver(job, client, distributed, context, workers).run(groups)
 
 
 @contextmanager
@@ -189,9 +192,6 @@ def _host(address: str) -> str:
 
 def _groups(plans: list[_Plan], ids: list[int], workers: int) -> list[_Group]:
     """Consecutive files in groups (see :data:`GROUP_FILES`), each file with its id."""
-    for plan in plans:  # the terminal's media bars stay in this process
-        if hasattr(plan.connector, "progress"):
-            plan.connector.progress = None
     size = max(1, min(GROUP_FILES, math.ceil(len(plans) / (4 * workers))))
     groups: list[list[tuple[_Plan, int]]] = [[]]
     held = 0
@@ -207,8 +207,13 @@ def _groups(plans: list[_Plan], ids: list[int], workers: int) -> list[_Group]:
 class _Driver:
     """Submits the groups, commits results as they come, handles dead workers and signals."""
 
-    def __init__(self, job: IngestJob, client: Any, distributed: Any, context: _Context) -> None:
+    def __init__(
+        self, job: IngestJob, client: Any, distributed: Any, context: _Context, workers: list[str]
+    ) -> None:
         self.job = job
+        # each worker's stages, idle ones too (the report holds their stage tables)
+        self.clocks = {address: StageClock() for address in workers}
+        job.report.workers = {address: c.stages for address, c in self.clocks.items()}
         self.client = client
         self.distributed = distributed
         self.context = context
@@ -248,9 +253,7 @@ class _Driver:
         fill()
         waited = time.perf_counter()
         for future in pending:
-            idle = time.perf_counter() - waited
-            job.clock.add("commit", wait=idle)  # the driver waited on the workers
-            job.report.seconds["extract_wait"] += idle
+            job.clock.add("commit", wait=time.perf_counter() - waited)  # on the workers
             self.take(future)
             if job._stop is None and job._batch_full(self.chunks, self.tables):
                 self.commit()
@@ -285,15 +288,15 @@ class _Driver:
         for stage, seconds in done.seconds.items():
             job.report.seconds[stage] += seconds
         job.clock.merge(done.clock)
-        mine = job.report.workers.setdefault(done.address, StageClock().stages)  # a new one
-        mine["extract"].lanes = done.cores
+        if done.address not in self.clocks:  # a worker that joined after the start
+            self.clocks[done.address] = StageClock()
+            job.report.workers[done.address] = self.clocks[done.address].stages
+        mine = self.clocks[done.address]
+        mine.merge(done.clock)
+        mine.stages["extract"].lanes = done.cores
         job.clock.stages["extract"].lanes = sum(
-            w["extract"].lanes for w in job.report.workers.values()
+            c.stages["extract"].lanes for c in self.clocks.values()
         )
-        for name, s in done.clock.stages.items():
-            mine[name].items += s.items
-            mine[name].busy_s += s.busy_s
-            mine[name].wait_s += s.wait_s
         job.progress.count("pages", done.pages)
         job.progress.count("chunks", done.chunks)
         for _ in done.uris:
@@ -357,7 +360,6 @@ class _Driver:
             return
         commits.failpoint("segments-written")
         job._commit(self.versions, self.segments, failed, touched)
-        job._last_commit = time.monotonic()
         self.versions, self.segments, self.chunks, self.tables = {}, [], 0, 0
 
 
@@ -447,7 +449,7 @@ def _read_group(context: _Context, group: _Group) -> _Done:
         segments=segments,
         failures=job._failed,
         clock=job.clock,
-        seconds={k: job.report.seconds[k] for k in ("embed", "transcribe", "ocr")},
+        seconds={k: job.report.seconds[k] for k in ("transcribe", "ocr")},  # in clock: the rest
         embedded=job.report.embedded,
         reused=job.report.reused,
         repeated=job.report.repeated,
