@@ -22,6 +22,7 @@ graph hnswlib builds from the lake's own vectors.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -130,7 +131,7 @@ def adopt_hnswlib(store: LakeStore, source: Base, graph: Path) -> Base:
     faiss index a CPU process built at the same snapshot) is replaced.
     """
     from docframe.index.cuvs_hnsw import HnswlibIndex
-    from docframe.index.store import _BASES, _VIEWS, Base, family_dir, save_base
+    from docframe.index.store import _BASES, _VIEWS, family_dir, save_base
 
     index = HnswlibIndex.load(Path(graph))
     if len(index) != len(source) or index.dim != int(source.index.dim):
@@ -140,19 +141,10 @@ def adopt_hnswlib(store: LakeStore, source: Base, graph: Path) -> Base:
             help="export again from the GPU machine",
         )
     directory = family_dir(store.root, CPU_FAMILY) / str(source.snapshot_id)
-    base = Base(
+    base = dataclasses.replace(  # the source's rows and vectors, the exported graph
+        source,
         directory=directory,
-        snapshot_id=source.snapshot_id,
-        model=source.model,
         index=index,
-        chunk_ids=source.chunk_ids,
-        versions=source.versions,
-        files=source.files,
-        vectors=source.vectors,
-        built_seconds=source.built_seconds,
-        stamp=source.stamp,
-        embedder=source.embedder,
-        segment_order=source.segment_order,
         lake_root=store.root,
         origin={
             "kind": source.kind,
